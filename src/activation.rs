@@ -1,0 +1,183 @@
+//! Activation functions: fused into [`Conv2d`](crate::Conv2d) and
+//! [`Dense`](crate::Dense), or used on their own as an [`Activate`] layer.
+//!
+//! Each one is a zero-sized type. Backward passes are written in terms of the
+//! activation's *output*, which the layer keeps anyway, so no pre-activation
+//! buffer is stored.
+
+use crate::layer::{fingerprint, str_hash};
+use crate::{Backward, Float, Layer, LayerInfo, Params, Tensor, TrainContext};
+use core::marker::PhantomData;
+
+/// An elementwise (or, for softmax, per-vector) nonlinearity.
+pub trait Activation: Copy + Default + Send + Sync + 'static {
+    /// Name shown in summaries.
+    const NAME: &'static str;
+    /// Scale of the initial weights of the layer it follows: `sqrt(2)` for
+    /// relu (He), `1` otherwise (LeCun), so activations keep their variance.
+    const INIT_GAIN: f64 = 1.0;
+    /// Applies the function in place. `group` is the length of the last axis
+    /// (channels of an image, the whole vector otherwise); softmax normalizes
+    /// over each group, the others ignore it.
+    fn apply<T: Float>(xs: &mut [T], group: usize);
+    /// Turns `dy` (gradient w.r.t. the output `y`) into the gradient w.r.t.
+    /// the pre-activation, in place.
+    fn backward<T: Float>(y: &[T], dy: &mut [T], group: usize);
+}
+
+/// Identity: `y = x`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Linear;
+/// Rectified linear unit: `y = max(x, 0)`. The gradient at 0 is taken as 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relu;
+/// Logistic sigmoid: `y = 1 / (1 + e^-x)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sigmoid;
+/// Hyperbolic tangent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tanh;
+/// Softmax over the last axis (max-shifted, so large inputs do not overflow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Softmax;
+
+impl Activation for Linear {
+    const NAME: &'static str = "linear";
+    #[inline]
+    fn apply<T: Float>(_: &mut [T], _: usize) {}
+    #[inline]
+    fn backward<T: Float>(_: &[T], _: &mut [T], _: usize) {}
+}
+
+impl Activation for Relu {
+    const NAME: &'static str = "relu";
+    const INIT_GAIN: f64 = core::f64::consts::SQRT_2;
+    #[inline]
+    fn apply<T: Float>(xs: &mut [T], _: usize) {
+        for x in xs {
+            *x = if *x > T::zero() { *x } else { T::zero() };
+        }
+    }
+    #[inline]
+    fn backward<T: Float>(y: &[T], dy: &mut [T], _: usize) {
+        for (d, &y) in dy.iter_mut().zip(y) {
+            if y <= T::zero() {
+                *d = T::zero();
+            }
+        }
+    }
+}
+
+/// `1 / (1 + e^-x)` without overflow for large `|x|`.
+#[inline]
+pub(crate) fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+impl Activation for Sigmoid {
+    const NAME: &'static str = "sigmoid";
+    #[inline]
+    fn apply<T: Float>(xs: &mut [T], _: usize) {
+        for x in xs {
+            *x = sigmoid(*x);
+        }
+    }
+    #[inline]
+    fn backward<T: Float>(y: &[T], dy: &mut [T], _: usize) {
+        for (d, &y) in dy.iter_mut().zip(y) {
+            *d *= y * (T::one() - y);
+        }
+    }
+}
+
+impl Activation for Tanh {
+    const NAME: &'static str = "tanh";
+    #[inline]
+    fn apply<T: Float>(xs: &mut [T], _: usize) {
+        for x in xs {
+            *x = x.tanh();
+        }
+    }
+    #[inline]
+    fn backward<T: Float>(y: &[T], dy: &mut [T], _: usize) {
+        for (d, &y) in dy.iter_mut().zip(y) {
+            *d *= T::one() - y * y;
+        }
+    }
+}
+
+impl Activation for Softmax {
+    const NAME: &'static str = "softmax";
+    fn apply<T: Float>(xs: &mut [T], group: usize) {
+        for g in xs.chunks_mut(group.max(1)) {
+            let max = g.iter().fold(T::neg_infinity(), |m, &x| m.max(x));
+            let mut sum = T::zero();
+            for x in g.iter_mut() {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            for x in g.iter_mut() {
+                *x /= sum;
+            }
+        }
+    }
+    fn backward<T: Float>(y: &[T], dy: &mut [T], group: usize) {
+        let group = group.max(1);
+        for (yg, dg) in y.chunks(group).zip(dy.chunks_mut(group)) {
+            let dot: T = yg.iter().zip(dg.iter()).map(|(&y, &d)| y * d).sum();
+            for (d, &y) in dg.iter_mut().zip(yg) {
+                *d = y * (*d - dot);
+            }
+        }
+    }
+}
+
+/// Length of the last axis of a tensor: the group softmax normalizes over.
+pub(crate) fn last_axis<T: Float, X: Tensor<T>>() -> usize {
+    X::SHAPE.last().copied().unwrap_or(1)
+}
+
+/// An activation used as a layer of its own, in place over a tensor `X`.
+pub struct Activate<A, X>(PhantomData<(A, fn() -> X)>);
+
+impl<A, X> Default for Activate<A, X> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+// SAFETY: zero-sized with alignment 1 (PhantomData only).
+unsafe impl<T: Float, A, X> Params<T> for Activate<A, X> {
+}
+
+impl<T: Float, A: Activation, X: Tensor<T>> Layer<T> for Activate<A, X> {
+    type Input = X;
+    type Output = X;
+    const INFO: LayerInfo = LayerInfo { kind: "Activation", activation: A::NAME, bias: false };
+    const FINGERPRINT: u64 = fingerprint(&[str_hash("Activate"), str_hash(A::NAME), X::LEN as u64]);
+    const IN_PLACE: bool = true;
+
+    fn forward(&self, x: &X, y: &mut X) {
+        y.as_flat_mut().copy_from_slice(x.as_flat());
+        A::apply(y.as_flat_mut(), last_axis::<T, X>());
+    }
+    fn forward_in_place(&self, xy: &mut [T]) {
+        A::apply(&mut xy[..X::LEN], last_axis::<T, X>());
+    }
+}
+
+impl<T: Float, A: Activation, X: Tensor<T>> Backward<T> for Activate<A, X> {
+    fn backward(&self, _: &X, y: &X, dy: &mut X, dx: Option<&mut X>, _: &mut Self, ctx: &TrainContext) {
+        if !ctx.fused {
+            A::backward(y.as_flat(), dy.as_flat_mut(), last_axis::<T, X>());
+        }
+        if let Some(dx) = dx {
+            dx.as_flat_mut().copy_from_slice(dy.as_flat());
+        }
+    }
+}

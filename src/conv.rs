@@ -1,0 +1,197 @@
+//! Two-dimensional convolution over HWC images.
+
+use crate::activation::{Activation, Linear};
+use crate::bias::BiasTerm;
+use crate::kernels::{axpy, dot, init_fan_in};
+use crate::layer::{fingerprint, str_hash};
+use crate::window::{fits, source, Padding, ZeroPad};
+use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
+use core::marker::PhantomData;
+
+/// `F` filters of `KH x KW` over a `H x W x C` input, stride `SH, SW`, padding
+/// `PH, PW` on each side (zero or edge-replicating, by `P`), giving an
+/// `OH x OW x F` output, then the activation `A`.
+///
+/// The output size is a parameter because stable Rust cannot compute it in a
+/// type; [`sequential!`](crate::sequential) computes it for you, and a
+/// hand-written wrong `OH`/`OW` fails to build.
+///
+/// Weights are laid out `[KH][KW][C][F]`, filters last: the inner loops run
+/// over `F` contiguous outputs and vectorize.
+#[repr(C)]
+pub struct Conv2d<
+    T,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PH: usize,
+    const PW: usize,
+    const OH: usize,
+    const OW: usize,
+    A = Linear,
+    B = [T; F],
+    P = ZeroPad,
+> {
+    /// Filter weights, `[ky][kx][c_in][filter]`.
+    pub weight: [[[[T; F]; C]; KW]; KH],
+    /// One bias per filter (or [`NoBias`](crate::NoBias)).
+    pub bias: B,
+    kind: PhantomData<(A, P)>,
+}
+
+/// Writes an `impl` (inherent, or of the trait in `<...>`) for `Conv2d` with
+/// its sixteen generic parameters.
+macro_rules! conv_impl {
+    ($(<$tr:path>)? { $($body:tt)* }) => {
+        impl<
+                T: Float,
+                const H: usize,
+                const W: usize,
+                const C: usize,
+                const F: usize,
+                const KH: usize,
+                const KW: usize,
+                const SH: usize,
+                const SW: usize,
+                const PH: usize,
+                const PW: usize,
+                const OH: usize,
+                const OW: usize,
+                A: Activation,
+                B: BiasTerm<T, F>,
+                P: Padding,
+            > $($tr for)? Conv2d<T, H, W, C, F, KH, KW, SH, SW, PH, PW, OH, OW, A, B, P>
+        {
+            $($body)*
+        }
+    };
+}
+
+conv_impl! {{
+    /// Fails the build when the output size is not the one the geometry gives.
+    const SHAPE_OK: () = assert!(
+        fits(H, KH, SH, PH, OH) && fits(W, KW, SW, PW, OW) && C > 0 && F > 0,
+        "Conv2d: OH/OW do not match (H + 2*PH - KH) / SH + 1, or the kernel does not fit"
+    );
+}}
+
+// SAFETY: `#[repr(C)]` of a `T` array, a `Params<T>` bias and a ZST marker.
+unsafe impl<
+        T: Float,
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PH: usize,
+        const PW: usize,
+        const OH: usize,
+        const OW: usize,
+        A,
+        B: Params<T>,
+        P,
+    > Params<T> for Conv2d<T, H, W, C, F, KH, KW, SH, SW, PH, PW, OH, OW, A, B, P>
+{
+}
+
+conv_impl! {<Layer<T>> {
+    type Input = [[[T; C]; W]; H];
+    type Output = [[[T; F]; OW]; OH];
+    const INFO: LayerInfo = LayerInfo {
+        kind: if P::EDGE { "Conv2d (edge pad)" } else { "Conv2d" },
+        activation: A::NAME,
+        bias: B::ENABLED,
+    };
+    const FINGERPRINT: u64 = fingerprint(&[
+        str_hash("Conv2d"),
+        H as u64,
+        W as u64,
+        C as u64,
+        F as u64,
+        KH as u64,
+        KW as u64,
+        SH as u64,
+        SW as u64,
+        PH as u64,
+        PW as u64,
+        str_hash(A::NAME),
+        B::ENABLED as u64,
+        P::EDGE as u64,
+    ]);
+
+    fn init(&mut self, rng: &mut Rng) {
+        init_fan_in(self.weight.as_flattened_mut().as_flattened_mut().as_flattened_mut(), KH * KW * C, A::INIT_GAIN, rng);
+        if let Some(b) = self.bias.values_mut() {
+            *b = [T::zero(); F];
+        }
+    }
+
+    fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
+        let () = Self::SHAPE_OK;
+        for (oy, row) in y.iter_mut().enumerate() {
+            for (ox, acc) in row.iter_mut().enumerate() {
+                *acc = self.bias.values().copied().unwrap_or([T::zero(); F]);
+                for (ky, wrow) in self.weight.iter().enumerate() {
+                    let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                    for (kx, wk) in wrow.iter().enumerate() {
+                        let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                        for (&xc, wc) in x[iy][ix].iter().zip(wk) {
+                            axpy(acc, xc, wc);
+                        }
+                    }
+                }
+                A::apply(acc, F);
+            }
+        }
+    }
+}}
+
+conv_impl! {<Backward<T>> {
+    fn backward(
+        &self,
+        x: &Self::Input,
+        y: &Self::Output,
+        dy: &mut Self::Output,
+        mut dx: Option<&mut Self::Input>,
+        grads: &mut Self,
+        ctx: &TrainContext,
+    ) {
+        if !ctx.fused {
+                A::backward(y.as_flattened().as_flattened(), dy.as_flattened_mut().as_flattened_mut(), F);
+        }
+        if let Some(db) = grads.bias.values_mut() {
+            for g in dy.as_flattened() {
+                axpy(db, T::one(), g);
+            }
+        }
+        if let Some(dx) = dx.as_deref_mut() {
+            *dx = [[[T::zero(); C]; W]; H];
+        }
+        for (oy, row) in dy.iter().enumerate() {
+            for (ox, g) in row.iter().enumerate() {
+                for ky in 0..KH {
+                    let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                    for kx in 0..KW {
+                        let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                        for (&xc, gw) in x[iy][ix].iter().zip(grads.weight[ky][kx].iter_mut()) {
+                            axpy(gw, xc, g);
+                        }
+                        if let Some(dx) = dx.as_deref_mut() {
+                            for (d, wc) in dx[iy][ix].iter_mut().zip(&self.weight[ky][kx]) {
+                                *d += dot(wc, g);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}}

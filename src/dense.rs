@@ -1,0 +1,76 @@
+//! Fully connected layer.
+
+use crate::activation::{Activation, Linear};
+use crate::bias::BiasTerm;
+use crate::kernels::{axpy, dot, init_fan_in};
+use crate::layer::{fingerprint, str_hash};
+use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
+use core::marker::PhantomData;
+
+/// `O` outputs, each a weighted sum of all `I` inputs (plus bias), then the
+/// activation `A`.
+///
+/// Weights are laid out `[I][O]`, outputs last, so the forward pass adds one
+/// input times a contiguous row of `O` weights at a time (vectorizes).
+#[repr(C)]
+pub struct Dense<T, const I: usize, const O: usize, A = Linear, B = [T; O]> {
+    /// Weights, `[input][output]`.
+    pub weight: [[T; O]; I],
+    /// One bias per output (or [`NoBias`](crate::NoBias)).
+    pub bias: B,
+    activation: PhantomData<A>,
+}
+
+// SAFETY: `#[repr(C)]` of a `T` array, a `Params<T>` bias and a ZST marker.
+unsafe impl<T: Float, const I: usize, const O: usize, A, B: Params<T>> Params<T> for Dense<T, I, O, A, B> {
+}
+
+impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>> Layer<T> for Dense<T, I, O, A, B> {
+    type Input = [T; I];
+    type Output = [T; O];
+    const INFO: LayerInfo = LayerInfo { kind: "Dense", activation: A::NAME, bias: B::ENABLED };
+    const FINGERPRINT: u64 =
+        fingerprint(&[str_hash("Dense"), I as u64, O as u64, str_hash(A::NAME), B::ENABLED as u64]);
+
+    fn init(&mut self, rng: &mut Rng) {
+        init_fan_in(self.weight.as_flattened_mut(), I, A::INIT_GAIN, rng);
+        if let Some(b) = self.bias.values_mut() {
+            *b = [T::zero(); O];
+        }
+    }
+
+    fn forward(&self, x: &[T; I], y: &mut [T; O]) {
+        *y = self.bias.values().copied().unwrap_or([T::zero(); O]);
+        for (&xi, wi) in x.iter().zip(&self.weight) {
+            axpy(y, xi, wi);
+        }
+        A::apply(y, O);
+    }
+}
+
+impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>> Backward<T> for Dense<T, I, O, A, B> {
+    fn backward(
+        &self,
+        x: &[T; I],
+        y: &[T; O],
+        dy: &mut [T; O],
+        dx: Option<&mut [T; I]>,
+        grads: &mut Self,
+        ctx: &TrainContext,
+    ) {
+        if !ctx.fused {
+                A::backward(y, dy, O);
+        }
+        if let Some(db) = grads.bias.values_mut() {
+            axpy(db, T::one(), dy);
+        }
+        for (&xi, gw) in x.iter().zip(grads.weight.iter_mut()) {
+            axpy(gw, xi, dy);
+        }
+        if let Some(dx) = dx {
+            for (d, wi) in dx.iter_mut().zip(&self.weight) {
+                *d = dot(wi, dy);
+            }
+        }
+    }
+}

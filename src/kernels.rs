@@ -1,0 +1,53 @@
+//! Inner loops shared by the layers, written so the compiler vectorizes them.
+
+use crate::{Float, Rng};
+
+/// `y += a * x`, elementwise.
+#[inline(always)]
+pub(crate) fn axpy<T: Float>(y: &mut [T], a: T, x: &[T]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
+/// Dot product with eight independent partial sums: strict IEEE order would
+/// forbid the compiler from vectorizing a single running sum.
+#[inline(always)]
+pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    const LANES: usize = 8;
+    let mut acc = [T::zero(); LANES];
+    let (ac, ar) = a.as_chunks::<LANES>();
+    let (bc, br) = b.as_chunks::<LANES>();
+    for (x, y) in ac.iter().zip(bc) {
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = T::zero();
+    for (&x, &y) in ar.iter().zip(br) {
+        tail += x * y;
+    }
+    acc.iter().fold(tail, |s, &v| s + v)
+}
+
+/// Fills `w` uniformly in `±gain * sqrt(3 / fan_in)`: variance `gain² / fan_in`
+/// (He init for relu with `gain = √2`, LeCun otherwise).
+pub(crate) fn init_fan_in<T: Float>(w: &mut [T], fan_in: usize, gain: f64, rng: &mut Rng) {
+    let bound = gain * libm::sqrt(3.0 / fan_in.max(1) as f64);
+    for w in w {
+        *w = T::of(rng.uniform(bound));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive_sum() {
+        let a: [f64; 19] = core::array::from_fn(|i| i as f64 * 0.5);
+        let b: [f64; 19] = core::array::from_fn(|i| 3.0 - i as f64);
+        let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-12);
+    }
+}

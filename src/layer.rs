@@ -1,0 +1,115 @@
+//! The layer traits: what every layer computes forward and backward.
+
+use crate::{Float, Params, Rng, Tensor};
+
+/// What a summary shows about a layer, beyond its shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// Kind of layer, e.g. `"Conv2d 5x5/1 valid"`.
+    pub kind: &'static str,
+    /// Name of the fused activation, or `"-"`.
+    pub activation: &'static str,
+    /// Whether the layer adds a bias.
+    pub bias: bool,
+}
+
+/// A layer with a statically known input and output shape.
+///
+/// Chaining layers requires `next::Input == prev::Output`, so an adjacency
+/// mismatch is a type error that names both array types.
+pub trait Layer<T: Float>: Params<T> {
+    /// The activation this layer reads.
+    type Input: Tensor<T>;
+    /// The activation this layer writes.
+    type Output: Tensor<T>;
+    /// Kind, activation and bias, for summaries.
+    const INFO: LayerInfo;
+    /// A number that changes whenever the layer's kind, shapes or
+    /// hyper-parameters change; models combine them into the fingerprint
+    /// that saved weights are checked against.
+    const FINGERPRINT: u64;
+    /// `true` for layers that transform their input where it lies (activations,
+    /// flatten, dropout at inference): the inference workspace then needs no
+    /// second buffer for them and calls [`Layer::forward_in_place`].
+    const IN_PLACE: bool = false;
+
+    /// Draws initial parameters (fan-in-scaled uniform for weights, zero bias).
+    /// Parameterless layers keep the default, which does nothing.
+    #[inline]
+    fn init(&mut self, _rng: &mut Rng) {}
+
+    /// Computes `y` from `x` (inference mode).
+    fn forward(&self, x: &Self::Input, y: &mut Self::Output);
+
+    /// Computes the output over the input's own memory. Only called when
+    /// [`Layer::IN_PLACE`] is true; the default is the identity (flatten,
+    /// dropout at inference).
+    #[inline]
+    fn forward_in_place(&self, _xy: &mut [T]) {}
+}
+
+/// Per-sample state of a training step, shared by every layer of the model.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainContext {
+    /// Seed for randomness drawn during this sample's forward pass (dropout).
+    /// Forward and backward draw the same values from it, so no mask is stored.
+    pub seed: u64,
+    /// `dy` is already the gradient of the pre-activation: the loss was fused
+    /// with this (last) layer's activation, as softmax with cross-entropy.
+    pub fused: bool,
+}
+
+/// A layer that can be trained: a forward pass in training mode and a
+/// backward pass that accumulates parameter gradients.
+pub trait Backward<T: Float>: Layer<T> {
+    /// Training-mode forward (dropout draws its mask); defaults to
+    /// [`Layer::forward`].
+    #[inline]
+    fn forward_train(&self, x: &Self::Input, y: &mut Self::Output, _ctx: &TrainContext) {
+        self.forward(x, y)
+    }
+
+    /// Given the input `x`, the output `y` the forward pass produced from it
+    /// and the loss gradient `dy` with respect to `y`, adds the parameter
+    /// gradients to `grads` and, when `dx` is given, writes the gradient with
+    /// respect to `x` into it. `dy` may be overwritten (a fused activation
+    /// turns it into the gradient of its pre-activation in place).
+    fn backward(
+        &self,
+        x: &Self::Input,
+        y: &Self::Output,
+        dy: &mut Self::Output,
+        dx: Option<&mut Self::Input>,
+        grads: &mut Self,
+        ctx: &TrainContext,
+    );
+}
+
+/// FNV-1a over a list of numbers: a `const` fingerprint of shapes and kinds.
+pub const fn fingerprint(parts: &[u64]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < parts.len() {
+        let mut b = 0;
+        while b < 8 {
+            h ^= (parts[i] >> (8 * b)) & 0xff;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            b += 1;
+        }
+        i += 1;
+    }
+    h
+}
+
+/// Hash of a string, for folding names into a [`fingerprint`].
+pub const fn str_hash(s: &str) -> u64 {
+    let bytes = s.as_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    h
+}

@@ -1,0 +1,207 @@
+//! Whole networks: the [`Model`] trait that [`sequential!`](crate::sequential)
+//! implements, and the inference [`Workspace`].
+
+use crate::{Float, Layer, LayerInfo, Params, Rng, Tensor};
+
+/// One row of a model summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerSummary {
+    /// Field name of the layer in the model struct.
+    pub name: &'static str,
+    /// Kind, activation, bias.
+    pub info: LayerInfo,
+    /// Input shape (`[H, W, C]` or `[N]`).
+    pub input: &'static [usize],
+    /// Output shape.
+    pub output: &'static [usize],
+    /// Trainable parameters.
+    pub params: usize,
+}
+
+impl LayerSummary {
+    /// The row for layer `L` named `name`.
+    pub const fn of<T: Float, L: Layer<T>>(name: &'static str) -> Self {
+        Self {
+            name,
+            info: L::INFO,
+            input: <L::Input as Tensor<T>>::SHAPE,
+            output: <L::Output as Tensor<T>>::SHAPE,
+            params: <L as Params<T>>::LEN,
+        }
+    }
+}
+
+/// A network: layers in sequence, with every shape fixed at compile time.
+///
+/// Implemented by [`sequential!`](crate::sequential); the methods for
+/// training (`forward_train`, `backward`) are driven by the trainer.
+pub trait Model<T: Float>: Params<T> {
+    /// The image (or vector) the network reads.
+    type Input: Tensor<T>;
+    /// What the network produces (after the last activation).
+    type Output: Tensor<T>;
+    /// Scratch memory for [`Model::predict`]; its size is the RAM that
+    /// inference needs beyond the weights and the input.
+    type Workspace: AsMut<[T]>;
+    /// Every layer's output, kept by a training step for the backward pass.
+    type Trace;
+
+    /// One row per layer.
+    const LAYERS: &'static [LayerSummary];
+    /// Changes whenever any layer's kind, shape or options change, or the
+    /// scalar type does: saved weights carry it, so another architecture's
+    /// weights never load.
+    const FINGERPRINT: u64;
+    /// Bytes of the parameters (`Params::LEN * size_of::<T>()`).
+    const PARAM_BYTES: usize = Self::LEN * T::BYTES;
+    /// Bytes of the inference workspace.
+    const WORKSPACE_BYTES: usize = core::mem::size_of::<Self::Workspace>();
+
+    /// Draws initial weights from `rng` (fan-in-scaled uniform, zero bias).
+    fn init(&mut self, rng: &mut Rng);
+
+    /// A new model with weights drawn from `seed`. Builds the model on the
+    /// stack: on a microcontroller, prefer a `static` and [`Model::init`].
+    fn new(seed: u64) -> Self
+    where
+        Self: Sized,
+    {
+        let mut m: Self = crate::zeroed();
+        m.init(&mut Rng::new(seed));
+        m
+    }
+
+    /// Runs the network on `x`, using only `workspace` for intermediate
+    /// activations, and returns the output, which lives in the workspace.
+    /// Allocates nothing and cannot fail.
+    fn predict<'w>(&self, x: &Self::Input, workspace: &'w mut Self::Workspace) -> &'w Self::Output;
+
+    /// A zeroed trace (one buffer per layer output), on the heap.
+    #[cfg(feature = "std")]
+    fn new_trace() -> std::boxed::Box<Self::Trace>;
+
+    /// Training-mode forward pass of one sample: fills `trace` with every
+    /// layer's output. `seed` drives dropout.
+    fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64);
+
+    /// The network output stored in a trace.
+    fn output(trace: &Self::Trace) -> &Self::Output;
+    /// The slot for the loss gradient in a gradient trace.
+    fn output_mut(trace: &mut Self::Trace) -> &mut Self::Output;
+
+    /// Backward pass of one sample. `trace` is what [`Model::forward_train`]
+    /// wrote; `grad` holds the loss gradient in its output slot (see
+    /// [`Model::output_mut`]) and receives every layer's output gradient.
+    /// Parameter gradients are *added* to `grads`. With `fused_output`, the
+    /// output gradient is already taken through the last activation (softmax
+    /// with cross-entropy, sigmoid with binary cross-entropy).
+    fn backward(
+        &self,
+        x: &Self::Input,
+        trace: &Self::Trace,
+        grad: &mut Self::Trace,
+        grads: &mut Self,
+        seed: u64,
+        fused_output: bool,
+    );
+
+    /// Total number of parameters.
+    fn param_count() -> usize {
+        Self::LEN
+    }
+}
+
+/// Inference scratch memory of `N` scalars: enough for the two largest
+/// adjacent activations, which is all a sequential network ever needs live.
+#[repr(transparent)]
+pub struct Workspace<T, const N: usize> {
+    buf: [T; N],
+}
+
+impl<T: Float, const N: usize> Workspace<T, N> {
+    /// A zeroed workspace; `const`, so it can live in a `static` (`.bss`).
+    pub const fn new() -> Self {
+        Self { buf: crate::zeroed::<T, [T; N]>() }
+    }
+}
+
+impl<T: Float, const N: usize> Default for Workspace<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize> AsMut<[T]> for Workspace<T, N> {
+    fn as_mut(&mut self) -> &mut [T] {
+        &mut self.buf
+    }
+}
+
+/// Runs layers one after another over a workspace, placing each output at
+/// the end of the buffer opposite to its input (ping-pong from both ends), so
+/// the buffer only needs the largest *adjacent* pair of activations.
+#[doc(hidden)]
+pub struct Pass<'w, T> {
+    buf: &'w mut [T],
+    /// Current activation: its length and whether it sits at the top end.
+    len: usize,
+    top: bool,
+}
+
+impl<'w, T: Float> Pass<'w, T> {
+    /// Runs the first layer on the caller's input.
+    #[inline(always)]
+    pub fn first<L: Layer<T>>(buf: &'w mut [T], layer: &L, x: &L::Input) -> Self {
+        let len = <L::Output as Tensor<T>>::LEN;
+        let out = &mut buf[..len];
+        if L::IN_PLACE {
+            out.copy_from_slice(&x.as_flat()[..len]);
+            layer.forward_in_place(out);
+        } else {
+            layer.forward(x, view_mut::<T, L::Output>(out));
+        }
+        Self { buf, len, top: false }
+    }
+
+    /// Runs the next layer on the current activation.
+    #[inline(always)]
+    pub fn then<L: Layer<T>>(mut self, layer: &L) -> Self {
+        let n = self.buf.len();
+        let out_len = <L::Output as Tensor<T>>::LEN;
+        if L::IN_PLACE {
+            let at = if self.top { n - self.len } else { 0 };
+            layer.forward_in_place(&mut self.buf[at..at + self.len]);
+            return self;
+        }
+        if self.top {
+            let (lo, hi) = self.buf.split_at_mut(n - self.len);
+            layer.forward(view::<T, L::Input>(hi), view_mut::<T, L::Output>(&mut lo[..out_len]));
+        } else {
+            let (lo, hi) = self.buf.split_at_mut(n - out_len);
+            layer.forward(view::<T, L::Input>(lo), view_mut::<T, L::Output>(hi));
+        }
+        self.len = out_len;
+        self.top = !self.top;
+        self
+    }
+
+    /// The final activation.
+    #[inline(always)]
+    pub fn output<O: Tensor<T>>(self) -> &'w O {
+        let n = self.buf.len();
+        let at = if self.top { n - self.len } else { 0 };
+        view::<T, O>(&self.buf[at..])
+    }
+}
+
+/// Typed view of the start of a workspace slice. The workspace is sized by
+/// [`crate::shape::workspace_len`] from the same layer list, so it always fits.
+#[inline(always)]
+fn view<T: Float, X: Tensor<T>>(s: &[T]) -> &X {
+    X::from_flat(s).expect("workspace is sized for every activation")
+}
+
+#[inline(always)]
+fn view_mut<T: Float, X: Tensor<T>>(s: &mut [T]) -> &mut X {
+    X::from_flat_mut(s).expect("workspace is sized for every activation")
+}

@@ -1,0 +1,193 @@
+//! Max, min and average pooling over HWC images.
+
+use crate::kernels::axpy;
+use crate::layer::{fingerprint, str_hash};
+use crate::window::fits;
+use crate::{Backward, Float, Layer, LayerInfo, Params, TrainContext};
+use core::marker::PhantomData;
+
+/// How a pooling window combines its values.
+pub trait PoolKind: Copy + Default + Send + Sync + 'static {
+    /// Name shown in summaries.
+    const NAME: &'static str;
+    /// `true` for averaging; otherwise the window picks one element.
+    const AVERAGE: bool;
+    /// Folds `x` into the running result `acc`, per channel.
+    fn fold<T: Float>(acc: &mut [T], x: &[T]);
+}
+
+/// Maximum of each window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Max;
+/// Minimum of each window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Min;
+/// Mean of each window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Avg;
+
+impl PoolKind for Max {
+    const NAME: &'static str = "MaxPool2d";
+    const AVERAGE: bool = false;
+    #[inline(always)]
+    fn fold<T: Float>(acc: &mut [T], x: &[T]) {
+        for (a, &x) in acc.iter_mut().zip(x) {
+            *a = if x > *a { x } else { *a };
+        }
+    }
+}
+impl PoolKind for Min {
+    const NAME: &'static str = "MinPool2d";
+    const AVERAGE: bool = false;
+    #[inline(always)]
+    fn fold<T: Float>(acc: &mut [T], x: &[T]) {
+        for (a, &x) in acc.iter_mut().zip(x) {
+            *a = if x < *a { x } else { *a };
+        }
+    }
+}
+impl PoolKind for Avg {
+    const NAME: &'static str = "AvgPool2d";
+    const AVERAGE: bool = true;
+    #[inline(always)]
+    fn fold<T: Float>(acc: &mut [T], x: &[T]) {
+        axpy(acc, T::one(), x);
+    }
+}
+
+/// Pooling of `KH x KW` windows with stride `SH, SW` over an `H x W x C`
+/// input, giving `OH x OW x C`. Window and stride are independent: `2x2/2`
+/// halves the image, `2x2/1` overlaps.
+///
+/// Max and min pooling send each output's gradient to one input element: the
+/// first in row-major window order that holds the chosen value (on ties, the
+/// top-left one).
+pub struct Pool2d<
+    K,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+>(PhantomData<K>);
+
+/// Writes an `impl` (inherent, or of the trait in `<...>`) for `Pool2d`.
+macro_rules! pool_impl {
+    ($(<$tr:path>)? { $($body:tt)* }) => {
+        impl<
+                T: Float,
+                K: PoolKind,
+                const H: usize,
+                const W: usize,
+                const C: usize,
+                const KH: usize,
+                const KW: usize,
+                const SH: usize,
+                const SW: usize,
+                const OH: usize,
+                const OW: usize,
+            > $($tr for)? Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
+        {
+            $($body)*
+        }
+    };
+}
+
+impl<K, const H: usize, const W: usize, const C: usize, const KH: usize, const KW: usize, const SH: usize, const SW: usize, const OH: usize, const OW: usize> Default
+    for Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
+{
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+// SAFETY: zero-sized, alignment 1.
+unsafe impl<T: Float, K, const H: usize, const W: usize, const C: usize, const KH: usize, const KW: usize, const SH: usize, const SW: usize, const OH: usize, const OW: usize>
+    Params<T> for Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
+{
+}
+
+pool_impl! {<Layer<T>> {
+    type Input = [[[T; C]; W]; H];
+    type Output = [[[T; C]; OW]; OH];
+    const INFO: LayerInfo = LayerInfo { kind: K::NAME, activation: "-", bias: false };
+    const FINGERPRINT: u64 = fingerprint(&[
+        str_hash(K::NAME),
+        H as u64,
+        W as u64,
+        C as u64,
+        KH as u64,
+        KW as u64,
+        SH as u64,
+        SW as u64,
+    ]);
+
+    fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
+        const {
+            assert!(
+                fits(H, KH, SH, 0, OH) && fits(W, KW, SW, 0, OW),
+                "Pool2d: OH/OW do not match (H - KH) / SH + 1, or the window does not fit"
+            )
+        };
+        for (oy, row) in y.iter_mut().enumerate() {
+            for (ox, out) in row.iter_mut().enumerate() {
+                *out = x[oy * SH][ox * SW];
+                for ky in 0..KH {
+                    for kx in 0..KW {
+                        if ky + kx > 0 {
+                            K::fold(out, &x[oy * SH + ky][ox * SW + kx]);
+                        }
+                    }
+                }
+                if K::AVERAGE {
+                    let scale = T::one() / T::of((KH * KW) as f64);
+                    out.iter_mut().for_each(|v| *v *= scale);
+                }
+            }
+        }
+    }
+}}
+
+pool_impl! {<Backward<T>> {
+    fn backward(
+        &self,
+        x: &Self::Input,
+        y: &Self::Output,
+        dy: &mut Self::Output,
+        dx: Option<&mut Self::Input>,
+        _: &mut Self,
+        _: &TrainContext,
+    ) {
+        let Some(dx) = dx else { return };
+        *dx = [[[T::zero(); C]; W]; H];
+        let scale = T::one() / T::of((KH * KW) as f64);
+        for (oy, row) in dy.iter().enumerate() {
+            for (ox, g) in row.iter().enumerate() {
+                if K::AVERAGE {
+                    for ky in 0..KH {
+                        for kx in 0..KW {
+                            axpy(&mut dx[oy * SH + ky][ox * SW + kx], scale, g);
+                        }
+                    }
+                    continue;
+                }
+                for c in 0..C {
+                    let chosen = y[oy][ox][c];
+                    'window: for ky in 0..KH {
+                        for kx in 0..KW {
+                            let (iy, ix) = (oy * SH + ky, ox * SW + kx);
+                            if x[iy][ix][c] == chosen {
+                                dx[iy][ix][c] += g[c];
+                                break 'window;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}}

@@ -1,0 +1,353 @@
+//! The [`sequential!`](crate::sequential) macro: declare a network in a few
+//! lines and let the compiler work out, and check, every shape.
+//!
+//! The macro walks the layers in order, carrying the current shape as
+//! constant expressions. For each layer it computes the output shape with the
+//! `const fn`s of [`crate::shape`] (a layer that does not fit is a compile
+//! error naming the layer and the sizes) and writes the layer's full type with
+//! every dimension as a const parameter. It then emits the model struct
+//! (`#[repr(C)]`, fields in layer order, so the whole model is one flat run of
+//! weights) and its [`Model`](crate::Model) impl.
+
+/// Declares a sequential network. See the [crate docs](crate) for an example.
+///
+/// ```text
+/// sequential! {
+///     /// docs
+///     pub struct Name: [H, W, C] {     // or [N] for a vector input
+///         field: Layer<args> => Activation,
+///         ...
+///     }
+/// }
+/// ```
+///
+/// Layers (`[a, b]` gives height and width separately wherever a single
+/// number is accepted):
+/// - `Conv2d<F, K>` with options, in any order: `stride = S`,
+///   `pad = P` (zero padding: a number, `valid` or `same`),
+///   `edge = P` (edge-replicating padding), `bias = false`.
+/// - `MaxPool2d<K>`, `MinPool2d<K>`, `AvgPool2d<K>`, option `stride = S`
+///   (default: the window, so `2` halves the image).
+/// - `Dense<O>`, or `Dense<I, O>` to state the input size (checked); option
+///   `bias = false`.
+/// - `Flatten`, `Dropout<RATE>` (e.g. `0.25`), `Upsample<F>`.
+/// - Activations as layers: `Relu`, `Sigmoid`, `Tanh`, `Softmax`, `Linear`;
+///   or fused after conv and dense: `=> Relu`.
+///
+/// The struct gets a scalar parameter `T` (default `f32`) and up to 32 layers.
+#[macro_export]
+macro_rules! sequential {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident : [$($input:tt)*] { $($body:tt)* }
+    ) => {
+        $crate::sequential!(@parse
+            [[$(#[$attr])* $vis struct $name]
+             [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31]
+             [first] [] []]
+            shape [$($input)*]
+            rest [$($body)*]
+        );
+    };
+
+    // ---- one layer: split off its tokens, dispatch on its kind -------------
+    (@parse $st:tt shape [$($shape:tt)*]
+        rest [$(#[$la:meta])* $field:ident : $kind:ident
+              $(< $($arg:tt $(= $val:tt)?),* >)? $(=> $act:ident)? $(, $($rest:tt)*)?]
+    ) => {
+        $crate::sequential!(@kind $kind $st [$(#[$la])*] $field
+            shape [$($shape)*]
+            args [$($($arg $(= $val)?),*)?]
+            act [$($act)?]
+            rest [$($($rest)*)?]
+        );
+    };
+    (@parse [$meta:tt $ids:tt $prev:tt $layers:tt $rev:tt] shape $shape:tt rest []) => {
+        $crate::sequential!(@emit $meta $layers $rev);
+    };
+
+    // ---- Conv2d: gather options, then compute the geometry -----------------
+    (@kind Conv2d $st:tt $la:tt $field:ident shape $shape:tt
+        args [$f:tt, $k:tt $(, $($opt:tt)*)?] act $act:tt rest $rest:tt) => {
+        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
+            opts [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?] act $act rest $rest);
+    };
+    (@conv $st:tt $la:tt $field:ident shape $shape:tt f $f:tt k $k:tt
+        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [stride = $v:tt $(, $($more:tt)*)?] $($tail:tt)*) => {
+        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
+            opts [stride $v pad $p mode $m bias $b] [$($($more)*)?] $($tail)*);
+    };
+    (@conv $st:tt $la:tt $field:ident shape $shape:tt f $f:tt k $k:tt
+        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [pad = $v:tt $(, $($more:tt)*)?] $($tail:tt)*) => {
+        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
+            opts [stride $s pad $v mode ZeroPad bias $b] [$($($more)*)?] $($tail)*);
+    };
+    (@conv $st:tt $la:tt $field:ident shape $shape:tt f $f:tt k $k:tt
+        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [edge = $v:tt $(, $($more:tt)*)?] $($tail:tt)*) => {
+        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
+            opts [stride $s pad $v mode EdgePad bias $b] [$($($more)*)?] $($tail)*);
+    };
+    (@conv $st:tt $la:tt $field:ident shape $shape:tt f $f:tt k $k:tt
+        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [bias = $v:tt $(, $($more:tt)*)?] $($tail:tt)*) => {
+        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
+            opts [stride $s pad $p mode $m bias $v] [$($($more)*)?] $($tail)*);
+    };
+    (@conv $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] f $f:tt k $k:tt
+        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [] act [$($act:ident)?] rest $rest:tt) => {
+        $crate::sequential!(@conv_out $st $la $field [$h, $w, $c] f $f
+            kh ($crate::__axis!(0, $k)) kw ($crate::__axis!(1, $k))
+            sh ($crate::__axis!(0, $s)) sw ($crate::__axis!(1, $s))
+            ph ($crate::__pad!($field, 0, $p, $crate::__axis!(0, $k)))
+            pw ($crate::__pad!($field, 1, $p, $crate::__axis!(1, $k)))
+            mode $m bias $b act [$($act)?] rest $rest);
+    };
+    (@conv_out $st:tt $la:tt $field:ident [$h:expr, $w:expr, $c:expr] f $f:tt
+        kh ($kh:expr) kw ($kw:expr) sh ($sh:expr) sw ($sw:expr) ph ($ph:expr) pw ($pw:expr)
+        mode $m:ident bias $b:tt act [$($act:ident)?] rest $rest:tt) => {
+        $crate::sequential!(@push $st $la $field
+            ty [$crate::Conv2d<T, {$h}, {$w}, {$c}, {$f}, {$kh}, {$kw}, {$sh}, {$sw}, {$ph}, {$pw},
+                {$crate::shape::window_out(stringify!($field), "height", $h, $kh, $sh, $ph)},
+                {$crate::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw)},
+                $crate::__act!($($act)?), $crate::__bias!($b, $f), $crate::$m>]
+            shape [
+                $crate::shape::window_out(stringify!($field), "height", $h, $kh, $sh, $ph),
+                $crate::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw),
+                $f
+            ]
+            in_place false rest $rest);
+    };
+
+    // ---- pooling -------------------------------------------------------------
+    (@kind MaxPool2d $($tail:tt)*) => { $crate::sequential!(@pool Max $($tail)*); };
+    (@kind MinPool2d $($tail:tt)*) => { $crate::sequential!(@pool Min $($tail)*); };
+    (@kind AvgPool2d $($tail:tt)*) => { $crate::sequential!(@pool Avg $($tail)*); };
+    (@pool $op:ident $st:tt $la:tt $field:ident shape $shape:tt args [$k:tt] $($tail:tt)*) => {
+        $crate::sequential!(@pool $op $st $la $field shape $shape args [$k, stride = $k] $($tail)*);
+    };
+    (@pool $op:ident $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr]
+        args [$k:tt, stride = $s:tt] act [] rest $rest:tt) => {
+        $crate::sequential!(@push $st $la $field
+            ty [$crate::Pool2d<$crate::pool::$op, {$h}, {$w}, {$c},
+                {$crate::__axis!(0, $k)}, {$crate::__axis!(1, $k)},
+                {$crate::__axis!(0, $s)}, {$crate::__axis!(1, $s)},
+                {$crate::shape::window_out(stringify!($field), "height", $h, $crate::__axis!(0, $k), $crate::__axis!(0, $s), 0)},
+                {$crate::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0)}>]
+            shape [
+                $crate::shape::window_out(stringify!($field), "height", $h, $crate::__axis!(0, $k), $crate::__axis!(0, $s), 0),
+                $crate::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0),
+                $c
+            ]
+            in_place false rest $rest);
+    };
+
+    // ---- dense ---------------------------------------------------------------
+    (@kind Dense $st:tt $la:tt $field:ident shape [$n:expr] args [$i:tt, $o:tt $(, bias = $b:tt)?]
+        act [$($act:ident)?] rest $rest:tt) => {
+        $crate::sequential!(@push $st $la $field
+            ty [$crate::Dense<T, {$crate::shape::expect_len(stringify!($field), $i, $n)}, {$o},
+                $crate::__act!($($act)?), $crate::__bias!($($b)? true, $o)>]
+            shape [$o] in_place false rest $rest);
+    };
+    (@kind Dense $st:tt $la:tt $field:ident shape [$n:expr] args [$o:tt $(, bias = $b:tt)?]
+        act [$($act:ident)?] rest $rest:tt) => {
+        $crate::sequential!(@push $st $la $field
+            ty [$crate::Dense<T, {$n}, {$o}, $crate::__act!($($act)?), $crate::__bias!($($b)? true, $o)>]
+            shape [$o] in_place false rest $rest);
+    };
+    (@kind Dense $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] $($tail:tt)*) => {
+        ::core::compile_error!(concat!("layer `", stringify!($field),
+            "`: Dense needs a vector input; put a Flatten before it"));
+    };
+
+    // ---- shape-only layers -----------------------------------------------------
+    (@kind Flatten $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] args [] act [] rest $rest:tt) => {
+        $crate::sequential!(@push $st $la $field
+            ty [$crate::Flatten<{$h}, {$w}, {$c}, {($h) * ($w) * ($c)}>]
+            shape [($h) * ($w) * ($c)] in_place true rest $rest);
+    };
+    (@kind Upsample $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] args [$f:tt] act [] rest $rest:tt) => {
+        $crate::sequential!(@push $st $la $field
+            ty [$crate::Upsample<{$h}, {$w}, {$c}, {$crate::__axis!(0, $f)}, {$crate::__axis!(1, $f)},
+                {($h) * $crate::__axis!(0, $f)}, {($w) * $crate::__axis!(1, $f)}>]
+            shape [($h) * $crate::__axis!(0, $f), ($w) * $crate::__axis!(1, $f), $c]
+            in_place false rest $rest);
+    };
+    (@kind Dropout $st:tt $la:tt $field:ident shape $shape:tt args [$rate:tt] act [] rest $rest:tt) => {
+        $crate::sequential!(@push $st $la $field
+            ty [$crate::Dropout<$crate::__tensor!($shape), {$crate::shape::permille(stringify!($field), $rate)}>]
+            shape $shape in_place true rest $rest);
+    };
+    (@kind $act:ident $st:tt $la:tt $field:ident shape $shape:tt args [] act [] rest $rest:tt) => {
+        $crate::sequential!(@push $st $la $field
+            ty [$crate::Activate<$crate::activation::$act, $crate::__tensor!($shape)>]
+            shape $shape in_place true rest $rest);
+    };
+
+    // ---- append a layer to the state -------------------------------------------
+    (@push [$meta:tt [$i:tt $($ids:tt)*] [$prev:tt] [$($layers:tt)*] [$($rev:tt)*]] [$($la:tt)*] $field:ident
+        ty [$($ty:tt)*] shape $shape:tt in_place $ip:tt rest $rest:tt) => {
+        $crate::sequential!(@parse
+            [$meta [$($ids)*] [$i]
+             [$($layers)* {[$($la)*] $field [$($ty)*] ($crate::__len!($shape)) $ip $i $prev}]
+             [{$field $i $prev [$($ty)*]} $($rev)*]]
+            shape $shape rest $rest);
+    };
+
+    // ---- the struct and its Model impl -------------------------------------------
+    (@emit [$(#[$attr:meta])* $vis:vis struct $name:ident]
+        [{$fla:tt $ffield:ident $fty:tt $flen:tt $fip:tt $fi:tt $fprev:tt}
+         $({$la:tt $field:ident $ty:tt $len:tt $ip:tt $i:tt $prev:tt})*]
+        [{$lfield:ident $li:tt $lprev:tt $lty:tt} $($rev:tt)*]
+    ) => {
+        $crate::sequential!(@struct [$(#[$attr])* $vis struct $name]
+            [{$fla $ffield $fty $flen $fip $fi $fprev} $({$la $field $ty $len $ip $i $prev})*]);
+
+        impl<T: $crate::Float> $crate::Model<T> for $name<T> {
+            type Input = <$crate::__ty!($fty) as $crate::Layer<T>>::Input;
+            type Output = <$crate::__ty!($lty) as $crate::Layer<T>>::Output;
+            type Workspace = $crate::Workspace<T, {
+                $crate::shape::workspace_len(&[($crate::__paren!($flen), $fip) $(, ($crate::__paren!($len), $ip))*])
+            }>;
+            type Trace = (
+                <$crate::__ty!($fty) as $crate::Layer<T>>::Output,
+                $(<$crate::__ty!($ty) as $crate::Layer<T>>::Output,)*
+            );
+
+            const LAYERS: &'static [$crate::LayerSummary] = &[
+                $crate::LayerSummary::of::<T, $crate::__ty!($fty)>(stringify!($ffield)),
+                $($crate::LayerSummary::of::<T, $crate::__ty!($ty)>(stringify!($field)),)*
+            ];
+            const FINGERPRINT: u64 = $crate::layer::fingerprint(&[
+                $crate::layer::str_hash(<T as $crate::Float>::NAME),
+                <$crate::__ty!($fty) as $crate::Layer<T>>::FINGERPRINT,
+                $(<$crate::__ty!($ty) as $crate::Layer<T>>::FINGERPRINT,)*
+            ]);
+
+            fn init(&mut self, rng: &mut $crate::Rng) {
+                $crate::Layer::<T>::init(&mut self.$ffield, rng);
+                $($crate::Layer::<T>::init(&mut self.$field, rng);)*
+            }
+
+            fn predict<'w>(&self, x: &Self::Input, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
+                let pass = $crate::model::Pass::first(workspace.as_mut(), &self.$ffield, x);
+                $(let pass = pass.then(&self.$field);)*
+                pass.output()
+            }
+
+            #[cfg(feature = "std")]
+            fn new_trace() -> ::std::boxed::Box<Self::Trace> {
+                ::std::boxed::Box::new((
+                    <<$crate::__ty!($fty) as $crate::Layer<T>>::Output as $crate::Tensor<T>>::zeroed(),
+                    $(<<$crate::__ty!($ty) as $crate::Layer<T>>::Output as $crate::Tensor<T>>::zeroed(),)*
+                ))
+            }
+
+            fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64) {
+                let ctx = |i: u64| $crate::TrainContext { seed: $crate::rng::splitmix64(seed ^ i), fused: false };
+                $crate::Backward::<T>::forward_train(&self.$ffield, x, &mut trace.$fi, &ctx($fi));
+                $($crate::Backward::<T>::forward_train(&self.$field, &trace.$prev, &mut trace.$i, &ctx($i));)*
+            }
+
+            fn output(trace: &Self::Trace) -> &Self::Output {
+                &trace.$li
+            }
+            fn output_mut(trace: &mut Self::Trace) -> &mut Self::Output {
+                &mut trace.$li
+            }
+
+            fn backward(
+                &self,
+                x: &Self::Input,
+                trace: &Self::Trace,
+                grad: &mut Self::Trace,
+                grads: &mut Self,
+                seed: u64,
+                fused_output: bool,
+            ) {
+                let ctx = |i: u64| $crate::TrainContext {
+                    seed: $crate::rng::splitmix64(seed ^ i),
+                    fused: fused_output && i == $li,
+                };
+                $crate::sequential!(@backward self x trace grad grads ctx [{$lfield $li $lprev $lty} $($rev)*]);
+            }
+        }
+    };
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident [{$field:ident $i:tt first $ty:tt}]) => {
+        $crate::Backward::<T>::backward(&$s.$field, $x, &$tr.$i, &mut $g.$i, None, &mut $gs.$field, &$ctx($i));
+    };
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident [{$field:ident $i:tt $prev:tt $ty:tt} $($rev:tt)*]) => {
+        $crate::Backward::<T>::backward(
+            &$s.$field, &$tr.$prev, &$tr.$i, &mut $g.$i, Some(&mut $g.$prev), &mut $gs.$field, &$ctx($i));
+        $crate::sequential!(@backward $s $x $tr $g $gs $ctx [$($rev)*]);
+    };
+    (@struct [$(#[$attr:meta])* $vis:vis struct $name:ident] [$({[$($la:tt)*] $field:ident [$($ty:tt)*] $len:tt $ip:tt $i:tt $prev:tt})*]) => {
+        $(#[$attr])*
+        #[repr(C)]
+        $vis struct $name<T: $crate::Float = f32> {
+            $($($la)* pub $field: $($ty)*,)*
+        }
+
+        // SAFETY: `#[repr(C)]` struct whose fields are all `Params<T>` layers.
+        unsafe impl<T: $crate::Float> $crate::Params<T> for $name<T> {}
+    };
+}
+
+/// The `i`-th (0: height, 1: width) of `[a, b]`, or `a` itself.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __axis {
+    (0, [$a:expr, $b:expr]) => { $a };
+    (1, [$a:expr, $b:expr]) => { $b };
+    ($i:tt, $a:expr) => { $a };
+}
+
+/// Padding amount along axis `i`: `same`, `valid`, a number or `[h, w]`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pad {
+    ($field:ident, $i:tt, same, $k:expr) => { $crate::shape::same_pad(stringify!($field), $k) };
+    ($field:ident, $i:tt, valid, $k:expr) => { 0 };
+    ($field:ident, $i:tt, $p:tt, $k:expr) => { $crate::__axis!($i, $p) };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __act {
+    () => { $crate::activation::Linear };
+    ($act:ident) => { $crate::activation::$act };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __bias {
+    (true, $n:tt) => { [T; $n] };
+    (false, $n:tt) => { $crate::NoBias };
+    (false true, $n:tt) => { $crate::NoBias };
+    (true true, $n:tt) => { [T; $n] };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tensor {
+    ([$h:expr, $w:expr, $c:expr]) => { [[[T; {$c}]; {$w}]; {$h}] };
+    ([$n:expr]) => { [T; {$n}] };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __len {
+    ([$h:expr, $w:expr, $c:expr]) => { ($h) * ($w) * ($c) };
+    ([$n:expr]) => { $n };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ty {
+    ([$($ty:tt)*]) => { $($ty)* };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __paren {
+    (($e:expr)) => { $e };
+}

@@ -1,0 +1,179 @@
+//! Output-size rules, evaluated at compile time by [`sequential!`](crate::sequential).
+//!
+//! Stable Rust cannot compute `H - K + 1` inside a type, so the macro computes
+//! each layer's output dimensions with these `const fn`s and passes them as
+//! const parameters. A shape that does not fit panics during constant
+//! evaluation, which is a compile error carrying the message built here: it
+//! names the layer and the sizes.
+
+/// A message assembled at compile time (const panics cannot format numbers).
+struct Message {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Message {
+    const fn new() -> Self {
+        Self { buf: [0; 256], len: 0 }
+    }
+    const fn text(mut self, s: &str) -> Self {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() && self.len < self.buf.len() {
+            self.buf[self.len] = b[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+    const fn num(mut self, mut n: usize) -> Self {
+        let mut digits = [0u8; 20];
+        let mut k = 0;
+        loop {
+            digits[k] = b'0' + (n % 10) as u8;
+            k += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        while k > 0 && self.len < self.buf.len() {
+            k -= 1;
+            self.buf[self.len] = digits[k];
+            self.len += 1;
+        }
+        self
+    }
+    const fn fail(&self) -> ! {
+        let (bytes, _) = self.buf.split_at(self.len);
+        match core::str::from_utf8(bytes) {
+            Ok(s) => panic!("{}", s),
+            Err(_) => panic!("invalid layer shape"),
+        }
+    }
+}
+
+/// Output length along one axis of a window sliding over `input` padded by
+/// `pad` on both sides: `(input + 2 * pad - window) / stride + 1`.
+///
+/// Panics at compile time (naming `layer`, `axis` and the sizes) when the
+/// window does not fit or the stride is zero.
+pub const fn window_out(
+    layer: &str,
+    axis: &str,
+    input: usize,
+    window: usize,
+    stride: usize,
+    pad: usize,
+) -> usize {
+    if stride == 0 || window == 0 {
+        Message::new()
+            .text("layer `")
+            .text(layer)
+            .text("`: window and stride must be at least 1")
+            .fail();
+    }
+    if input + 2 * pad < window {
+        Message::new()
+            .text("layer `")
+            .text(layer)
+            .text("`: window of ")
+            .num(window)
+            .text(" does not fit in its input ")
+            .text(axis)
+            .text(" of ")
+            .num(input)
+            .text(" (padding ")
+            .num(pad)
+            .text(" each side): the output would be empty")
+            .fail();
+    }
+    (input + 2 * pad - window) / stride + 1
+}
+
+/// Zero padding that keeps the size at stride 1 ("same"): `(kernel - 1) / 2`.
+/// Panics at compile time for even kernels, whose "same" padding is lopsided.
+pub const fn same_pad(layer: &str, kernel: usize) -> usize {
+    if kernel % 2 == 0 {
+        Message::new()
+            .text("layer `")
+            .text(layer)
+            .text("`: \"same\" padding needs an odd kernel, got ")
+            .num(kernel)
+            .fail();
+    }
+    (kernel - 1) / 2
+}
+
+/// Checks that an explicitly written input size matches the size that
+/// reaches the layer, naming both.
+pub const fn expect_len(layer: &str, declared: usize, actual: usize) -> usize {
+    if declared != actual {
+        Message::new()
+            .text("layer `")
+            .text(layer)
+            .text("` declares ")
+            .num(declared)
+            .text(" inputs but the layer before it yields ")
+            .num(actual)
+            .fail();
+    }
+    declared
+}
+
+/// A dropout rate as a whole number of thousandths, checked to be in `[0, 1)`.
+pub const fn permille(layer: &str, rate: f64) -> u32 {
+    if !(rate >= 0.0 && rate < 1.0) {
+        Message::new().text("layer `").text(layer).text("`: the dropout rate must be in [0, 1)").fail();
+    }
+    (rate * 1000.0 + 0.5) as u32
+}
+
+/// Size of the inference workspace: the largest sum of two adjacent
+/// activations that need buffers of their own (in-place layers share their
+/// input's buffer). `outputs[i]` is layer `i`'s output length and whether it
+/// runs in place; the model's input is the caller's and takes no space (an
+/// in-place layer reading it first copies it into the workspace).
+pub const fn workspace_len(outputs: &[(usize, bool)]) -> usize {
+    let mut peak = 0;
+    let mut prev = 0; // live buffer the next layer reads (0: the caller's input)
+    let mut i = 0;
+    while i < outputs.len() {
+        let (len, in_place) = outputs[i];
+        if !in_place || i == 0 {
+            if prev + len > peak {
+                peak = prev + len;
+            }
+            prev = len;
+        }
+        i += 1;
+    }
+    peak
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_arithmetic() {
+        assert_eq!(window_out("c", "height", 28, 5, 1, 0), 24);
+        assert_eq!(window_out("c", "height", 28, 3, 2, 1), 14);
+        assert_eq!(window_out("p", "width", 24, 2, 2, 0), 12);
+        assert_eq!(window_out("p", "width", 24, 2, 1, 0), 23);
+        assert_eq!(same_pad("c", 5), 2);
+    }
+
+    #[test]
+    fn lenet_workspace_is_the_two_largest_adjacent_activations() {
+        // conv1 4608, relu fused, pool1 1152, conv2 1024, pool2 256, flatten (in place), 64, 10
+        let outs = [(4608, false), (1152, false), (1024, false), (256, false), (256, true), (64, false), (10, false)];
+        assert_eq!(workspace_len(&outs), 4608 + 1152);
+    }
+
+    #[test]
+    #[should_panic(expected = "layer `conv2`: window of 5 does not fit in its input height of 4")]
+    fn empty_output_is_rejected_with_sizes() {
+        window_out("conv2", "height", 4, 5, 1, 0);
+    }
+}
