@@ -172,6 +172,13 @@ impl<T: Float, A: Activation, X: Tensor<T>> Layer<T> for Activate<A, X> {
 }
 
 impl<T: Float, A: Activation, X: Tensor<T>> Backward<T> for Activate<A, X> {
+    fn forward_train(&self, x: &X, y: &mut X, ctx: &TrainContext) {
+        y.as_flat_mut().copy_from_slice(x.as_flat());
+        if !ctx.fused {
+            A::apply(y.as_flat_mut(), last_axis::<T, X>());
+        }
+    }
+
     fn backward(&self, _: &X, y: &X, dy: &mut X, dx: Option<&mut X>, _: &mut Self, ctx: &TrainContext) {
         if !ctx.fused {
             A::backward(y.as_flat(), dy.as_flat_mut(), last_axis::<T, X>());

@@ -135,6 +135,13 @@ conv_impl! {<Layer<T>> {
     }
 
     fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
+        self.convolve(x, y, true);
+    }
+}}
+
+conv_impl! {{
+    /// The convolution, then the activation when `activate`.
+    fn convolve(&self, x: &[[[T; C]; W]; H], y: &mut [[[T; F]; OW]; OH], activate: bool) {
         let () = Self::SHAPE_OK;
         for (oy, row) in y.iter_mut().enumerate() {
             for (ox, acc) in row.iter_mut().enumerate() {
@@ -148,13 +155,19 @@ conv_impl! {<Layer<T>> {
                         }
                     }
                 }
-                A::apply(acc, F);
+                if activate {
+                    A::apply(acc, F);
+                }
             }
         }
     }
 }}
 
 conv_impl! {<Backward<T>> {
+    fn forward_train(&self, x: &Self::Input, y: &mut Self::Output, ctx: &TrainContext) {
+        self.convolve(x, y, !ctx.fused);
+    }
+
     fn backward(
         &self,
         x: &Self::Input,

@@ -40,15 +40,29 @@ impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>>
     }
 
     fn forward(&self, x: &[T; I], y: &mut [T; O]) {
-        *y = self.bias.values().copied().unwrap_or([T::zero(); O]);
-        for (&xi, wi) in x.iter().zip(&self.weight) {
-            axpy(y, xi, wi);
-        }
+        self.affine(x, y);
         A::apply(y, O);
     }
 }
 
+impl<T: Float, const I: usize, const O: usize, A, B: BiasTerm<T, O>> Dense<T, I, O, A, B> {
+    /// `W x + b`, before the activation.
+    fn affine(&self, x: &[T; I], y: &mut [T; O]) {
+        *y = self.bias.values().copied().unwrap_or([T::zero(); O]);
+        for (&xi, wi) in x.iter().zip(&self.weight) {
+            axpy(y, xi, wi);
+        }
+    }
+}
+
 impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>> Backward<T> for Dense<T, I, O, A, B> {
+    fn forward_train(&self, x: &[T; I], y: &mut [T; O], ctx: &TrainContext) {
+        self.affine(x, y);
+        if !ctx.fused {
+            A::apply(y, O);
+        }
+    }
+
     fn backward(
         &self,
         x: &[T; I],

@@ -54,8 +54,9 @@ pub struct TrainContext {
     /// Seed for randomness drawn during this sample's forward pass (dropout).
     /// Forward and backward draw the same values from it, so no mask is stored.
     pub seed: u64,
-    /// `dy` is already the gradient of the pre-activation: the loss was fused
-    /// with this (last) layer's activation, as softmax with cross-entropy.
+    /// The loss is fused with this (last) layer's activation, as softmax with
+    /// cross-entropy: the training forward pass leaves the activation out
+    /// (the loss sees logits) and `dy` is the gradient of the pre-activation.
     pub fused: bool,
 }
 

@@ -81,8 +81,10 @@ pub trait Model<T: Float>: Params<T> {
     fn new_trace() -> std::boxed::Box<Self::Trace>;
 
     /// Training-mode forward pass of one sample: fills `trace` with every
-    /// layer's output. `seed` drives dropout.
-    fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64);
+    /// layer's output. `seed` drives dropout. With `fused_output` the last
+    /// layer leaves out its activation: the output slot holds logits for a
+    /// loss fused with that activation (see [`Model::backward`]).
+    fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool);
 
     /// The network output stored in a trace.
     fn output(trace: &Self::Trace) -> &Self::Output;

@@ -242,8 +242,11 @@ macro_rules! sequential {
                 ))
             }
 
-            fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64) {
-                let ctx = |i: u64| $crate::TrainContext { seed: $crate::rng::splitmix64(seed ^ i), fused: false };
+            fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool) {
+                let ctx = |i: u64| $crate::TrainContext {
+                    seed: $crate::rng::splitmix64(seed ^ i),
+                    fused: fused_output && i == $li,
+                };
                 $crate::Backward::<T>::forward_train(&self.$ffield, x, &mut trace.$fi, &ctx($fi));
                 $($crate::Backward::<T>::forward_train(&self.$field, &trace.$prev, &mut trace.$i, &ctx($i));)*
             }

@@ -1,0 +1,979 @@
+//! Datasets for training: IDX (MNIST, Fashion-MNIST) and CIFAR-10 loaders.
+//!
+//! Images are kept flat in HWC order (row, column, channel; channel fastest),
+//! the same layout the network's input tensors use, so [`Dataset::image`]
+//! can be fed to a model as is. Pixels are scaled to `[0, 1]` by default
+//! ([`Normalize::Scale01`]); the `*_with` loaders take a [`Normalize`] to
+//! choose per-image standardization instead.
+//!
+//! Loaders never panic on bad file contents: every size in a header is
+//! checked against the file's length before anything is allocated, and
+//! problems come back as a [`DataError`].
+//!
+//! A 7000-image subset of Fashion-MNIST ships with the crate (see
+//! `data/fashion-mnist-subset/README.md`), so this works on any machine:
+//!
+//! ```
+//! use constnet::data::{self, DataError};
+//!
+//! let fm = data::fashion_mnist_bundled::<f32>()?;
+//! assert_eq!((fm.train.len(), fm.test.len()), (6000, 1000));
+//! assert_eq!(fm.train.shape(), (28, 28, 1));
+//!
+//! // Hold out the last 10 % of the training set for validation.
+//! let (train, validation) = fm.train.split_validation(0.1);
+//! assert_eq!((train.len(), validation.len()), (5400, 600));
+//!
+//! let x: &[f32] = train.image(0); // 784 pixels in [0, 1], HWC
+//! assert!(x.iter().all(|&p| (0.0..=1.0).contains(&p)));
+//! let y: [f32; 10] = data::one_hot(train.label(0)).expect("label < 10");
+//! assert_eq!(y.iter().sum::<f32>(), 1.0);
+//! println!("{} ({})", data::FASHION_MNIST_CLASSES[train.label(0) as usize], fm.source);
+//! # Ok::<(), DataError>(())
+//! ```
+//!
+//! [`fashion_mnist`] prefers the full dataset when it is installed (Debian
+//! package `dataset-fashion-mnist`) and falls back to the bundled subset.
+
+use core::fmt;
+use core::ops::{Bound, RangeBounds};
+use std::boxed::Box;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::vec::Vec;
+
+use crate::Float;
+
+/// IDX magic number of an unsigned-byte tensor of rank 3 (a stack of images).
+pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
+/// IDX magic number of an unsigned-byte tensor of rank 1 (labels).
+pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// Bytes per CIFAR-10 record: one label byte, then 3 × 1024 pixel bytes.
+pub const CIFAR10_RECORD: usize = 1 + 3 * 32 * 32;
+
+/// Where the Debian package `dataset-fashion-mnist` installs the full dataset.
+pub const SYSTEM_FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// The Fashion-MNIST subset bundled with the crate (first 6000 training and
+/// first 1000 test images).
+pub const BUNDLED_FASHION_MNIST_DIR: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-subset");
+
+/// File names of a Fashion-MNIST (or MNIST) directory: training images,
+/// training labels, test images, test labels.
+pub const FASHION_MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+];
+
+/// Names of the ten Fashion-MNIST classes, indexed by label.
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// Names of the ten CIFAR-10 classes, indexed by label.
+pub const CIFAR10_CLASSES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Why a dataset could not be loaded or built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DataError {
+    /// Reading a file failed, or its gzip stream is corrupt.
+    Io(io::Error),
+    /// The file does not start with the expected IDX magic number (wrong
+    /// file, wrong element type or wrong rank).
+    BadMagic {
+        /// The magic number wanted.
+        expected: u32,
+        /// The first four bytes of the file, big-endian.
+        found: u32,
+    },
+    /// The file is shorter than its header says (after gzip decompression).
+    Truncated {
+        /// Bytes the header (or format) requires.
+        expected: u64,
+        /// Bytes present.
+        actual: u64,
+    },
+    /// The file is longer than its header says (after gzip decompression).
+    TrailingData {
+        /// Bytes the header requires.
+        expected: u64,
+        /// Bytes present.
+        actual: u64,
+    },
+    /// A CIFAR-10 batch whose length is not a whole number of records.
+    PartialRecord {
+        /// Length of the file in bytes.
+        len: u64,
+        /// Bytes per record ([`CIFAR10_RECORD`]).
+        record: usize,
+    },
+    /// The image file and the label file hold different numbers of examples.
+    CountMismatch {
+        /// Number of images.
+        images: usize,
+        /// Number of labels.
+        labels: usize,
+    },
+    /// A label is not below the number of classes.
+    LabelOutOfRange {
+        /// Position of the offending example.
+        index: usize,
+        /// The label found.
+        label: u8,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// A pixel buffer's length is not `examples × height × width × channels`.
+    SizeMismatch {
+        /// Values required by the shape.
+        expected: usize,
+        /// Values given.
+        actual: usize,
+    },
+    /// A file holds no examples, or a dimension or the class count is zero.
+    Empty,
+    /// Another error, in a named file.
+    InFile {
+        /// The file being read.
+        path: PathBuf,
+        /// What went wrong.
+        error: Box<DataError>,
+    },
+}
+
+impl DataError {
+    /// The error without any [`DataError::InFile`] wrapper, for matching.
+    pub fn inner(&self) -> &DataError {
+        match self {
+            DataError::InFile { error, .. } => error.inner(),
+            other => other,
+        }
+    }
+
+    /// The file the error happened in, if known.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            DataError::InFile { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    fn in_file(self, path: &Path) -> Self {
+        match self {
+            e @ DataError::InFile { .. } => e,
+            e => DataError::InFile {
+                path: path.to_path_buf(),
+                error: Box::new(e),
+            },
+        }
+    }
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataError::Io(e) => write!(f, "I/O error: {e}"),
+            DataError::BadMagic { expected, found } => write!(
+                f,
+                "bad IDX magic number {found:#010x}, expected {expected:#010x}"
+            ),
+            DataError::Truncated { expected, actual } => write!(
+                f,
+                "truncated file: {actual} bytes, expected {expected} bytes"
+            ),
+            DataError::TrailingData { expected, actual } => write!(
+                f,
+                "file too long: {actual} bytes, the header accounts for {expected} bytes"
+            ),
+            DataError::PartialRecord { len, record } => write!(
+                f,
+                "file length {len} is not a multiple of the {record}-byte record size"
+            ),
+            DataError::CountMismatch { images, labels } => {
+                write!(f, "{images} images but {labels} labels")
+            }
+            DataError::LabelOutOfRange {
+                index,
+                label,
+                classes,
+            } => write!(
+                f,
+                "label {label} of example {index} is out of range for {classes} classes"
+            ),
+            DataError::SizeMismatch { expected, actual } => write!(
+                f,
+                "pixel buffer holds {actual} values, the shape needs {expected}"
+            ),
+            DataError::Empty => f.write_str("empty dataset or zero-sized shape"),
+            DataError::InFile { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for DataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DataError::Io(e) => Some(e),
+            DataError::InFile { error, .. } => error.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for DataError {
+    fn from(e: io::Error) -> Self {
+        DataError::Io(e)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Normalization and one-hot
+// ---------------------------------------------------------------------------
+
+/// How raw `u8` pixels become model inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Normalize {
+    /// `x / 255`, into `[0, 1]`. The default.
+    #[default]
+    Scale01,
+    /// Per-image standardization as TensorFlow's `per_image_standardization`:
+    /// `(x - mean) / max(std, 1 / sqrt(n))`, with the mean and (population)
+    /// standard deviation over all `n` values of the image, all channels
+    /// together, on the raw 0–255 scale. The result has mean 0 and
+    /// standard deviation 1, except for (nearly) constant images.
+    PerImage,
+}
+
+impl Normalize {
+    /// Normalizes one image's raw pixels, appending the results to `out`.
+    pub fn extend<T: Float>(self, pixels: &[u8], out: &mut Vec<T>) {
+        match self {
+            Normalize::Scale01 => out.extend(pixels.iter().map(|&p| T::of(f64::from(p) / 255.0))),
+            Normalize::PerImage => {
+                if pixels.is_empty() {
+                    return;
+                }
+                let n = pixels.len() as f64;
+                let mean = pixels.iter().map(|&p| f64::from(p)).sum::<f64>() / n;
+                let var = pixels
+                    .iter()
+                    .map(|&p| {
+                        let d = f64::from(p) - mean;
+                        d * d
+                    })
+                    .sum::<f64>()
+                    / n;
+                let scale = var.sqrt().max(1.0 / n.sqrt());
+                out.extend(pixels.iter().map(|&p| T::of((f64::from(p) - mean) / scale)));
+            }
+        }
+    }
+
+    /// Normalizes one image's raw pixels into a new vector.
+    pub fn apply<T: Float>(self, pixels: &[u8]) -> Vec<T> {
+        let mut out = Vec::with_capacity(pixels.len());
+        self.extend(pixels, &mut out);
+        out
+    }
+}
+
+/// One-hot encoding of `label` over `N` classes: `1` at `label`, `0`
+/// elsewhere; `None` when `label >= N`.
+///
+/// ```
+/// let y: [f32; 4] = constnet::data::one_hot(2).unwrap();
+/// assert_eq!(y, [0.0, 0.0, 1.0, 0.0]);
+/// assert!(constnet::data::one_hot::<f32, 4>(4).is_none());
+/// ```
+pub fn one_hot<T: Float, const N: usize>(label: u8) -> Option<[T; N]> {
+    let label = usize::from(label);
+    if label >= N {
+        return None;
+    }
+    let mut out = [T::zero(); N];
+    out[label] = T::one();
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------
+// Dataset
+// ---------------------------------------------------------------------------
+
+/// Labelled images of one shape, stored flat in HWC order.
+///
+/// Image `i` is `images[i * h * w * c .. (i + 1) * h * w * c]`, with value
+/// `[y][x][ch]` at `(y * w + x) * c + ch`. Every label is below
+/// [`Dataset::classes`].
+#[derive(Clone, PartialEq)]
+pub struct Dataset<T: Float> {
+    images: Vec<T>,
+    labels: Vec<u8>,
+    height: usize,
+    width: usize,
+    channels: usize,
+    classes: usize,
+}
+
+impl<T: Float> fmt::Debug for Dataset<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dataset")
+            .field("len", &self.len())
+            .field("height", &self.height)
+            .field("width", &self.width)
+            .field("channels", &self.channels)
+            .field("classes", &self.classes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_shape(
+    height: usize,
+    width: usize,
+    channels: usize,
+    classes: usize,
+) -> Result<usize, DataError> {
+    if height == 0 || width == 0 || channels == 0 || classes == 0 {
+        return Err(DataError::Empty);
+    }
+    height
+        .checked_mul(width)
+        .and_then(|n| n.checked_mul(channels))
+        .ok_or(DataError::SizeMismatch {
+            expected: usize::MAX,
+            actual: 0,
+        })
+}
+
+fn check_labels(labels: &[u8], classes: usize) -> Result<(), DataError> {
+    match labels.iter().position(|&l| usize::from(l) >= classes) {
+        Some(index) => Err(DataError::LabelOutOfRange {
+            index,
+            label: labels[index],
+            classes,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn clamp_range(range: impl RangeBounds<usize>, len: usize) -> (usize, usize) {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => s,
+        Bound::Excluded(&s) => s.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => e.saturating_add(1),
+        Bound::Excluded(&e) => e,
+        Bound::Unbounded => len,
+    };
+    let end = end.min(len);
+    (start.min(end), end)
+}
+
+impl<T: Float> Dataset<T> {
+    /// Builds a dataset from already-normalized values in HWC order.
+    ///
+    /// Errors: [`DataError::Empty`] if a dimension or `classes` is zero,
+    /// [`DataError::SizeMismatch`] unless `images.len() == labels.len() *
+    /// height * width * channels`, [`DataError::LabelOutOfRange`] for a label
+    /// `>= classes`. Zero examples are allowed.
+    pub fn new(
+        images: Vec<T>,
+        labels: Vec<u8>,
+        (height, width, channels): (usize, usize, usize),
+        classes: usize,
+    ) -> Result<Self, DataError> {
+        let per = check_shape(height, width, channels, classes)?;
+        let expected = labels.len().checked_mul(per).unwrap_or(usize::MAX);
+        if images.len() != expected {
+            return Err(DataError::SizeMismatch {
+                expected,
+                actual: images.len(),
+            });
+        }
+        check_labels(&labels, classes)?;
+        Ok(Dataset {
+            images,
+            labels,
+            height,
+            width,
+            channels,
+            classes,
+        })
+    }
+
+    /// Builds a dataset from raw `u8` pixels in HWC order, normalizing each
+    /// image with `normalize`. Same checks as [`Dataset::new`].
+    pub fn from_u8(
+        pixels: &[u8],
+        labels: Vec<u8>,
+        (height, width, channels): (usize, usize, usize),
+        classes: usize,
+        normalize: Normalize,
+    ) -> Result<Self, DataError> {
+        let per = check_shape(height, width, channels, classes)?;
+        let expected = labels.len().checked_mul(per).unwrap_or(usize::MAX);
+        if pixels.len() != expected {
+            return Err(DataError::SizeMismatch {
+                expected,
+                actual: pixels.len(),
+            });
+        }
+        check_labels(&labels, classes)?;
+        let mut images = Vec::with_capacity(pixels.len());
+        for image in pixels.chunks_exact(per) {
+            normalize.extend(image, &mut images);
+        }
+        Ok(Dataset {
+            images,
+            labels,
+            height,
+            width,
+            channels,
+            classes,
+        })
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Image height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// Image width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Channels per pixel (1 for grayscale, 3 for RGB).
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Number of classes; every label is below it.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// `(height, width, channels)`.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        (self.height, self.width, self.channels)
+    }
+
+    /// Values per image: `height * width * channels`.
+    pub fn image_len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    /// Image `i`, flat in HWC order.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`, like slice indexing; see [`Dataset::get`].
+    pub fn image(&self, i: usize) -> &[T] {
+        assert!(
+            i < self.len(),
+            "image index {i} out of range for {} examples",
+            self.len()
+        );
+        let per = self.image_len();
+        &self.images[i * per..(i + 1) * per]
+    }
+
+    /// Label of example `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`, like slice indexing; see [`Dataset::get`].
+    pub fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+
+    /// Example `i` as `(image, label)`, or `None` if out of range.
+    pub fn get(&self, i: usize) -> Option<(&[T], u8)> {
+        let label = *self.labels.get(i)?;
+        Some((self.image(i), label))
+    }
+
+    /// All images back to back, HWC each.
+    pub fn images(&self) -> &[T] {
+        &self.images
+    }
+
+    /// All labels.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// Iterates over `(image, label)` pairs in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[T], u8)> + '_ {
+        self.images
+            .chunks_exact(self.image_len())
+            .zip(self.labels.iter().copied())
+    }
+
+    /// How many examples each class has, indexed by label.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = std::vec![0; self.classes];
+        for &l in &self.labels {
+            counts[usize::from(l)] += 1;
+        }
+        counts
+    }
+
+    /// Splits into examples `[0, at)` and `[at, len)`. `at` is clamped to
+    /// `len()`, so either part may be empty.
+    pub fn split(mut self, at: usize) -> (Self, Self) {
+        let at = at.min(self.len());
+        let rest_images = self.images.split_off(at * self.image_len());
+        let rest_labels = self.labels.split_off(at);
+        let rest = Dataset {
+            images: rest_images,
+            labels: rest_labels,
+            ..self.empty_like()
+        };
+        (self, rest)
+    }
+
+    /// Splits off the last `round(len * fraction)` examples as a validation
+    /// set: returns `(train, validation)`. `fraction` is clamped to
+    /// `[0, 1]` (NaN counts as 0). The split keeps file order, so shuffle
+    /// first if the data is sorted by class.
+    pub fn split_validation(self, fraction: f64) -> (Self, Self) {
+        let fraction = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
+        let n_val = ((self.len() as f64) * fraction).round() as usize;
+        let at = self.len() - n_val.min(self.len());
+        self.split(at)
+    }
+
+    /// A copy of the examples in `range`, clamped to `0..len()`.
+    pub fn subset(&self, range: impl RangeBounds<usize>) -> Self {
+        let (start, end) = clamp_range(range, self.len());
+        let per = self.image_len();
+        Dataset {
+            images: self.images[start * per..end * per].to_vec(),
+            labels: self.labels[start..end].to_vec(),
+            ..self.empty_like()
+        }
+    }
+
+    /// A copy of the examples at `indices`, in that order (for shuffling or
+    /// sampling); `None` if an index is out of range.
+    pub fn select(&self, indices: &[usize]) -> Option<Self> {
+        let mut out = self.empty_like();
+        out.images.reserve(indices.len() * self.image_len());
+        out.labels.reserve(indices.len());
+        for &i in indices {
+            let (image, label) = self.get(i)?;
+            out.images.extend_from_slice(image);
+            out.labels.push(label);
+        }
+        Some(out)
+    }
+
+    fn empty_like(&self) -> Self {
+        Dataset {
+            images: Vec::new(),
+            labels: Vec::new(),
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+            classes: self.classes,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// IDX
+// ---------------------------------------------------------------------------
+
+/// Raw images from an IDX file: `count` images of `rows × cols` bytes,
+/// row-major, back to back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdxImages {
+    /// Number of images.
+    pub count: usize,
+    /// Rows (height) per image.
+    pub rows: usize,
+    /// Columns (width) per image.
+    pub cols: usize,
+    /// `count * rows * cols` pixel bytes.
+    pub pixels: Vec<u8>,
+}
+
+/// Reads a whole file, decompressing it if it starts with the gzip magic
+/// bytes `1f 8b` (whatever its name).
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
+    let bytes = fs::read(path).map_err(|e| DataError::Io(e).in_file(path))?;
+    gunzip_if_gz(bytes).map_err(|e| e.in_file(path))
+}
+
+fn gunzip_if_gz(bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len().saturating_mul(2));
+        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out)?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Checks an IDX header against `magic` and the data length; returns the
+/// dimensions and the body.
+fn parse_idx(bytes: &[u8], magic: u32) -> Result<(Vec<usize>, &[u8]), DataError> {
+    let actual = bytes.len() as u64;
+    let Some(head) = bytes.get(..4) else {
+        return Err(DataError::Truncated {
+            expected: 4,
+            actual,
+        });
+    };
+    let found = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+    if found != magic {
+        return Err(DataError::BadMagic {
+            expected: magic,
+            found,
+        });
+    }
+    let rank = (magic & 0xff) as usize;
+    let header = 4 + 4 * rank;
+    if bytes.len() < header {
+        return Err(DataError::Truncated {
+            expected: header as u64,
+            actual,
+        });
+    }
+    let dims: Vec<usize> = bytes[4..header]
+        .chunks_exact(4)
+        .map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize)
+        .collect();
+    // At most three u32 factors: fits in u128.
+    let body: u128 = dims.iter().map(|&d| d as u128).product();
+    let expected = u64::try_from(body + header as u128).unwrap_or(u64::MAX);
+    if actual < expected {
+        return Err(DataError::Truncated { expected, actual });
+    }
+    if actual > expected {
+        return Err(DataError::TrailingData { expected, actual });
+    }
+    if dims.contains(&0) {
+        return Err(DataError::Empty);
+    }
+    Ok((dims, &bytes[header..]))
+}
+
+/// Parses an IDX image file (magic `0x00000803`, `u8`, rank 3) held in
+/// memory, gzip-compressed or raw.
+pub fn parse_idx_images(bytes: &[u8]) -> Result<IdxImages, DataError> {
+    let owned;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        owned = gunzip_if_gz(bytes.to_vec())?;
+        &owned[..]
+    } else {
+        bytes
+    };
+    let (dims, body) = parse_idx(bytes, IDX_IMAGES_MAGIC)?;
+    Ok(IdxImages {
+        count: dims[0],
+        rows: dims[1],
+        cols: dims[2],
+        pixels: body.to_vec(),
+    })
+}
+
+/// Parses an IDX label file (magic `0x00000801`, `u8`, rank 1) held in
+/// memory, gzip-compressed or raw.
+pub fn parse_idx_labels(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    let owned;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        owned = gunzip_if_gz(bytes.to_vec())?;
+        &owned[..]
+    } else {
+        bytes
+    };
+    let (_, body) = parse_idx(bytes, IDX_LABELS_MAGIC)?;
+    Ok(body.to_vec())
+}
+
+/// Reads an IDX image file (gzip-compressed or raw, detected by content).
+///
+/// Errors: [`DataError::Io`], [`DataError::BadMagic`],
+/// [`DataError::Truncated`], [`DataError::TrailingData`],
+/// [`DataError::Empty`] (no images or a zero dimension), each wrapped in
+/// [`DataError::InFile`] naming `path`.
+pub fn read_idx_images(path: impl AsRef<Path>) -> Result<IdxImages, DataError> {
+    let path = path.as_ref();
+    parse_idx_images(&read_maybe_gz(path)?).map_err(|e| e.in_file(path))
+}
+
+/// Reads an IDX label file (gzip-compressed or raw, detected by content).
+/// Errors as [`read_idx_images`].
+pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
+    let path = path.as_ref();
+    parse_idx_labels(&read_maybe_gz(path)?).map_err(|e| e.in_file(path))
+}
+
+/// Loads an IDX image file and its label file as a 10-class grayscale
+/// dataset with pixels scaled to `[0, 1]`.
+///
+/// Errors: those of [`read_idx_images`], [`DataError::CountMismatch`] if
+/// the counts differ, [`DataError::LabelOutOfRange`] for a label `>= 10`.
+pub fn load_idx<T: Float>(
+    images: impl AsRef<Path>,
+    labels: impl AsRef<Path>,
+) -> Result<Dataset<T>, DataError> {
+    load_idx_with(images, labels, Normalize::Scale01)
+}
+
+/// [`load_idx`] with a choice of normalization.
+pub fn load_idx_with<T: Float>(
+    images: impl AsRef<Path>,
+    labels: impl AsRef<Path>,
+    normalize: Normalize,
+) -> Result<Dataset<T>, DataError> {
+    let raw = read_idx_images(images)?;
+    let labels_path = labels.as_ref();
+    let labels = read_idx_labels(labels_path)?;
+    if raw.count != labels.len() {
+        return Err(DataError::CountMismatch {
+            images: raw.count,
+            labels: labels.len(),
+        });
+    }
+    Dataset::from_u8(&raw.pixels, labels, (raw.rows, raw.cols, 1), 10, normalize)
+        .map_err(|e| e.in_file(labels_path))
+}
+
+// ---------------------------------------------------------------------------
+// CIFAR-10
+// ---------------------------------------------------------------------------
+
+/// Parses CIFAR-10 binary records held in memory, appending HWC pixels and
+/// labels; a bad label's `index` counts from the start of `bytes`.
+fn parse_cifar10_into(
+    bytes: &[u8],
+    pixels: &mut Vec<u8>,
+    labels: &mut Vec<u8>,
+) -> Result<(), DataError> {
+    if bytes.len() % CIFAR10_RECORD != 0 {
+        return Err(DataError::PartialRecord {
+            len: bytes.len() as u64,
+            record: CIFAR10_RECORD,
+        });
+    }
+    let n = bytes.len() / CIFAR10_RECORD;
+    pixels.reserve(n * (CIFAR10_RECORD - 1));
+    labels.reserve(n);
+    for (r, record) in bytes.chunks_exact(CIFAR10_RECORD).enumerate() {
+        let label = record[0];
+        if label > 9 {
+            return Err(DataError::LabelOutOfRange {
+                index: r,
+                label,
+                classes: 10,
+            });
+        }
+        labels.push(label);
+        let (red, rest) = record[1..].split_at(1024);
+        let (green, blue) = rest.split_at(1024);
+        for i in 0..1024 {
+            pixels.extend_from_slice(&[red[i], green[i], blue[i]]);
+        }
+    }
+    Ok(())
+}
+
+/// Parses CIFAR-10 binary records held in memory (the format of
+/// `data_batch_N.bin` / `test_batch.bin`) into a 32×32×3 dataset.
+pub fn parse_cifar10<T: Float>(
+    bytes: &[u8],
+    normalize: Normalize,
+) -> Result<Dataset<T>, DataError> {
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    parse_cifar10_into(bytes, &mut pixels, &mut labels)?;
+    if labels.is_empty() {
+        return Err(DataError::Empty);
+    }
+    Dataset::from_u8(&pixels, labels, (32, 32, 3), 10, normalize)
+}
+
+/// Loads CIFAR-10 binary batches, concatenated in the given order, as a
+/// 32×32×3 HWC dataset with pixels scaled to `[0, 1]`.
+///
+/// Each record is one label byte then 1024 red, 1024 green and 1024 blue
+/// bytes, each plane row-major; red `(y, x)` lands at HWC index
+/// `(y * 32 + x) * 3`. Files may be gzip-compressed.
+///
+/// Errors: [`DataError::Io`], [`DataError::PartialRecord`] when a file's
+/// length is not a multiple of [`CIFAR10_RECORD`],
+/// [`DataError::LabelOutOfRange`] for a label above 9 (its `index` counts
+/// from the start of that file), [`DataError::Empty`] when there are no
+/// records at all; each wrapped in [`DataError::InFile`] where a file is
+/// to blame.
+pub fn load_cifar10<T: Float, P: AsRef<Path>>(paths: &[P]) -> Result<Dataset<T>, DataError> {
+    load_cifar10_with(paths, Normalize::Scale01)
+}
+
+/// [`load_cifar10`] with a choice of normalization.
+pub fn load_cifar10_with<T: Float, P: AsRef<Path>>(
+    paths: &[P],
+    normalize: Normalize,
+) -> Result<Dataset<T>, DataError> {
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for path in paths {
+        let path = path.as_ref();
+        let bytes = read_maybe_gz(path)?;
+        let mut file_labels = Vec::new();
+        parse_cifar10_into(&bytes, &mut pixels, &mut file_labels).map_err(|e| e.in_file(path))?;
+        labels.append(&mut file_labels);
+    }
+    if labels.is_empty() {
+        return Err(DataError::Empty);
+    }
+    Dataset::from_u8(&pixels, labels, (32, 32, 3), 10, normalize)
+}
+
+// ---------------------------------------------------------------------------
+// Fashion-MNIST
+// ---------------------------------------------------------------------------
+
+/// Where a train/test pair was loaded from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A directory the caller named.
+    Dir(PathBuf),
+    /// The full dataset installed system-wide ([`SYSTEM_FASHION_MNIST_DIR`]).
+    System(PathBuf),
+    /// The subset bundled with the crate ([`BUNDLED_FASHION_MNIST_DIR`]).
+    Bundled(PathBuf),
+}
+
+impl Source {
+    /// The directory the files were read from.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Dir(p) | Source::System(p) | Source::Bundled(p) => p,
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            Source::Dir(_) => "dataset",
+            Source::System(_) => "system dataset",
+            Source::Bundled(_) => "bundled subset",
+        };
+        write!(f, "{what} at {}", self.path().display())
+    }
+}
+
+/// A training set, a test set, and where they came from.
+#[derive(Clone, Debug)]
+pub struct TrainTest<T: Float> {
+    /// The training examples.
+    pub train: Dataset<T>,
+    /// The test examples.
+    pub test: Dataset<T>,
+    /// Where they were read from.
+    pub source: Source,
+}
+
+/// Loads Fashion-MNIST (train, test) with pixels in `[0, 1]`.
+///
+/// Looks in `dir` if given (an error there is returned, never papered
+/// over); otherwise in [`SYSTEM_FASHION_MNIST_DIR`] if all four files
+/// ([`FASHION_MNIST_FILES`]) exist there; otherwise in the bundled subset.
+/// [`TrainTest::source`] tells which. Works for MNIST too, given its
+/// directory.
+pub fn fashion_mnist<T: Float>(dir: Option<&Path>) -> Result<TrainTest<T>, DataError> {
+    fashion_mnist_with(dir, Normalize::Scale01)
+}
+
+/// [`fashion_mnist`] with a choice of normalization.
+pub fn fashion_mnist_with<T: Float>(
+    dir: Option<&Path>,
+    normalize: Normalize,
+) -> Result<TrainTest<T>, DataError> {
+    let source = match dir {
+        Some(dir) => Source::Dir(dir.to_path_buf()),
+        None => {
+            let system = Path::new(SYSTEM_FASHION_MNIST_DIR);
+            if FASHION_MNIST_FILES.iter().all(|f| system.join(f).is_file()) {
+                Source::System(system.to_path_buf())
+            } else {
+                Source::Bundled(PathBuf::from(BUNDLED_FASHION_MNIST_DIR))
+            }
+        }
+    };
+    load_idx_dir(source, normalize)
+}
+
+/// Loads the Fashion-MNIST subset bundled with the crate (6000 training,
+/// 1000 test images), pixels in `[0, 1]`: the same data on every machine.
+pub fn fashion_mnist_bundled<T: Float>() -> Result<TrainTest<T>, DataError> {
+    fashion_mnist_bundled_with(Normalize::Scale01)
+}
+
+/// [`fashion_mnist_bundled`] with a choice of normalization.
+pub fn fashion_mnist_bundled_with<T: Float>(
+    normalize: Normalize,
+) -> Result<TrainTest<T>, DataError> {
+    load_idx_dir(
+        Source::Bundled(PathBuf::from(BUNDLED_FASHION_MNIST_DIR)),
+        normalize,
+    )
+}
+
+fn load_idx_dir<T: Float>(source: Source, normalize: Normalize) -> Result<TrainTest<T>, DataError> {
+    let dir = source.path();
+    let [train_x, train_y, test_x, test_y] = FASHION_MNIST_FILES.map(|f| dir.join(f));
+    let train = load_idx_with(train_x, train_y, normalize)?;
+    let test = load_idx_with(test_x, test_y, normalize)?;
+    Ok(TrainTest {
+        train,
+        test,
+        source,
+    })
+}

@@ -1,0 +1,144 @@
+//! Loss functions, with softmax and sigmoid fused into the losses that need
+//! them: the loss sees logits and returns a stable gradient.
+
+use crate::activation::sigmoid;
+use crate::Float;
+
+/// What the network's output is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Mean over outputs of `(y - t)²`: regression, or one-hot targets.
+    MeanSquaredError,
+    /// Categorical cross-entropy `-Σ t log softmax(z)`, for a network ending in
+    /// softmax (fused: computed from logits) or linear (outputs are logits).
+    CrossEntropy,
+    /// Binary cross-entropy, mean over outputs, for a network ending in sigmoid
+    /// (fused) or linear (outputs are logits).
+    BinaryCrossEntropy,
+}
+
+/// The loss does not fit the network's last activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LossMismatch {
+    /// The loss.
+    pub loss: Loss,
+    /// The network's last activation.
+    pub activation: &'static str,
+}
+
+impl core::fmt::Display for LossMismatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let wants = match self.loss {
+            Loss::CrossEntropy => "softmax or linear",
+            Loss::BinaryCrossEntropy => "sigmoid or linear",
+            Loss::MeanSquaredError => "any",
+        };
+        write!(f, "{:?} needs a network ending in {wants}, this one ends in {}", self.loss, self.activation)
+    }
+}
+
+impl Loss {
+    /// Whether the loss works on logits instead of the activation's output,
+    /// given the network's last activation; an error when they do not fit.
+    pub fn fused_with(self, activation: &'static str) -> Result<bool, LossMismatch> {
+        match (self, activation) {
+            (Self::MeanSquaredError, _) => Ok(false),
+            (Self::CrossEntropy, "softmax" | "linear") | (Self::BinaryCrossEntropy, "sigmoid" | "linear") => Ok(true),
+            _ => Err(LossMismatch { loss: self, activation }),
+        }
+    }
+
+    /// Loss of one sample and its gradient, written into `grad`. `out` is what
+    /// the training forward pass produced: logits when [`Loss::fused_with`]
+    /// says so, the activation's output otherwise; `grad` is then the
+    /// gradient with respect to that same quantity.
+    pub fn eval<T: Float>(self, out: &[T], target: &[T], grad: &mut [T]) -> T {
+        let n = T::of(out.len().max(1) as f64);
+        match self {
+            Self::MeanSquaredError => {
+                let mut sum = T::zero();
+                for ((g, &y), &t) in grad.iter_mut().zip(out).zip(target) {
+                    let d = y - t;
+                    sum += d * d;
+                    *g = (d + d) / n;
+                }
+                sum / n
+            }
+            Self::CrossEntropy => {
+                // log Σ exp(z), shifted by the max so nothing overflows.
+                let max = out.iter().fold(T::neg_infinity(), |m, &z| m.max(z));
+                let sum_exp: T = out.iter().map(|&z| (z - max).exp()).sum();
+                let log_sum = max + sum_exp.ln();
+                let t_sum: T = target.iter().copied().sum();
+                let mut loss = T::zero();
+                for ((g, &z), &t) in grad.iter_mut().zip(out).zip(target) {
+                    loss += t * (log_sum - z);
+                    *g = (z - log_sum).exp() * t_sum - t;
+                }
+                loss
+            }
+            Self::BinaryCrossEntropy => {
+                let mut loss = T::zero();
+                for ((g, &z), &t) in grad.iter_mut().zip(out).zip(target) {
+                    // max(z, 0) - z t + log(1 + e^-|z|): no overflow for any z.
+                    loss += z.max(T::zero()) - z * t + (-z.abs()).exp().ln_1p();
+                    *g = (sigmoid(z) - t) / n;
+                }
+                loss / n
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numeric_grad(loss: Loss, out: &[f64], t: &[f64]) -> [f64; 3] {
+        let mut g = [0.0; 3];
+        let mut scratch = [0.0; 3];
+        for i in 0..3 {
+            let (mut p, mut m) = ([out[0], out[1], out[2]], [out[0], out[1], out[2]]);
+            p[i] += 1e-6;
+            m[i] -= 1e-6;
+            g[i] = (loss.eval(&p, t, &mut scratch) - loss.eval(&m, t, &mut scratch)) / 2e-6;
+        }
+        g
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let z = [0.3, -1.2, 2.0];
+        for (loss, t) in [
+            (Loss::MeanSquaredError, [0.0, 1.0, 0.0]),
+            (Loss::CrossEntropy, [0.0, 0.0, 1.0]),
+            (Loss::BinaryCrossEntropy, [1.0, 0.0, 1.0]),
+        ] {
+            let mut g = [0.0; 3];
+            loss.eval(&z, &t, &mut g);
+            let n = numeric_grad(loss, &z, &t);
+            for i in 0..3 {
+                assert!((g[i] - n[i]).abs() < 1e-7, "{loss:?} {i}: {} vs {}", g[i], n[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn stable_for_large_logits() {
+        let mut g = [0.0f32; 2];
+        let ce = Loss::CrossEntropy.eval(&[1000.0f32, -1000.0], &[0.0, 1.0], &mut g);
+        assert!((ce - 2000.0).abs() < 1e-2 && g == [1.0, -1.0], "{ce} {g:?}");
+        let bce = Loss::BinaryCrossEntropy.eval(&[500.0f32, -500.0], &[1.0, 0.0], &mut g);
+        assert_eq!(bce, 0.0);
+        assert!(g.iter().all(|v| v.is_finite()));
+        let bce = Loss::BinaryCrossEntropy.eval(&[-500.0f32], &[1.0], &mut g[..1]);
+        assert_eq!(bce, 500.0);
+    }
+
+    #[test]
+    fn mismatched_activation_is_an_error() {
+        assert_eq!(Loss::CrossEntropy.fused_with("softmax"), Ok(true));
+        assert_eq!(Loss::MeanSquaredError.fused_with("softmax"), Ok(false));
+        assert!(Loss::BinaryCrossEntropy.fused_with("tanh").is_err());
+    }
+}
