@@ -24,6 +24,7 @@ mod sequential;
 pub mod shape;
 mod tensor;
 mod window;
+pub mod zoo;
 
 pub use activation::{Activate, Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
 pub use bias::{BiasTerm, NoBias};
@@ -46,33 +47,3 @@ pub use window::{EdgePad, Padding, ZeroPad};
 pub mod data;
 #[cfg(feature = "std")]
 pub mod picture;
-
-#[cfg(test)]
-mod lenet_tests {
-    use crate::Model;
-
-    crate::sequential! {
-        /// LeNet-style classifier for 28x28 grayscale images.
-        pub struct Lenet: [28, 28, 1] {
-            conv1: Conv2d<8, 5> => Relu,
-            pool1: MaxPool2d<2>,
-            conv2: Conv2d<16, 5> => Relu,
-            pool2: MaxPool2d<2>,
-            flat: Flatten,
-            fc1: Dense<64> => Relu,
-            out: Dense<10> => Softmax,
-        }
-    }
-
-    #[test]
-    fn lenet_sizes() {
-        assert_eq!(Lenet::<f32>::WORKSPACE_BYTES, 23_040);
-        assert_eq!(Lenet::<f32>::param_count(), 20_522);
-        let m = Lenet::<f32>::new(1);
-        let x = [[[0.5f32; 1]; 28]; 28];
-        let mut ws = crate::Workspace::new();
-        let y = m.predict(&x, &mut ws);
-        let s: f32 = y.iter().sum();
-        assert!((s - 1.0).abs() < 1e-5);
-    }
-}

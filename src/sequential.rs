@@ -287,7 +287,7 @@ macro_rules! sequential {
         $(#[$attr])*
         #[repr(C)]
         $vis struct $name<T: $crate::Float = f32> {
-            $($($la)* pub $field: $($ty)*,)*
+            $($($la)* #[doc = concat!("Layer `", stringify!($field), "`.")] pub $field: $($ty)*,)*
         }
 
         // SAFETY: `#[repr(C)]` struct whose fields are all `Params<T>` layers.
