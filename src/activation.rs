@@ -152,13 +152,12 @@ impl<A, X> Default for Activate<A, X> {
 }
 
 // SAFETY: zero-sized with alignment 1 (PhantomData only).
-unsafe impl<T: Float, A, X> Params<T> for Activate<A, X> {
-}
+unsafe impl<T: Float, A, X> Params<T> for Activate<A, X> {}
 
 impl<T: Float, A: Activation, X: Tensor<T>> Layer<T> for Activate<A, X> {
     type Input = X;
     type Output = X;
-    const INFO: LayerInfo = LayerInfo { kind: "Activation", activation: A::NAME, bias: false };
+    const INFO: LayerInfo = LayerInfo { kind: "Activation", activation: A::NAME, bias: false, window: [0, 0] };
     const FINGERPRINT: u64 = fingerprint(&[str_hash("Activate"), str_hash(A::NAME), X::LEN as u64]);
     const IN_PLACE: bool = true;
 

@@ -30,8 +30,7 @@ impl<T: Float, const N: usize> BiasTerm<T, N> for [T; N] {
 pub struct NoBias;
 
 // SAFETY: zero-sized, alignment 1.
-unsafe impl<T: Float> Params<T> for NoBias {
-}
+unsafe impl<T: Float> Params<T> for NoBias {}
 
 impl<T: Float, const N: usize> BiasTerm<T, N> for NoBias {
     const ENABLED: bool = false;

@@ -109,6 +109,7 @@ conv_impl! {<Layer<T>> {
         kind: if P::EDGE { "Conv2d (edge pad)" } else { "Conv2d" },
         activation: A::NAME,
         bias: B::ENABLED,
+        window: [KH, KW],
     };
     const FINGERPRINT: u64 = fingerprint(&[
         str_hash("Conv2d"),

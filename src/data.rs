@@ -58,8 +58,7 @@ pub const SYSTEM_FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 /// The Fashion-MNIST subset bundled with the crate (first 6000 training and
 /// first 1000 test images).
-pub const BUNDLED_FASHION_MNIST_DIR: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-subset");
+pub const BUNDLED_FASHION_MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-subset");
 
 /// File names of a Fashion-MNIST (or MNIST) directory: training images,
 /// training labels, test images, test labels.
@@ -71,32 +70,12 @@ pub const FASHION_MNIST_FILES: [&str; 4] = [
 ];
 
 /// Names of the ten Fashion-MNIST classes, indexed by label.
-pub const FASHION_MNIST_CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 /// Names of the ten CIFAR-10 classes, indexed by label.
-pub const CIFAR10_CLASSES: [&str; 10] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
+pub const CIFAR10_CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -191,10 +170,7 @@ impl DataError {
     fn in_file(self, path: &Path) -> Self {
         match self {
             e @ DataError::InFile { .. } => e,
-            e => DataError::InFile {
-                path: path.to_path_buf(),
-                error: Box::new(e),
-            },
+            e => DataError::InFile { path: path.to_path_buf(), error: Box::new(e) },
         }
     }
 }
@@ -203,37 +179,27 @@ impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DataError::Io(e) => write!(f, "I/O error: {e}"),
-            DataError::BadMagic { expected, found } => write!(
-                f,
-                "bad IDX magic number {found:#010x}, expected {expected:#010x}"
-            ),
-            DataError::Truncated { expected, actual } => write!(
-                f,
-                "truncated file: {actual} bytes, expected {expected} bytes"
-            ),
-            DataError::TrailingData { expected, actual } => write!(
-                f,
-                "file too long: {actual} bytes, the header accounts for {expected} bytes"
-            ),
-            DataError::PartialRecord { len, record } => write!(
-                f,
-                "file length {len} is not a multiple of the {record}-byte record size"
-            ),
+            DataError::BadMagic { expected, found } => {
+                write!(f, "bad IDX magic number {found:#010x}, expected {expected:#010x}")
+            }
+            DataError::Truncated { expected, actual } => {
+                write!(f, "truncated file: {actual} bytes, expected {expected} bytes")
+            }
+            DataError::TrailingData { expected, actual } => {
+                write!(f, "file too long: {actual} bytes, the header accounts for {expected} bytes")
+            }
+            DataError::PartialRecord { len, record } => {
+                write!(f, "file length {len} is not a multiple of the {record}-byte record size")
+            }
             DataError::CountMismatch { images, labels } => {
                 write!(f, "{images} images but {labels} labels")
             }
-            DataError::LabelOutOfRange {
-                index,
-                label,
-                classes,
-            } => write!(
-                f,
-                "label {label} of example {index} is out of range for {classes} classes"
-            ),
-            DataError::SizeMismatch { expected, actual } => write!(
-                f,
-                "pixel buffer holds {actual} values, the shape needs {expected}"
-            ),
+            DataError::LabelOutOfRange { index, label, classes } => {
+                write!(f, "label {label} of example {index} is out of range for {classes} classes")
+            }
+            DataError::SizeMismatch { expected, actual } => {
+                write!(f, "pixel buffer holds {actual} values, the shape needs {expected}")
+            }
             DataError::Empty => f.write_str("empty dataset or zero-sized shape"),
             DataError::InFile { path, error } => write!(f, "{}: {error}", path.display()),
         }
@@ -356,31 +322,19 @@ impl<T: Float> fmt::Debug for Dataset<T> {
     }
 }
 
-fn check_shape(
-    height: usize,
-    width: usize,
-    channels: usize,
-    classes: usize,
-) -> Result<usize, DataError> {
+fn check_shape(height: usize, width: usize, channels: usize, classes: usize) -> Result<usize, DataError> {
     if height == 0 || width == 0 || channels == 0 || classes == 0 {
         return Err(DataError::Empty);
     }
     height
         .checked_mul(width)
         .and_then(|n| n.checked_mul(channels))
-        .ok_or(DataError::SizeMismatch {
-            expected: usize::MAX,
-            actual: 0,
-        })
+        .ok_or(DataError::SizeMismatch { expected: usize::MAX, actual: 0 })
 }
 
 fn check_labels(labels: &[u8], classes: usize) -> Result<(), DataError> {
     match labels.iter().position(|&l| usize::from(l) >= classes) {
-        Some(index) => Err(DataError::LabelOutOfRange {
-            index,
-            label: labels[index],
-            classes,
-        }),
+        Some(index) => Err(DataError::LabelOutOfRange { index, label: labels[index], classes }),
         None => Ok(()),
     }
 }
@@ -414,22 +368,12 @@ impl<T: Float> Dataset<T> {
         classes: usize,
     ) -> Result<Self, DataError> {
         let per = check_shape(height, width, channels, classes)?;
-        let expected = labels.len().checked_mul(per).unwrap_or(usize::MAX);
+        let expected = labels.len().saturating_mul(per);
         if images.len() != expected {
-            return Err(DataError::SizeMismatch {
-                expected,
-                actual: images.len(),
-            });
+            return Err(DataError::SizeMismatch { expected, actual: images.len() });
         }
         check_labels(&labels, classes)?;
-        Ok(Dataset {
-            images,
-            labels,
-            height,
-            width,
-            channels,
-            classes,
-        })
+        Ok(Dataset { images, labels, height, width, channels, classes })
     }
 
     /// Builds a dataset from raw `u8` pixels in HWC order, normalizing each
@@ -442,26 +386,16 @@ impl<T: Float> Dataset<T> {
         normalize: Normalize,
     ) -> Result<Self, DataError> {
         let per = check_shape(height, width, channels, classes)?;
-        let expected = labels.len().checked_mul(per).unwrap_or(usize::MAX);
+        let expected = labels.len().saturating_mul(per);
         if pixels.len() != expected {
-            return Err(DataError::SizeMismatch {
-                expected,
-                actual: pixels.len(),
-            });
+            return Err(DataError::SizeMismatch { expected, actual: pixels.len() });
         }
         check_labels(&labels, classes)?;
         let mut images = Vec::with_capacity(pixels.len());
         for image in pixels.chunks_exact(per) {
             normalize.extend(image, &mut images);
         }
-        Ok(Dataset {
-            images,
-            labels,
-            height,
-            width,
-            channels,
-            classes,
-        })
+        Ok(Dataset { images, labels, height, width, channels, classes })
     }
 
     /// Number of examples.
@@ -509,11 +443,7 @@ impl<T: Float> Dataset<T> {
     /// # Panics
     /// If `i >= self.len()`, like slice indexing; see [`Dataset::get`].
     pub fn image(&self, i: usize) -> &[T] {
-        assert!(
-            i < self.len(),
-            "image index {i} out of range for {} examples",
-            self.len()
-        );
+        assert!(i < self.len(), "image index {i} out of range for {} examples", self.len());
         let per = self.image_len();
         &self.images[i * per..(i + 1) * per]
     }
@@ -544,9 +474,7 @@ impl<T: Float> Dataset<T> {
 
     /// Iterates over `(image, label)` pairs in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[T], u8)> + '_ {
-        self.images
-            .chunks_exact(self.image_len())
-            .zip(self.labels.iter().copied())
+        self.images.chunks_exact(self.image_len()).zip(self.labels.iter().copied())
     }
 
     /// How many examples each class has, indexed by label.
@@ -564,11 +492,7 @@ impl<T: Float> Dataset<T> {
         let at = at.min(self.len());
         let rest_images = self.images.split_off(at * self.image_len());
         let rest_labels = self.labels.split_off(at);
-        let rest = Dataset {
-            images: rest_images,
-            labels: rest_labels,
-            ..self.empty_like()
-        };
+        let rest = Dataset { images: rest_images, labels: rest_labels, ..self.empty_like() };
         (self, rest)
     }
 
@@ -577,11 +501,7 @@ impl<T: Float> Dataset<T> {
     /// `[0, 1]` (NaN counts as 0). The split keeps file order, so shuffle
     /// first if the data is sorted by class.
     pub fn split_validation(self, fraction: f64) -> (Self, Self) {
-        let fraction = if fraction.is_nan() {
-            0.0
-        } else {
-            fraction.clamp(0.0, 1.0)
-        };
+        let fraction = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
         let n_val = ((self.len() as f64) * fraction).round() as usize;
         let at = self.len() - n_val.min(self.len());
         self.split(at)
@@ -646,17 +566,22 @@ pub struct IdxImages {
 /// bytes `1f 8b` (whatever its name).
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let bytes = fs::read(path).map_err(|e| DataError::Io(e).in_file(path))?;
-    gunzip_if_gz(bytes).map_err(|e| e.in_file(path))
-}
-
-fn gunzip_if_gz(bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len().saturating_mul(2));
-        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out)?;
-        Ok(out)
+    if is_gzip(&bytes) {
+        gunzip(&bytes).map_err(|e| e.in_file(path))
     } else {
         Ok(bytes)
     }
+}
+
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Decompresses a (possibly multi-member) gzip stream.
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(2));
+    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
 }
 
 /// Checks an IDX header against `magic` and the data length; returns the
@@ -664,30 +589,19 @@ fn gunzip_if_gz(bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
 fn parse_idx(bytes: &[u8], magic: u32) -> Result<(Vec<usize>, &[u8]), DataError> {
     let actual = bytes.len() as u64;
     let Some(head) = bytes.get(..4) else {
-        return Err(DataError::Truncated {
-            expected: 4,
-            actual,
-        });
+        return Err(DataError::Truncated { expected: 4, actual });
     };
     let found = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
     if found != magic {
-        return Err(DataError::BadMagic {
-            expected: magic,
-            found,
-        });
+        return Err(DataError::BadMagic { expected: magic, found });
     }
     let rank = (magic & 0xff) as usize;
     let header = 4 + 4 * rank;
     if bytes.len() < header {
-        return Err(DataError::Truncated {
-            expected: header as u64,
-            actual,
-        });
+        return Err(DataError::Truncated { expected: header as u64, actual });
     }
-    let dims: Vec<usize> = bytes[4..header]
-        .chunks_exact(4)
-        .map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        bytes[4..header].chunks_exact(4).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize).collect();
     // At most three u32 factors: fits in u128.
     let body: u128 = dims.iter().map(|&d| d as u128).product();
     let expected = u64::try_from(body + header as u128).unwrap_or(u64::MAX);
@@ -707,27 +621,22 @@ fn parse_idx(bytes: &[u8], magic: u32) -> Result<(Vec<usize>, &[u8]), DataError>
 /// memory, gzip-compressed or raw.
 pub fn parse_idx_images(bytes: &[u8]) -> Result<IdxImages, DataError> {
     let owned;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        owned = gunzip_if_gz(bytes.to_vec())?;
+    let bytes = if is_gzip(bytes) {
+        owned = gunzip(bytes)?;
         &owned[..]
     } else {
         bytes
     };
     let (dims, body) = parse_idx(bytes, IDX_IMAGES_MAGIC)?;
-    Ok(IdxImages {
-        count: dims[0],
-        rows: dims[1],
-        cols: dims[2],
-        pixels: body.to_vec(),
-    })
+    Ok(IdxImages { count: dims[0], rows: dims[1], cols: dims[2], pixels: body.to_vec() })
 }
 
 /// Parses an IDX label file (magic `0x00000801`, `u8`, rank 1) held in
 /// memory, gzip-compressed or raw.
 pub fn parse_idx_labels(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
     let owned;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        owned = gunzip_if_gz(bytes.to_vec())?;
+    let bytes = if is_gzip(bytes) {
+        owned = gunzip(bytes)?;
         &owned[..]
     } else {
         bytes
@@ -759,10 +668,7 @@ pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
 ///
 /// Errors: those of [`read_idx_images`], [`DataError::CountMismatch`] if
 /// the counts differ, [`DataError::LabelOutOfRange`] for a label `>= 10`.
-pub fn load_idx<T: Float>(
-    images: impl AsRef<Path>,
-    labels: impl AsRef<Path>,
-) -> Result<Dataset<T>, DataError> {
+pub fn load_idx<T: Float>(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Dataset<T>, DataError> {
     load_idx_with(images, labels, Normalize::Scale01)
 }
 
@@ -776,13 +682,9 @@ pub fn load_idx_with<T: Float>(
     let labels_path = labels.as_ref();
     let labels = read_idx_labels(labels_path)?;
     if raw.count != labels.len() {
-        return Err(DataError::CountMismatch {
-            images: raw.count,
-            labels: labels.len(),
-        });
+        return Err(DataError::CountMismatch { images: raw.count, labels: labels.len() });
     }
-    Dataset::from_u8(&raw.pixels, labels, (raw.rows, raw.cols, 1), 10, normalize)
-        .map_err(|e| e.in_file(labels_path))
+    Dataset::from_u8(&raw.pixels, labels, (raw.rows, raw.cols, 1), 10, normalize).map_err(|e| e.in_file(labels_path))
 }
 
 // ---------------------------------------------------------------------------
@@ -791,16 +693,9 @@ pub fn load_idx_with<T: Float>(
 
 /// Parses CIFAR-10 binary records held in memory, appending HWC pixels and
 /// labels; a bad label's `index` counts from the start of `bytes`.
-fn parse_cifar10_into(
-    bytes: &[u8],
-    pixels: &mut Vec<u8>,
-    labels: &mut Vec<u8>,
-) -> Result<(), DataError> {
-    if bytes.len() % CIFAR10_RECORD != 0 {
-        return Err(DataError::PartialRecord {
-            len: bytes.len() as u64,
-            record: CIFAR10_RECORD,
-        });
+fn parse_cifar10_into(bytes: &[u8], pixels: &mut Vec<u8>, labels: &mut Vec<u8>) -> Result<(), DataError> {
+    if !bytes.len().is_multiple_of(CIFAR10_RECORD) {
+        return Err(DataError::PartialRecord { len: bytes.len() as u64, record: CIFAR10_RECORD });
     }
     let n = bytes.len() / CIFAR10_RECORD;
     pixels.reserve(n * (CIFAR10_RECORD - 1));
@@ -808,11 +703,7 @@ fn parse_cifar10_into(
     for (r, record) in bytes.chunks_exact(CIFAR10_RECORD).enumerate() {
         let label = record[0];
         if label > 9 {
-            return Err(DataError::LabelOutOfRange {
-                index: r,
-                label,
-                classes: 10,
-            });
+            return Err(DataError::LabelOutOfRange { index: r, label, classes: 10 });
         }
         labels.push(label);
         let (red, rest) = record[1..].split_at(1024);
@@ -826,10 +717,7 @@ fn parse_cifar10_into(
 
 /// Parses CIFAR-10 binary records held in memory (the format of
 /// `data_batch_N.bin` / `test_batch.bin`) into a 32×32×3 dataset.
-pub fn parse_cifar10<T: Float>(
-    bytes: &[u8],
-    normalize: Normalize,
-) -> Result<Dataset<T>, DataError> {
+pub fn parse_cifar10<T: Float>(bytes: &[u8], normalize: Normalize) -> Result<Dataset<T>, DataError> {
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     parse_cifar10_into(bytes, &mut pixels, &mut labels)?;
     if labels.is_empty() {
@@ -856,10 +744,7 @@ pub fn load_cifar10<T: Float, P: AsRef<Path>>(paths: &[P]) -> Result<Dataset<T>,
 }
 
 /// [`load_cifar10`] with a choice of normalization.
-pub fn load_cifar10_with<T: Float, P: AsRef<Path>>(
-    paths: &[P],
-    normalize: Normalize,
-) -> Result<Dataset<T>, DataError> {
+pub fn load_cifar10_with<T: Float, P: AsRef<Path>>(paths: &[P], normalize: Normalize) -> Result<Dataset<T>, DataError> {
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     for path in paths {
         let path = path.as_ref();
@@ -932,10 +817,7 @@ pub fn fashion_mnist<T: Float>(dir: Option<&Path>) -> Result<TrainTest<T>, DataE
 }
 
 /// [`fashion_mnist`] with a choice of normalization.
-pub fn fashion_mnist_with<T: Float>(
-    dir: Option<&Path>,
-    normalize: Normalize,
-) -> Result<TrainTest<T>, DataError> {
+pub fn fashion_mnist_with<T: Float>(dir: Option<&Path>, normalize: Normalize) -> Result<TrainTest<T>, DataError> {
     let source = match dir {
         Some(dir) => Source::Dir(dir.to_path_buf()),
         None => {
@@ -957,13 +839,8 @@ pub fn fashion_mnist_bundled<T: Float>() -> Result<TrainTest<T>, DataError> {
 }
 
 /// [`fashion_mnist_bundled`] with a choice of normalization.
-pub fn fashion_mnist_bundled_with<T: Float>(
-    normalize: Normalize,
-) -> Result<TrainTest<T>, DataError> {
-    load_idx_dir(
-        Source::Bundled(PathBuf::from(BUNDLED_FASHION_MNIST_DIR)),
-        normalize,
-    )
+pub fn fashion_mnist_bundled_with<T: Float>(normalize: Normalize) -> Result<TrainTest<T>, DataError> {
+    load_idx_dir(Source::Bundled(PathBuf::from(BUNDLED_FASHION_MNIST_DIR)), normalize)
 }
 
 fn load_idx_dir<T: Float>(source: Source, normalize: Normalize) -> Result<TrainTest<T>, DataError> {
@@ -971,9 +848,5 @@ fn load_idx_dir<T: Float>(source: Source, normalize: Normalize) -> Result<TrainT
     let [train_x, train_y, test_x, test_y] = FASHION_MNIST_FILES.map(|f| dir.join(f));
     let train = load_idx_with(train_x, train_y, normalize)?;
     let test = load_idx_with(test_x, test_y, normalize)?;
-    Ok(TrainTest {
-        train,
-        test,
-        source,
-    })
+    Ok(TrainTest { train, test, source })
 }

@@ -22,13 +22,12 @@ pub struct Dense<T, const I: usize, const O: usize, A = Linear, B = [T; O]> {
 }
 
 // SAFETY: `#[repr(C)]` of a `T` array, a `Params<T>` bias and a ZST marker.
-unsafe impl<T: Float, const I: usize, const O: usize, A, B: Params<T>> Params<T> for Dense<T, I, O, A, B> {
-}
+unsafe impl<T: Float, const I: usize, const O: usize, A, B: Params<T>> Params<T> for Dense<T, I, O, A, B> {}
 
 impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>> Layer<T> for Dense<T, I, O, A, B> {
     type Input = [T; I];
     type Output = [T; O];
-    const INFO: LayerInfo = LayerInfo { kind: "Dense", activation: A::NAME, bias: B::ENABLED };
+    const INFO: LayerInfo = LayerInfo { kind: "Dense", activation: A::NAME, bias: B::ENABLED, window: [0, 0] };
     const FINGERPRINT: u64 =
         fingerprint(&[str_hash("Dense"), I as u64, O as u64, str_hash(A::NAME), B::ENABLED as u64]);
 
@@ -73,7 +72,7 @@ impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>>
         ctx: &TrainContext,
     ) {
         if !ctx.fused {
-                A::backward(y, dy, O);
+            A::backward(y, dy, O);
         }
         if let Some(db) = grads.bias.values_mut() {
             axpy(db, T::one(), dy);

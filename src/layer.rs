@@ -11,6 +11,8 @@ pub struct LayerInfo {
     pub activation: &'static str,
     /// Whether the layer adds a bias.
     pub bias: bool,
+    /// Window (kernel or pool) height and width; `[0, 0]` for other layers.
+    pub window: [usize; 2],
 }
 
 /// A layer with a statically known input and output shape.

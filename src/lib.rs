@@ -11,8 +11,8 @@ mod conv;
 mod dense;
 mod float;
 mod kernels;
-pub mod loss;
 pub mod layer;
+pub mod loss;
 pub mod model;
 pub mod optim;
 mod params;
@@ -22,6 +22,7 @@ mod reshape;
 pub mod rng;
 mod sequential;
 pub mod shape;
+pub mod summary;
 mod tensor;
 mod window;
 pub mod zoo;
@@ -31,10 +32,10 @@ pub use bias::{BiasTerm, NoBias};
 pub use conv::Conv2d;
 pub use dense::Dense;
 pub use float::Float;
-pub use loss::Loss;
-pub use optim::{Adam, Momentum, Optimizer, Sgd};
 pub use layer::{Backward, Layer, LayerInfo, TrainContext};
+pub use loss::Loss;
 pub use model::{LayerSummary, Model, Workspace};
+pub use optim::{Adam, Momentum, Optimizer, Sgd};
 pub use params::{zeroed, Params};
 pub use persist::{load_into, save, view, LoadError};
 pub use pool::{Pool2d, PoolKind};
@@ -46,4 +47,8 @@ pub use window::{EdgePad, Padding, ZeroPad};
 #[cfg(feature = "std")]
 pub mod data;
 #[cfg(feature = "std")]
+pub mod inspect;
+#[cfg(feature = "std")]
 pub mod picture;
+#[cfg(feature = "std")]
+pub mod train;

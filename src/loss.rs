@@ -51,16 +51,22 @@ impl Loss {
     /// Loss of one sample and its gradient, written into `grad`. `out` is what
     /// the training forward pass produced: logits when [`Loss::fused_with`]
     /// says so, the activation's output otherwise; `grad` is then the
-    /// gradient with respect to that same quantity.
+    /// gradient with respect to that same quantity. An empty `grad` skips
+    /// the gradient.
     pub fn eval<T: Float>(self, out: &[T], target: &[T], grad: &mut [T]) -> T {
         let n = T::of(out.len().max(1) as f64);
+        let mut grad = |i: usize, g: T| {
+            if let Some(slot) = grad.get_mut(i) {
+                *slot = g;
+            }
+        };
         match self {
             Self::MeanSquaredError => {
                 let mut sum = T::zero();
-                for ((g, &y), &t) in grad.iter_mut().zip(out).zip(target) {
+                for (i, (&y, &t)) in out.iter().zip(target).enumerate() {
                     let d = y - t;
                     sum += d * d;
-                    *g = (d + d) / n;
+                    grad(i, (d + d) / n);
                 }
                 sum / n
             }
@@ -71,20 +77,46 @@ impl Loss {
                 let log_sum = max + sum_exp.ln();
                 let t_sum: T = target.iter().copied().sum();
                 let mut loss = T::zero();
-                for ((g, &z), &t) in grad.iter_mut().zip(out).zip(target) {
+                for (i, (&z, &t)) in out.iter().zip(target).enumerate() {
                     loss += t * (log_sum - z);
-                    *g = (z - log_sum).exp() * t_sum - t;
+                    grad(i, (z - log_sum).exp() * t_sum - t);
                 }
                 loss
             }
             Self::BinaryCrossEntropy => {
                 let mut loss = T::zero();
-                for ((g, &z), &t) in grad.iter_mut().zip(out).zip(target) {
+                for (i, (&z, &t)) in out.iter().zip(target).enumerate() {
                     // max(z, 0) - z t + log(1 + e^-|z|): no overflow for any z.
                     loss += z.max(T::zero()) - z * t + (-z.abs()).exp().ln_1p();
-                    *g = (sigmoid(z) - t) / n;
+                    grad(i, (sigmoid(z) - t) / n);
                 }
                 loss / n
+            }
+        }
+    }
+
+    /// Loss of one sample from the network's inference output: logits when
+    /// `logits` (the network ends linear), otherwise the activated output
+    /// (probabilities for softmax and sigmoid, clamped away from 0 and 1).
+    pub fn eval_activated<T: Float>(self, out: &[T], target: &[T], logits: bool) -> T {
+        if logits || self == Self::MeanSquaredError {
+            return self.eval(out, target, &mut []);
+        }
+        let one = T::one();
+        let eps = T::of(1e-7);
+        match self {
+            Self::CrossEntropy => out.iter().zip(target).map(|(&p, &t)| -t * p.max(T::min_positive_value()).ln()).sum(),
+            _ => {
+                let n = T::of(out.len().max(1) as f64);
+                let sum: T = out
+                    .iter()
+                    .zip(target)
+                    .map(|(&p, &t)| {
+                        let p = p.max(eps).min(one - eps);
+                        -(t * p.ln() + (one - t) * (one - p).ln())
+                    })
+                    .sum();
+                sum / n
             }
         }
     }

@@ -42,7 +42,7 @@ pub trait Model<T: Float>: Params<T> {
     type Output: Tensor<T>;
     /// Scratch memory for [`Model::predict`]; its size is the RAM that
     /// inference needs beyond the weights and the input.
-    type Workspace: AsMut<[T]>;
+    type Workspace: AsMut<[T]> + Default;
     /// Every layer's output, kept by a training step for the backward pass.
     type Trace;
 
@@ -85,6 +85,9 @@ pub trait Model<T: Float>: Params<T> {
     /// layer leaves out its activation: the output slot holds logits for a
     /// loss fused with that activation (see [`Model::backward`]).
     fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool);
+
+    /// Layer `i`'s output in a trace, flat (empty past the last layer).
+    fn layer_output(trace: &Self::Trace, i: usize) -> &[T];
 
     /// The network output stored in a trace.
     fn output(trace: &Self::Trace) -> &Self::Output;

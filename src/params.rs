@@ -68,7 +68,6 @@ pub const fn zeroed<T: Float, P: Params<T>>() -> P {
     unsafe { core::mem::zeroed() }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

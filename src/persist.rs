@@ -86,19 +86,17 @@ impl fmt::Display for LoadError {
             Self::Truncated { expected, actual } => {
                 write!(f, "weight blob truncated: {actual} bytes, the model needs {expected}")
             }
-            Self::TrailingBytes { expected, actual } => write!(
-                f,
-                "weight blob too long: {actual} bytes, the model needs {expected} (another model's weights?)"
-            ),
+            Self::TrailingBytes { expected, actual } => {
+                write!(f, "weight blob too long: {actual} bytes, the model needs {expected} (another model's weights?)")
+            }
             Self::BadMagic => f.write_str("not a constnet weight blob (bad magic)"),
             Self::UnsupportedVersion(v) => write!(f, "unsupported weight format version {v}"),
             Self::ScalarMismatch { expected, found } => {
                 write!(f, "weights use {found}-byte scalars, the model uses {expected}-byte scalars")
             }
-            Self::WrongArchitecture { expected, found } => write!(
-                f,
-                "weights of another architecture (fingerprint {found:#018x}, this model is {expected:#018x})"
-            ),
+            Self::WrongArchitecture { expected, found } => {
+                write!(f, "weights of another architecture (fingerprint {found:#018x}, this model is {expected:#018x})")
+            }
             Self::NonFinite { index } => write!(f, "weight {index} is NaN or infinite"),
             Self::Misaligned => {
                 f.write_str("weights are not aligned for the scalar type (or the target is big-endian)")

@@ -77,10 +77,7 @@ impl fmt::Display for PictureError {
             PictureError::Png(e) => write!(f, "PNG encoding error: {e}"),
             PictureError::Empty => f.write_str("nothing to draw"),
             PictureError::SizeMismatch { expected, actual } => {
-                write!(
-                    f,
-                    "buffer holds {actual} values, the dimensions need {expected}"
-                )
+                write!(f, "buffer holds {actual} values, the dimensions need {expected}")
             }
             PictureError::TooLarge { width, height } => {
                 write!(f, "picture of {width}x{height} pixels is too large")
@@ -154,12 +151,7 @@ impl Picture {
             (Ok(w), Ok(h)) => (w, h),
             _ => return Err(too_large),
         };
-        Ok(Picture {
-            width: w,
-            height: h,
-            rgb,
-            data: vec![value; pixels * if rgb { 3 } else { 1 }],
-        })
+        Ok(Picture { width: w, height: h, rgb, data: vec![value; pixels * if rgb { 3 } else { 1 }] })
     }
 
     /// Width in pixels.
@@ -189,21 +181,13 @@ impl Picture {
             return None;
         }
         let i = y as usize * self.width as usize + x as usize;
-        Some(if self.rgb {
-            [self.data[3 * i], self.data[3 * i + 1], self.data[3 * i + 2]]
-        } else {
-            [self.data[i]; 3]
-        })
+        Some(if self.rgb { [self.data[3 * i], self.data[3 * i + 1], self.data[3 * i + 2]] } else { [self.data[i]; 3] })
     }
 
     /// Encodes as PNG into `w`.
     pub fn encode_png<W: Write>(&self, w: W) -> Result<(), PictureError> {
         let mut encoder = png::Encoder::new(w, self.width, self.height);
-        encoder.set_color(if self.rgb {
-            png::ColorType::Rgb
-        } else {
-            png::ColorType::Grayscale
-        });
+        encoder.set_color(if self.rgb { png::ColorType::Rgb } else { png::ColorType::Grayscale });
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header()?;
         writer.write_image_data(&self.data)?;
@@ -274,12 +258,7 @@ pub struct GridOptions {
 
 impl Default for GridOptions {
     fn default() -> Self {
-        GridOptions {
-            cols: None,
-            scale: None,
-            range: TileRange::PerTile,
-            separator: 128,
-        }
+        GridOptions { cols: None, scale: None, range: TileRange::PerTile, separator: 128 }
     }
 }
 
@@ -297,12 +276,10 @@ fn auto_cols(n: usize) -> usize {
 
 /// Min and max over the finite values, if any.
 fn finite_range<'a>(values: impl Iterator<Item = &'a f64>) -> Option<(f64, f64)> {
-    values
-        .filter(|v| v.is_finite())
-        .fold(None, |acc, &v| match acc {
-            None => Some((v, v)),
-            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-        })
+    values.filter(|v| v.is_finite()).fold(None, |acc, &v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
 }
 
 fn gray(v: f64, lo: f64, hi: f64) -> u8 {
@@ -334,15 +311,9 @@ pub fn render_gray_grid<T: Float>(
     if tiles.is_empty() || tile_h == 0 || tile_w == 0 {
         return Err(PictureError::Empty);
     }
-    let per = tile_h.checked_mul(tile_w).ok_or(PictureError::TooLarge {
-        width: tile_w,
-        height: tile_h,
-    })?;
+    let per = tile_h.checked_mul(tile_w).ok_or(PictureError::TooLarge { width: tile_w, height: tile_h })?;
     if let Some(t) = tiles.iter().find(|t| t.len() != per) {
-        return Err(PictureError::SizeMismatch {
-            expected: per,
-            actual: t.len(),
-        });
+        return Err(PictureError::SizeMismatch { expected: per, actual: t.len() });
     }
     let cols = options.cols.unwrap_or_else(|| auto_cols(tiles.len()));
     let scale = options.scale.unwrap_or_else(|| auto_scale(tile_h, tile_w));
@@ -356,17 +327,9 @@ pub fn render_gray_grid<T: Float>(
     let rows = tiles.len().div_ceil(cols);
     // Cells are tile pixels times scale, plus one separator line each and
     // one closing line; overflow means "too large".
-    let side = |n: usize, tile: usize| {
-        tile.checked_mul(scale)?
-            .checked_add(1)?
-            .checked_mul(n)?
-            .checked_add(1)
-    };
+    let side = |n: usize, tile: usize| tile.checked_mul(scale)?.checked_add(1)?.checked_mul(n)?.checked_add(1);
     let (Some(width), Some(height)) = (side(cols, tile_w), side(rows, tile_h)) else {
-        return Err(PictureError::TooLarge {
-            width: usize::MAX,
-            height: usize::MAX,
-        });
+        return Err(PictureError::TooLarge { width: usize::MAX, height: usize::MAX });
     };
     let (cell_w, cell_h) = (tile_w * scale, tile_h * scale);
 
@@ -374,22 +337,15 @@ pub fn render_gray_grid<T: Float>(
     let shared = match options.range {
         TileRange::PerTile => None,
         TileRange::Shared => {
-            let all = tiles
-                .iter()
-                .flat_map(|t| t.iter())
-                .map(|v| v.to_f64_lossless());
+            let all = tiles.iter().flat_map(|t| t.iter()).map(|v| v.to_f64_lossless());
             let r = all
                 .filter(|v| v.is_finite())
-                .fold(None, |acc: Option<(f64, f64)>, v| {
-                    Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
-                });
+                .fold(None, |acc: Option<(f64, f64)>, v| Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v)))));
             Some(r.unwrap_or((0.0, 0.0)))
         }
         TileRange::Fixed { min, max } => {
             if !(min.is_finite() && max.is_finite() && min < max) {
-                return Err(PictureError::BadOption(
-                    "fixed range needs finite min < max",
-                ));
+                return Err(PictureError::BadOption("fixed range needs finite min < max"));
             }
             Some((min, max))
         }
@@ -437,15 +393,7 @@ pub fn write_conv_filters<T: Float>(
     c_in: usize,
     filters: usize,
 ) -> Result<(), PictureError> {
-    write_conv_filters_with(
-        path,
-        weights,
-        kh,
-        kw,
-        c_in,
-        filters,
-        &GridOptions::default(),
-    )
+    write_conv_filters_with(path, weights, kh, kw, c_in, filters, &GridOptions::default())
 }
 
 /// [`write_conv_filters`] with explicit [`GridOptions`]. Tiles are ordered
@@ -462,24 +410,14 @@ pub fn write_conv_filters_with<T: Float>(
     if [kh, kw, c_in, filters].contains(&0) {
         return Err(PictureError::Empty);
     }
-    let expected = [kh, kw, c_in, filters]
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .unwrap_or(usize::MAX);
+    let expected = [kh, kw, c_in, filters].iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).unwrap_or(usize::MAX);
     if weights.len() != expected {
-        return Err(PictureError::SizeMismatch {
-            expected,
-            actual: weights.len(),
-        });
+        return Err(PictureError::SizeMismatch { expected, actual: weights.len() });
     }
     let mut tiles: Vec<Vec<T>> = Vec::with_capacity(filters * c_in);
     for f in 0..filters {
         for c in 0..c_in {
-            tiles.push(
-                (0..kh * kw)
-                    .map(|yx| weights[(yx * c_in + c) * filters + f])
-                    .collect(),
-            );
+            tiles.push((0..kh * kw).map(|yx| weights[(yx * c_in + c) * filters + f]).collect());
         }
     }
     let refs: Vec<&[T]> = tiles.iter().map(|t| &t[..]).collect();
@@ -514,19 +452,11 @@ pub fn write_feature_maps_with<T: Float>(
     if [h, w, c].contains(&0) {
         return Err(PictureError::Empty);
     }
-    let expected = h
-        .checked_mul(w)
-        .and_then(|n| n.checked_mul(c))
-        .unwrap_or(usize::MAX);
+    let expected = h.checked_mul(w).and_then(|n| n.checked_mul(c)).unwrap_or(usize::MAX);
     if act.len() != expected {
-        return Err(PictureError::SizeMismatch {
-            expected,
-            actual: act.len(),
-        });
+        return Err(PictureError::SizeMismatch { expected, actual: act.len() });
     }
-    let tiles: Vec<Vec<T>> = (0..c)
-        .map(|ch| act.iter().skip(ch).step_by(c).copied().collect())
-        .collect();
+    let tiles: Vec<Vec<T>> = (0..c).map(|ch| act.iter().skip(ch).step_by(c).copied().collect()).collect();
     let refs: Vec<&[T]> = tiles.iter().map(|t| &t[..]).collect();
     write_gray_grid(path, &refs, h, w, options)
 }
@@ -561,11 +491,7 @@ pub struct Curve<'a> {
 impl<'a> Curve<'a> {
     /// A curve with the given label, values and colour.
     pub fn new(label: &'a str, values: &'a [f64], color: [u8; 3]) -> Self {
-        Curve {
-            label,
-            values,
-            color,
-        }
+        Curve { label, values, color }
     }
 }
 
@@ -582,11 +508,7 @@ pub struct ChartOptions {
 
 impl Default for ChartOptions {
     fn default() -> Self {
-        ChartOptions {
-            width: 640,
-            height: 400,
-            first_x: 1.0,
-        }
+        ChartOptions { width: 640, height: 400, first_x: 1.0 }
     }
 }
 
@@ -633,20 +555,14 @@ const FONT_SCALE: i64 = 2;
 /// Errors: [`PictureError::Empty`] when there are no finite values at all,
 /// [`PictureError::BadOption`] for a size below 160×100, a non-finite
 /// `first_x` or a value range too large to plot.
-pub fn render_curves(
-    series: &[Curve<'_>],
-    options: &ChartOptions,
-) -> Result<Picture, PictureError> {
+pub fn render_curves(series: &[Curve<'_>], options: &ChartOptions) -> Result<Picture, PictureError> {
     if options.width < 160 || options.height < 100 {
-        return Err(PictureError::BadOption(
-            "chart must be at least 160x100 pixels",
-        ));
+        return Err(PictureError::BadOption("chart must be at least 160x100 pixels"));
     }
     if !options.first_x.is_finite() {
         return Err(PictureError::BadOption("first_x must be finite"));
     }
-    let (y_lo, y_hi) =
-        finite_range(series.iter().flat_map(|c| c.values.iter())).ok_or(PictureError::Empty)?;
+    let (y_lo, y_hi) = finite_range(series.iter().flat_map(|c| c.values.iter())).ok_or(PictureError::Empty)?;
     let n = series.iter().map(|c| c.values.len()).max().unwrap_or(0);
 
     // Y range: data plus a margin, snapped out to tick multiples.
@@ -662,9 +578,7 @@ pub fn render_curves(
     let lo = ((y_lo - pad) / y_step).floor() * y_step;
     let hi = ((y_hi + pad) / y_step).ceil() * y_step;
     if !(y_step.is_finite() && y_step > 0.0 && lo.is_finite() && hi.is_finite() && hi > lo) {
-        return Err(PictureError::BadOption(
-            "curve values out of plottable range",
-        ));
+        return Err(PictureError::BadOption("curve values out of plottable range"));
     }
     let y_ticks = ticks(lo, hi, y_step);
 
@@ -674,15 +588,14 @@ pub fn render_curves(
     } else {
         (options.first_x - 1.0, options.first_x + 1.0)
     };
+    if !(x_hi - x_lo).is_finite() || x_hi - x_lo <= 0.0 {
+        return Err(PictureError::BadOption("first_x too large to count points"));
+    }
     let x_step = nice_step((x_hi - x_lo) / 8.0).max(1.0);
     let x_ticks = ticks(x_lo, x_hi, x_step);
 
     let (w, h) = (i64::from(options.width), i64::from(options.height));
-    let label_w = y_ticks
-        .iter()
-        .map(|(_, s)| text_width(s))
-        .max()
-        .unwrap_or(0);
+    let label_w = y_ticks.iter().map(|(_, s)| text_width(s)).max().unwrap_or(0);
     let (left, right, top, bottom) = (label_w + 14, w - 16, 14, h - 30);
     if right - left < 40 || bottom - top < 40 {
         return Err(PictureError::BadOption("chart too small for its labels"));
@@ -715,10 +628,7 @@ pub fn render_curves(
             .values
             .iter()
             .enumerate()
-            .map(|(i, &v)| {
-                v.is_finite()
-                    .then(|| (px(options.first_x + i as f64), py(v)))
-            })
+            .map(|(i, &v)| v.is_finite().then(|| (px(options.first_x + i as f64), py(v))))
             .collect();
         let dots = curve.values.len() <= 40;
         for (i, p) in points.iter().enumerate() {
@@ -771,11 +681,7 @@ fn stroke(cover: &mut [f32], w: i64, h: i64, a: (f64, f64), b: (f64, f64), r: f6
     for y in (y0.floor().max(0.0) as i64)..=(y1.ceil().min((h - 1) as f64) as i64) {
         for x in (x0.floor().max(0.0) as i64)..=(x1.ceil().min((w - 1) as f64) as i64) {
             let (cx, cy) = (x as f64 + 0.5 - a.0, y as f64 + 0.5 - a.1);
-            let t = if len2 > 0.0 {
-                ((cx * dx + cy * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
+            let t = if len2 > 0.0 { ((cx * dx + cy * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
             let d = ((cx - t * dx).powi(2) + (cy - t * dy).powi(2)).sqrt();
             let c = (r + 0.5 - d).clamp(0.0, 1.0) as f32;
             let i = (y * w + x) as usize;
@@ -792,11 +698,7 @@ fn draw_legend(pic: &mut Picture, series: &[Curve<'_>], used: &[bool], plot: (i6
         return;
     }
     let (left, right, top, bottom) = plot;
-    let text_w = entries
-        .iter()
-        .map(|c| text_width(c.label))
-        .max()
-        .unwrap_or(0);
+    let text_w = entries.iter().map(|c| text_width(c.label)).max().unwrap_or(0);
     let (bw, bh) = (text_w + 36, entries.len() as i64 * 14 + 8);
     let w = i64::from(pic.width);
     // Candidate corners, preferred first; pick the one covering least line.
@@ -812,12 +714,8 @@ fn draw_legend(pic: &mut Picture, series: &[Curve<'_>], used: &[bool], plot: (i6
             .filter(|&i| used[i])
             .count()
     };
-    let (x, y) = corners
-        .iter()
-        .enumerate()
-        .min_by_key(|(k, c)| (overlap(c), *k))
-        .map(|(_, c)| *c)
-        .unwrap_or(corners[0]);
+    let (x, y) =
+        corners.iter().enumerate().min_by_key(|(k, c)| (overlap(c), *k)).map(|(_, c)| *c).unwrap_or(corners[0]);
     pic.fill_rect(x, y, bw, bh, [170, 170, 170]);
     pic.fill_rect(x + 1, y + 1, bw - 2, bh - 2, [255, 255, 255]);
     for (k, c) in entries.iter().enumerate() {
@@ -850,13 +748,7 @@ fn draw_text(pic: &mut Picture, x: i64, y: i64, s: &str, color: [u8; 3]) {
         for row in 0..5 {
             for col in 0..3 {
                 if bits >> (14 - (row * 3 + col)) & 1 == 1 {
-                    pic.fill_rect(
-                        gx + col * FONT_SCALE,
-                        y + row * FONT_SCALE,
-                        FONT_SCALE,
-                        FONT_SCALE,
-                        color,
-                    );
+                    pic.fill_rect(gx + col * FONT_SCALE, y + row * FONT_SCALE, FONT_SCALE, FONT_SCALE, color);
                 }
             }
         }

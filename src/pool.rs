@@ -97,8 +97,18 @@ macro_rules! pool_impl {
     };
 }
 
-impl<K, const H: usize, const W: usize, const C: usize, const KH: usize, const KW: usize, const SH: usize, const SW: usize, const OH: usize, const OW: usize> Default
-    for Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
+impl<
+        K,
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const OH: usize,
+        const OW: usize,
+    > Default for Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
 {
     fn default() -> Self {
         Self(PhantomData)
@@ -106,15 +116,26 @@ impl<K, const H: usize, const W: usize, const C: usize, const KH: usize, const K
 }
 
 // SAFETY: zero-sized, alignment 1.
-unsafe impl<T: Float, K, const H: usize, const W: usize, const C: usize, const KH: usize, const KW: usize, const SH: usize, const SW: usize, const OH: usize, const OW: usize>
-    Params<T> for Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
+unsafe impl<
+        T: Float,
+        K,
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const OH: usize,
+        const OW: usize,
+    > Params<T> for Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
 {
 }
 
 pool_impl! {<Layer<T>> {
     type Input = [[[T; C]; W]; H];
     type Output = [[[T; C]; OW]; OH];
-    const INFO: LayerInfo = LayerInfo { kind: K::NAME, activation: "-", bias: false };
+    const INFO: LayerInfo = LayerInfo { kind: K::NAME, activation: "-", bias: false, window: [KH, KW] };
     const FINGERPRINT: u64 = fingerprint(&[
         str_hash(K::NAME),
         H as u64,

@@ -16,13 +16,15 @@ impl<const H: usize, const W: usize, const C: usize, const N: usize> Default for
     }
 }
 // SAFETY: zero-sized, alignment 1.
-unsafe impl<T: Float, const H: usize, const W: usize, const C: usize, const N: usize> Params<T> for Flatten<H, W, C, N> {
+unsafe impl<T: Float, const H: usize, const W: usize, const C: usize, const N: usize> Params<T>
+    for Flatten<H, W, C, N>
+{
 }
 
 impl<T: Float, const H: usize, const W: usize, const C: usize, const N: usize> Layer<T> for Flatten<H, W, C, N> {
     type Input = [[[T; C]; W]; H];
     type Output = [T; N];
-    const INFO: LayerInfo = LayerInfo { kind: "Flatten", activation: "-", bias: false };
+    const INFO: LayerInfo = LayerInfo { kind: "Flatten", activation: "-", bias: false, window: [0, 0] };
     const FINGERPRINT: u64 = fingerprint(&[str_hash("Flatten"), H as u64, W as u64, C as u64]);
     const IN_PLACE: bool = true;
 
@@ -33,7 +35,15 @@ impl<T: Float, const H: usize, const W: usize, const C: usize, const N: usize> L
 }
 
 impl<T: Float, const H: usize, const W: usize, const C: usize, const N: usize> Backward<T> for Flatten<H, W, C, N> {
-    fn backward(&self, _: &Self::Input, _: &[T; N], dy: &mut [T; N], dx: Option<&mut Self::Input>, _: &mut Self, _: &TrainContext) {
+    fn backward(
+        &self,
+        _: &Self::Input,
+        _: &[T; N],
+        dy: &mut [T; N],
+        dx: Option<&mut Self::Input>,
+        _: &mut Self,
+        _: &TrainContext,
+    ) {
         if let Some(dx) = dx {
             dx.as_flat_mut().copy_from_slice(dy);
         }
@@ -72,7 +82,7 @@ impl<X, const PERMILLE: u32> Dropout<X, PERMILLE> {
 impl<T: Float, X: Tensor<T>, const PERMILLE: u32> Layer<T> for Dropout<X, PERMILLE> {
     type Input = X;
     type Output = X;
-    const INFO: LayerInfo = LayerInfo { kind: "Dropout", activation: "-", bias: false };
+    const INFO: LayerInfo = LayerInfo { kind: "Dropout", activation: "-", bias: false, window: [0, 0] };
     const FINGERPRINT: u64 = fingerprint(&[str_hash("Dropout"), X::LEN as u64, PERMILLE as u64]);
     const IN_PLACE: bool = true;
 
@@ -137,15 +147,23 @@ upsample_impl! {<Default> {
 }}
 
 // SAFETY: zero-sized, alignment 1.
-unsafe impl<T: Float, const H: usize, const W: usize, const C: usize, const FH: usize, const FW: usize, const OH: usize, const OW: usize>
-    Params<T> for Upsample<H, W, C, FH, FW, OH, OW>
+unsafe impl<
+        T: Float,
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const FH: usize,
+        const FW: usize,
+        const OH: usize,
+        const OW: usize,
+    > Params<T> for Upsample<H, W, C, FH, FW, OH, OW>
 {
 }
 
 upsample_impl! {<Layer<T>>, T: Float {
     type Input = [[[T; C]; W]; H];
     type Output = [[[T; C]; OW]; OH];
-    const INFO: LayerInfo = LayerInfo { kind: "Upsample", activation: "-", bias: false };
+    const INFO: LayerInfo = LayerInfo { kind: "Upsample", activation: "-", bias: false, window: [0, 0] };
     const FINGERPRINT: u64 =
         fingerprint(&[str_hash("Upsample"), H as u64, W as u64, C as u64, FH as u64, FW as u64]);
 

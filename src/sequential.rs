@@ -251,6 +251,14 @@ macro_rules! sequential {
                 $($crate::Backward::<T>::forward_train(&self.$field, &trace.$prev, &mut trace.$i, &ctx($i));)*
             }
 
+            fn layer_output(trace: &Self::Trace, i: usize) -> &[T] {
+                match i {
+                    $fi => $crate::Tensor::<T>::as_flat(&trace.$fi),
+                    $($i => $crate::Tensor::<T>::as_flat(&trace.$i),)*
+                    _ => &[],
+                }
+            }
+
             fn output(trace: &Self::Trace) -> &Self::Output {
                 &trace.$li
             }
@@ -299,48 +307,80 @@ macro_rules! sequential {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __axis {
-    (0, [$a:expr, $b:expr]) => { $a };
-    (1, [$a:expr, $b:expr]) => { $b };
-    ($i:tt, $a:expr) => { $a };
+    (0, [$a:expr, $b:expr]) => {
+        $a
+    };
+    (1, [$a:expr, $b:expr]) => {
+        $b
+    };
+    ($i:tt, $a:expr) => {
+        $a
+    };
 }
 
 /// Padding amount along axis `i`: `same`, `valid`, a number or `[h, w]`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __pad {
-    ($field:ident, $i:tt, same, $k:expr) => { $crate::shape::same_pad(stringify!($field), $k) };
-    ($field:ident, $i:tt, valid, $k:expr) => { 0 };
-    ($field:ident, $i:tt, $p:tt, $k:expr) => { $crate::__axis!($i, $p) };
+    ($field:ident, $i:tt, same, $k:expr) => {
+        $crate::shape::same_pad(stringify!($field), $k)
+    };
+    ($field:ident, $i:tt, valid, $k:expr) => {
+        0
+    };
+    ($field:ident, $i:tt, $p:tt, $k:expr) => {
+        $crate::__axis!($i, $p)
+    };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __act {
-    () => { $crate::activation::Linear };
-    ($act:ident) => { $crate::activation::$act };
+    () => {
+        $crate::activation::Linear
+    };
+    ($act:ident) => {
+        $crate::activation::$act
+    };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __bias {
-    (true, $n:tt) => { [T; $n] };
-    (false, $n:tt) => { $crate::NoBias };
-    (false true, $n:tt) => { $crate::NoBias };
-    (true true, $n:tt) => { [T; $n] };
+    (true, $n:tt) => {
+        [T; $n]
+    };
+    (false, $n:tt) => {
+        $crate::NoBias
+    };
+    (false true, $n:tt) => {
+        $crate::NoBias
+    };
+    (true true, $n:tt) => {
+        [T; $n]
+    };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tensor {
-    ([$h:expr, $w:expr, $c:expr]) => { [[[T; {$c}]; {$w}]; {$h}] };
-    ([$n:expr]) => { [T; {$n}] };
+    ([$h:expr, $w:expr, $c:expr]) => {
+        [[[T; { $c }]; { $w }]; { $h }]
+    };
+    ([$n:expr]) => {
+        [T; { $n }]
+    };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __len {
-    ([$h:expr, $w:expr, $c:expr]) => { ($h) * ($w) * ($c) };
-    ([$n:expr]) => { $n };
+    ([$h:expr, $w:expr, $c:expr]) => {
+        ($h) * ($w) * ($c)
+    };
+    ([$n:expr]) => {
+        $n
+    };
 }
 
 #[doc(hidden)]
@@ -352,5 +392,7 @@ macro_rules! __ty {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __paren {
-    (($e:expr)) => { $e };
+    (($e:expr)) => {
+        $e
+    };
 }

@@ -58,20 +58,9 @@ impl Message {
 ///
 /// Panics at compile time (naming `layer`, `axis` and the sizes) when the
 /// window does not fit or the stride is zero.
-pub const fn window_out(
-    layer: &str,
-    axis: &str,
-    input: usize,
-    window: usize,
-    stride: usize,
-    pad: usize,
-) -> usize {
+pub const fn window_out(layer: &str, axis: &str, input: usize, window: usize, stride: usize, pad: usize) -> usize {
     if stride == 0 || window == 0 {
-        Message::new()
-            .text("layer `")
-            .text(layer)
-            .text("`: window and stride must be at least 1")
-            .fail();
+        Message::new().text("layer `").text(layer).text("`: window and stride must be at least 1").fail();
     }
     if input + 2 * pad < window {
         Message::new()

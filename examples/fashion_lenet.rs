@@ -1,0 +1,104 @@
+//! The main job: train the LeNet on Fashion-MNIST, evaluate it, save its
+//! weights and pictures.
+//!
+//! ```text
+//! cargo run --release --features std --example fashion_lenet -- [--epochs N] [--data DIR] [--bundled] [--threads N] [--out DIR]
+//! ```
+//! Uses the full data set when `/usr/share/datasets/fashion-mnist` exists
+//! (Debian package `dataset-fashion-mnist`), else the subset bundled in the
+//! repository.
+
+use constnet::data::{fashion_mnist, fashion_mnist_bundled};
+use constnet::picture::{write_curves, Curve};
+use constnet::summary::Summary;
+use constnet::train::{evaluate, Trainer, Validation};
+use constnet::zoo::Lenet;
+use constnet::{Adam, Loss, Model, Tensor};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+struct Args {
+    epochs: usize,
+    data: Option<PathBuf>,
+    bundled: bool,
+    threads: Option<usize>,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { epochs: 5, data: None, bundled: false, threads: None, out: PathBuf::from("out") };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--epochs" => args.epochs = value("--epochs")?.parse().map_err(|e| format!("--epochs: {e}"))?,
+            "--threads" => args.threads = Some(value("--threads")?.parse().map_err(|e| format!("--threads: {e}"))?),
+            "--data" => args.data = Some(PathBuf::from(value("--data")?)),
+            "--out" => args.out = PathBuf::from(value("--out")?),
+            "--bundled" => args.bundled = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let data = if args.bundled { fashion_mnist_bundled::<f32>()? } else { fashion_mnist(args.data.as_deref())? };
+    println!("data: {} ({} train, {} test)", data.source, data.train.len(), data.test.len());
+    println!("{}\n", Summary::<f32, Lenet>::new());
+
+    let mut model = Lenet::<f32>::new(42);
+    let mut trainer = Trainer::new(Adam::new(1e-3), Loss::CrossEntropy)
+        .batch_size(32)
+        .epochs(args.epochs)
+        .seed(7)
+        .validation(Validation::Set(&data.test));
+    if let Some(n) = args.threads {
+        trainer = trainer.threads(n);
+    }
+    let history = trainer.fit(&mut model, &data.train)?;
+
+    let (test, confusion) = evaluate(&model, &data.test, Loss::CrossEntropy)?;
+    println!("\ntest loss {:.4}  test accuracy {:.4}\n{confusion}\n", test.loss, test.accuracy);
+
+    std::fs::create_dir_all(&args.out)?;
+    let weights = args.out.join("lenet.postcard");
+    std::fs::write(&weights, constnet::persist::to_vec(&model))?;
+    let x = <<Lenet as Model<f32>>::Input as Tensor<f32>>::from_flat(data.test.image(0)).ok_or("bad image")?;
+    let pictures = constnet::inspect::write_model_pictures(&model, x, &args.out)?;
+    let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
+    let accs: Vec<f64> = history.epochs.iter().map(|e| e.accuracy).collect();
+    let val_losses: Vec<f64> = history.epochs.iter().filter_map(|e| e.validation.map(|v| v.loss)).collect();
+    let val_accs: Vec<f64> = history.epochs.iter().filter_map(|e| e.validation.map(|v| v.accuracy)).collect();
+    write_curves(
+        args.out.join("loss.png"),
+        &[Curve::new("train loss", &losses, [200, 40, 40]), Curve::new("test loss", &val_losses, [40, 40, 200])],
+    )?;
+    write_curves(
+        args.out.join("accuracy.png"),
+        &[Curve::new("train acc", &accs, [200, 40, 40]), Curve::new("test acc", &val_accs, [40, 40, 200])],
+    )?;
+    println!("wrote {} and {} pictures to {}", weights.display(), pictures.len() + 2, args.out.display());
+
+    let mut rates: Vec<f64> = history.epochs.iter().map(|e| e.samples_per_s).collect();
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "RESULT test_acc={:.4} train_samples_per_s={:.0} epochs={} params={}",
+        test.accuracy,
+        rates[rates.len() / 2],
+        args.epochs,
+        Lenet::<f32>::param_count()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
