@@ -1,5 +1,5 @@
 #![no_std]
-#![doc = "constnet"]
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 #[cfg(feature = "std")]

@@ -23,7 +23,7 @@ pub unsafe trait Params<T: Float>: Sized {
     /// Number of trainable scalars (the length of [`Params::flat`]).
     const LEN: usize = {
         assert!(
-            size_of::<Self>() % size_of::<T>() == 0
+            size_of::<Self>().is_multiple_of(size_of::<T>())
                 && (size_of::<Self>() == 0 || align_of::<Self>() == align_of::<T>()),
             "a Params type must be made only of T values"
         );

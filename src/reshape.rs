@@ -71,7 +71,7 @@ impl<X, const PERMILLE: u32> Dropout<X, PERMILLE> {
     #[inline]
     fn keep(seed: u64, i: usize) -> bool {
         // Compare the top 32 bits against the keep probability.
-        let r = (splitmix64(seed ^ splitmix64(i as u64)) >> 32) as u64;
+        let r = splitmix64(seed ^ splitmix64(i as u64)) >> 32;
         r * 1000 >= (PERMILLE as u64) << 32
     }
     fn scale<T: Float>() -> T {

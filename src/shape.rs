@@ -83,7 +83,7 @@ pub const fn window_out(layer: &str, axis: &str, input: usize, window: usize, st
 /// Zero padding that keeps the size at stride 1 ("same"): `(kernel - 1) / 2`.
 /// Panics at compile time for even kernels, whose "same" padding is lopsided.
 pub const fn same_pad(layer: &str, kernel: usize) -> usize {
-    if kernel % 2 == 0 {
+    if kernel.is_multiple_of(2) {
         Message::new()
             .text("layer `")
             .text(layer)

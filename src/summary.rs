@@ -48,7 +48,7 @@ impl fmt::Display for Thousands {
         let _ = fmt::write(&mut digits, format_args!("{}", self.0));
         let mut out = heapless::String::<40>::new();
         for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 let _ = out.push(',');
             }
             let _ = out.push(ch);
