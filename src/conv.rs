@@ -2,7 +2,7 @@
 
 use crate::activation::{Activation, Linear};
 use crate::bias::BiasTerm;
-use crate::kernels::{axpy, dot, init_fan_in};
+use crate::kernels::{axpy, init_fan_in};
 use crate::layer::{fingerprint, str_hash};
 use crate::window::{fits, source, Padding, ZeroPad};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
@@ -144,21 +144,24 @@ conv_impl! {{
     /// The convolution, then the activation when `activate`.
     fn convolve(&self, x: &[[[T; C]; W]; H], y: &mut [[[T; F]; OW]; OH], activate: bool) {
         let () = Self::SHAPE_OK;
+        let bias = self.bias.values().copied().unwrap_or([T::zero(); F]);
         for (oy, row) in y.iter_mut().enumerate() {
-            for (ox, acc) in row.iter_mut().enumerate() {
-                *acc = self.bias.values().copied().unwrap_or([T::zero(); F]);
+            for (ox, out) in row.iter_mut().enumerate() {
+                // A local accumulator stays in registers across all the taps.
+                let mut acc = bias;
                 for (ky, wrow) in self.weight.iter().enumerate() {
                     let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
                     for (kx, wk) in wrow.iter().enumerate() {
                         let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
                         for (&xc, wc) in x[iy][ix].iter().zip(wk) {
-                            axpy(acc, xc, wc);
+                            axpy(&mut acc, xc, wc);
                         }
                     }
                 }
                 if activate {
-                    A::apply(acc, F);
+                    A::apply(&mut acc, F);
                 }
+                *out = acc;
             }
         }
     }
@@ -174,7 +177,7 @@ conv_impl! {<Backward<T>> {
         x: &Self::Input,
         y: &Self::Output,
         dy: &mut Self::Output,
-        mut dx: Option<&mut Self::Input>,
+        dx: Option<&mut Self::Input>,
         grads: &mut Self,
         ctx: &TrainContext,
     ) {
@@ -186,22 +189,60 @@ conv_impl! {<Backward<T>> {
                 axpy(db, T::one(), g);
             }
         }
-        if let Some(dx) = dx.as_deref_mut() {
-            *dx = [[[T::zero(); C]; W]; H];
+        self.weight_gradient(x, dy, &mut grads.weight);
+        if let Some(dx) = dx {
+            self.input_gradient(dy, dx);
         }
-        for (oy, row) in dy.iter().enumerate() {
-            for (ox, g) in row.iter().enumerate() {
-                for ky in 0..KH {
+    }
+}}
+
+conv_impl! {{
+    /// `dW[ky][kx][c][f] += Σ_pixels x[iy][ix][c] * dy[oy][ox][f]`: one
+    /// `C x F` block of accumulators per tap, summed over every output pixel.
+    fn weight_gradient(&self, x: &[[[T; C]; W]; H], dy: &[[[T; F]; OW]; OH], gw: &mut [[[[T; F]; C]; KW]; KH]) {
+        for (ky, gw_row) in gw.iter_mut().enumerate() {
+            for (kx, gw_tap) in gw_row.iter_mut().enumerate() {
+                let mut acc = [[T::zero(); F]; C];
+                for (oy, g_row) in dy.iter().enumerate() {
                     let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                    for kx in 0..KW {
+                    for (ox, g) in g_row.iter().enumerate() {
                         let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                        for (&xc, gw) in x[iy][ix].iter().zip(grads.weight[ky][kx].iter_mut()) {
-                            axpy(gw, xc, g);
+                        for (a, &xc) in acc.iter_mut().zip(&x[iy][ix]) {
+                            axpy(a, xc, g);
                         }
-                        if let Some(dx) = dx.as_deref_mut() {
-                            for (d, wc) in dx[iy][ix].iter_mut().zip(&self.weight[ky][kx]) {
-                                *d += dot(wc, g);
-                            }
+                    }
+                }
+                for (w, a) in gw_tap.iter_mut().zip(&acc) {
+                    axpy(w, T::one(), a);
+                }
+            }
+        }
+    }
+
+    /// `dx[iy][ix][c] = Σ dy[oy][ox][f] * W[ky][kx][c][f]`, scattered from
+    /// each output pixel. Weights are transposed to `[KH][KW][F][C]` first
+    /// so the inner loop runs over `C` contiguous input channels.
+    fn input_gradient(&self, dy: &[[[T; F]; OW]; OH], dx: &mut [[[T; C]; W]; H]) {
+        let mut wt = [[[[T::zero(); C]; F]; KW]; KH];
+        for (t_row, w_row) in wt.iter_mut().zip(&self.weight) {
+            for (t_tap, w_tap) in t_row.iter_mut().zip(w_row) {
+                for (c, wc) in w_tap.iter().enumerate() {
+                    for (t, &w) in t_tap.iter_mut().zip(wc) {
+                        t[c] = w;
+                    }
+                }
+            }
+        }
+        *dx = [[[T::zero(); C]; W]; H];
+        for (oy, g_row) in dy.iter().enumerate() {
+            for (ox, g) in g_row.iter().enumerate() {
+                for (ky, t_row) in wt.iter().enumerate() {
+                    let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                    for (kx, t_tap) in t_row.iter().enumerate() {
+                        let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                        let d = &mut dx[iy][ix];
+                        for (&gf, wf) in g.iter().zip(t_tap) {
+                            axpy(d, gf, wf);
                         }
                     }
                 }
