@@ -4,7 +4,7 @@ use crate::activation::{Activation, Linear};
 use crate::bias::BiasTerm;
 use crate::kernels::{axpy, init_fan_in};
 use crate::layer::{fingerprint, str_hash};
-use crate::window::{fits, source, Padding, ZeroPad};
+use crate::window::{block_inside, fits, source, Padding, ZeroPad, BLOCK};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
 use core::marker::PhantomData;
 
@@ -146,22 +146,46 @@ conv_impl! {{
         let () = Self::SHAPE_OK;
         let bias = self.bias.values().copied().unwrap_or([T::zero(); F]);
         for (oy, row) in y.iter_mut().enumerate() {
-            for (ox, out) in row.iter_mut().enumerate() {
-                // A local accumulator stays in registers across all the taps.
-                let mut acc = bias;
-                for (ky, wrow) in self.weight.iter().enumerate() {
-                    let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                    for (kx, wk) in wrow.iter().enumerate() {
-                        let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                        for (&xc, wc) in x[iy][ix].iter().zip(wk) {
-                            axpy(&mut acc, xc, wc);
+            for ox0 in (0..OW).step_by(BLOCK) {
+                if ox0 + BLOCK <= OW && block_inside(ox0, KW, SW, PW, W) {
+                    // BLOCK pixels at once: BLOCK independent accumulators in
+                    // registers, each weight row loaded once for all of them.
+                    let mut acc = [bias; BLOCK];
+                    for (ky, w_row) in self.weight.iter().enumerate() {
+                        let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                        for (kx, w_tap) in w_row.iter().enumerate() {
+                            let ix0 = ox0 * SW + kx - PW;
+                            for (c, wc) in w_tap.iter().enumerate() {
+                                for (p, a) in acc.iter_mut().enumerate() {
+                                    axpy(a, x[iy][ix0 + p * SW][c], wc);
+                                }
+                            }
                         }
                     }
+                    for (out, mut a) in row[ox0..ox0 + BLOCK].iter_mut().zip(acc) {
+                        if activate {
+                            A::apply(&mut a, F);
+                        }
+                        *out = a;
+                    }
+                } else {
+                    for ox in ox0..(ox0 + BLOCK).min(OW) {
+                        let mut acc = bias;
+                        for (ky, w_row) in self.weight.iter().enumerate() {
+                            let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                            for (kx, w_tap) in w_row.iter().enumerate() {
+                                let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                                for (&xc, wc) in x[iy][ix].iter().zip(w_tap) {
+                                    axpy(&mut acc, xc, wc);
+                                }
+                            }
+                        }
+                        if activate {
+                            A::apply(&mut acc, F);
+                        }
+                        row[ox] = acc;
+                    }
                 }
-                if activate {
-                    A::apply(&mut acc, F);
-                }
-                *out = acc;
             }
         }
     }
@@ -197,23 +221,33 @@ conv_impl! {<Backward<T>> {
 }}
 
 conv_impl! {{
-    /// `dW[ky][kx][c][f] += Σ_pixels x[iy][ix][c] * dy[oy][ox][f]`: one
-    /// `C x F` block of accumulators per tap, summed over every output pixel.
+    /// `dW[ky][kx][c][f] += Σ_pixels x[iy][ix][c] * dy[oy][ox][f]`: for each
+    /// tap and input channel, BLOCK independent accumulators over all pixels.
     fn weight_gradient(&self, x: &[[[T; C]; W]; H], dy: &[[[T; F]; OW]; OH], gw: &mut [[[[T; F]; C]; KW]; KH]) {
         for (ky, gw_row) in gw.iter_mut().enumerate() {
             for (kx, gw_tap) in gw_row.iter_mut().enumerate() {
-                let mut acc = [[T::zero(); F]; C];
-                for (oy, g_row) in dy.iter().enumerate() {
-                    let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                    for (ox, g) in g_row.iter().enumerate() {
-                        let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                        for (a, &xc) in acc.iter_mut().zip(&x[iy][ix]) {
-                            axpy(a, xc, g);
+                for (c, gw_c) in gw_tap.iter_mut().enumerate() {
+                    let mut acc = [[T::zero(); F]; BLOCK];
+                    for (oy, g_row) in dy.iter().enumerate() {
+                        let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                        for ox0 in (0..OW).step_by(BLOCK) {
+                            if ox0 + BLOCK <= OW && block_inside(ox0, KW, SW, PW, W) {
+                                let ix0 = ox0 * SW + kx - PW;
+                                for (p, a) in acc.iter_mut().enumerate() {
+                                    axpy(a, x[iy][ix0 + p * SW][c], &g_row[ox0 + p]);
+                                }
+                            } else {
+                                for ox in ox0..(ox0 + BLOCK).min(OW) {
+                                    if let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) {
+                                        axpy(&mut acc[0], x[iy][ix][c], &g_row[ox]);
+                                    }
+                                }
+                            }
                         }
                     }
-                }
-                for (w, a) in gw_tap.iter_mut().zip(&acc) {
-                    axpy(w, T::one(), a);
+                    for a in &acc {
+                        axpy(gw_c, T::one(), a);
+                    }
                 }
             }
         }
@@ -221,7 +255,8 @@ conv_impl! {{
 
     /// `dx[iy][ix][c] = Σ dy[oy][ox][f] * W[ky][kx][c][f]`, scattered from
     /// each output pixel. Weights are transposed to `[KH][KW][F][C]` first
-    /// so the inner loop runs over `C` contiguous input channels.
+    /// so the inner loop runs over `C` contiguous input channels, and BLOCK
+    /// pixels are summed in independent accumulators.
     fn input_gradient(&self, dy: &[[[T; F]; OW]; OH], dx: &mut [[[T; C]; W]; H]) {
         let mut wt = [[[[T::zero(); C]; F]; KW]; KH];
         for (t_row, w_row) in wt.iter_mut().zip(&self.weight) {
@@ -235,14 +270,30 @@ conv_impl! {{
         }
         *dx = [[[T::zero(); C]; W]; H];
         for (oy, g_row) in dy.iter().enumerate() {
-            for (ox, g) in g_row.iter().enumerate() {
-                for (ky, t_row) in wt.iter().enumerate() {
-                    let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                    for (kx, t_tap) in t_row.iter().enumerate() {
-                        let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                        let d = &mut dx[iy][ix];
-                        for (&gf, wf) in g.iter().zip(t_tap) {
-                            axpy(d, gf, wf);
+            for (ky, t_row) in wt.iter().enumerate() {
+                let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                for ox0 in (0..OW).step_by(BLOCK) {
+                    if ox0 + BLOCK <= OW && block_inside(ox0, KW, SW, PW, W) {
+                        for (kx, t_tap) in t_row.iter().enumerate() {
+                            let mut acc = [[T::zero(); C]; BLOCK];
+                            for (f, wf) in t_tap.iter().enumerate() {
+                                for (p, a) in acc.iter_mut().enumerate() {
+                                    axpy(a, g_row[ox0 + p][f], wf);
+                                }
+                            }
+                            let ix0 = ox0 * SW + kx - PW;
+                            for (p, a) in acc.iter().enumerate() {
+                                axpy(&mut dx[iy][ix0 + p * SW], T::one(), a);
+                            }
+                        }
+                    } else {
+                        for ox in ox0..(ox0 + BLOCK).min(OW) {
+                            for (kx, t_tap) in t_row.iter().enumerate() {
+                                let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                                for (&gf, wf) in g_row[ox].iter().zip(t_tap) {
+                                    axpy(&mut dx[iy][ix], gf, wf);
+                                }
+                            }
                         }
                     }
                 }
