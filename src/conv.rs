@@ -223,6 +223,7 @@ conv_impl! {<Backward<T>> {
 conv_impl! {{
     /// `dW[ky][kx][c][f] += Σ_pixels x[iy][ix][c] * dy[oy][ox][f]`: for each
     /// tap and input channel, BLOCK independent accumulators over all pixels.
+    #[inline(never)]
     fn weight_gradient(&self, x: &[[[T; C]; W]; H], dy: &[[[T; F]; OW]; OH], gw: &mut [[[[T; F]; C]; KW]; KH]) {
         for (ky, gw_row) in gw.iter_mut().enumerate() {
             for (kx, gw_tap) in gw_row.iter_mut().enumerate() {
@@ -257,6 +258,7 @@ conv_impl! {{
     /// each output pixel. Weights are transposed to `[KH][KW][F][C]` first
     /// so the inner loop runs over `C` contiguous input channels, and BLOCK
     /// pixels are summed in independent accumulators.
+    #[inline(never)]
     fn input_gradient(&self, dy: &[[[T; F]; OW]; OH], dx: &mut [[[T; C]; W]; H]) {
         let mut wt = [[[[T::zero(); C]; F]; KW]; KH];
         for (t_row, w_row) in wt.iter_mut().zip(&self.weight) {

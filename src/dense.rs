@@ -49,7 +49,10 @@ impl<T: Float, const I: usize, const O: usize, A, B: BiasTerm<T, O>> Dense<T, I,
     fn affine(&self, x: &[T; I], y: &mut [T; O]) {
         *y = self.bias.values().copied().unwrap_or([T::zero(); O]);
         for (&xi, wi) in x.iter().zip(&self.weight) {
-            axpy(y, xi, wi);
+            // After a relu, many inputs are zero: their rows cost nothing.
+            if xi != T::zero() {
+                axpy(y, xi, wi);
+            }
         }
     }
 }
@@ -62,6 +65,7 @@ impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>>
         }
     }
 
+    #[inline(never)]
     fn backward(
         &self,
         x: &[T; I],
@@ -78,7 +82,9 @@ impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>>
             axpy(db, T::one(), dy);
         }
         for (&xi, gw) in x.iter().zip(grads.weight.iter_mut()) {
-            axpy(gw, xi, dy);
+            if xi != T::zero() {
+                axpy(gw, xi, dy);
+            }
         }
         if let Some(dx) = dx {
             for (d, wi) in dx.iter_mut().zip(&self.weight) {

@@ -174,6 +174,7 @@ pool_impl! {<Layer<T>> {
 }}
 
 pool_impl! {<Backward<T>> {
+    #[inline(never)]
     fn backward(
         &self,
         x: &Self::Input,
@@ -196,17 +197,19 @@ pool_impl! {<Backward<T>> {
                     }
                     continue;
                 }
-                for c in 0..C {
-                    let chosen = y[oy][ox][c];
-                    'window: for ky in 0..KH {
-                        for kx in 0..KW {
-                            let (iy, ix) = (oy * SH + ky, ox * SW + kx);
-                            if x[iy][ix][c] == chosen {
-                                dx[iy][ix][c] += g[c];
-                                break 'window;
-                            }
-                        }
+                // Window position of the first element equal to the chosen
+                // value, per channel: scanned last to first with selects, not
+                // branches (which would mispredict on every other element).
+                let ys = &y[oy][ox];
+                let mut first = [0usize; C];
+                for k in (0..KH * KW).rev() {
+                    let xs = &x[oy * SH + k / KW][ox * SW + k % KW];
+                    for ((f, &xc), &yc) in first.iter_mut().zip(xs).zip(ys) {
+                        *f = if xc == yc { k } else { *f };
                     }
+                }
+                for (c, &k) in first.iter().enumerate() {
+                    dx[oy * SH + k / KW][ox * SW + k % KW][c] += g[c];
                 }
             }
         }
