@@ -2,8 +2,9 @@
 //! weights and pictures.
 //!
 //! ```text
-//! cargo run --release --features std --example fashion_lenet -- [--epochs N] [--data DIR] [--bundled] [--threads N] [--out DIR]
+//! cargo run --release --features std --example fashion_lenet -- [--epochs N] [--data DIR] [--bundled] [--threads N] [--out DIR] [--model lenet|m1]
 //! ```
+//! `--model m1` trains the other reference network (`zoo::SmallConvNet`).
 //! Uses the full data set when `/usr/share/datasets/fashion-mnist` exists
 //! (Debian package `dataset-fashion-mnist`), else the subset bundled in the
 //! repository.
@@ -12,7 +13,7 @@ use constnet::data::{fashion_mnist, fashion_mnist_bundled};
 use constnet::picture::{write_curves, Curve};
 use constnet::summary::Summary;
 use constnet::train::{evaluate, Trainer, Validation};
-use constnet::zoo::Lenet;
+use constnet::zoo::{Lenet, SmallConvNet};
 use constnet::{Adam, Loss, Model, Tensor};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,10 +24,12 @@ struct Args {
     bundled: bool,
     threads: Option<usize>,
     out: PathBuf,
+    model: String,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { epochs: 5, data: None, bundled: false, threads: None, out: PathBuf::from("out") };
+    let mut args =
+        Args { epochs: 5, data: None, bundled: false, threads: None, out: PathBuf::from("out"), model: "lenet".into() };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -35,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => args.threads = Some(value("--threads")?.parse().map_err(|e| format!("--threads: {e}"))?),
             "--data" => args.data = Some(PathBuf::from(value("--data")?)),
             "--out" => args.out = PathBuf::from(value("--out")?),
+            "--model" => args.model = value("--model")?,
             "--bundled" => args.bundled = true,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -44,11 +48,23 @@ fn parse_args() -> Result<Args, String> {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
+    match args.model.as_str() {
+        "lenet" => train::<Lenet>(&args, "lenet"),
+        "m1" => train::<SmallConvNet>(&args, "m1"),
+        other => Err(format!("unknown model {other} (lenet or m1)").into()),
+    }
+}
+
+fn train<M>(args: &Args, name: &str) -> Result<(), Box<dyn std::error::Error>>
+where
+    M: Model<f32, Input = [[[f32; 1]; 28]; 28]> + Send + Sync,
+    M::Trace: Send,
+{
     let data = if args.bundled { fashion_mnist_bundled::<f32>()? } else { fashion_mnist(args.data.as_deref())? };
     println!("data: {} ({} train, {} test)", data.source, data.train.len(), data.test.len());
-    println!("{}\n", Summary::<f32, Lenet>::new());
+    println!("{}\n", Summary::<f32, M>::new());
 
-    let mut model = Lenet::<f32>::new(42);
+    let mut model = M::new(42);
     let mut trainer = Trainer::new(Adam::new(1e-3), Loss::CrossEntropy)
         .batch_size(32)
         .epochs(args.epochs)
@@ -63,9 +79,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("\ntest loss {:.4}  test accuracy {:.4}\n{confusion}\n", test.loss, test.accuracy);
 
     std::fs::create_dir_all(&args.out)?;
-    let weights = args.out.join("lenet.postcard");
+    let weights = args.out.join(format!("{name}.postcard"));
     std::fs::write(&weights, constnet::persist::to_vec(&model))?;
-    let x = <<Lenet as Model<f32>>::Input as Tensor<f32>>::from_flat(data.test.image(0)).ok_or("bad image")?;
+    let x = <[[[f32; 1]; 28]; 28]>::from_flat(data.test.image(0)).ok_or("bad image")?;
     let pictures = constnet::inspect::write_model_pictures(&model, x, &args.out)?;
     let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
     let accs: Vec<f64> = history.epochs.iter().map(|e| e.accuracy).collect();
@@ -88,7 +104,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         test.accuracy,
         rates[rates.len() / 2],
         args.epochs,
-        Lenet::<f32>::param_count()
+        M::param_count()
     );
     Ok(())
 }
