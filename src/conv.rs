@@ -169,7 +169,7 @@ conv_impl! {{
                         *out = a;
                     }
                 } else {
-                    for ox in ox0..(ox0 + BLOCK).min(OW) {
+                    for (ox, out) in row.iter_mut().enumerate().skip(ox0).take(BLOCK) {
                         let mut acc = bias;
                         for (ky, w_row) in self.weight.iter().enumerate() {
                             let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
@@ -183,7 +183,7 @@ conv_impl! {{
                         if activate {
                             A::apply(&mut acc, F);
                         }
-                        row[ox] = acc;
+                        *out = acc;
                     }
                 }
             }
@@ -238,9 +238,9 @@ conv_impl! {{
                                     axpy(a, x[iy][ix0 + p * SW][c], &g_row[ox0 + p]);
                                 }
                             } else {
-                                for ox in ox0..(ox0 + BLOCK).min(OW) {
+                                for (ox, g) in g_row.iter().enumerate().skip(ox0).take(BLOCK) {
                                     if let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) {
-                                        axpy(&mut acc[0], x[iy][ix][c], &g_row[ox]);
+                                        axpy(&mut acc[0], x[iy][ix][c], g);
                                     }
                                 }
                             }
@@ -289,10 +289,10 @@ conv_impl! {{
                             }
                         }
                     } else {
-                        for ox in ox0..(ox0 + BLOCK).min(OW) {
+                        for (ox, g) in g_row.iter().enumerate().skip(ox0).take(BLOCK) {
                             for (kx, t_tap) in t_row.iter().enumerate() {
                                 let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                                for (&gf, wf) in g_row[ox].iter().zip(t_tap) {
+                                for (&gf, wf) in g.iter().zip(t_tap) {
                                     axpy(&mut dx[iy][ix], gf, wf);
                                 }
                             }
