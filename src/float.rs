@@ -28,6 +28,7 @@ pub trait Float:
     + Send
     + Sync
     + 'static
+    + crate::model::Zeroable
     + sealed::Sealed
 {
     /// Size in bytes, as written by postcard (little-endian IEEE 754).

@@ -3,6 +3,39 @@
 
 use crate::{Float, Layer, LayerInfo, Params, Rng, Tensor};
 
+/// Layer `I` of a model, by position: lets [`sequential!`](crate::sequential)
+/// write each layer's type once.
+#[doc(hidden)]
+pub trait LayerAt<T: Float, const I: usize> {
+    /// The layer's type.
+    type Layer: crate::Backward<T>;
+}
+
+/// A type for which all-zero bytes are a valid value: scalars, arrays and
+/// tuples of them (the activation traces of a model).
+///
+/// # Safety
+/// All-zero bytes must be a valid value of the implementor.
+pub unsafe trait Zeroable {}
+
+// SAFETY: zero bits are 0.0.
+unsafe impl Zeroable for f32 {}
+// SAFETY: zero bits are 0.0.
+unsafe impl Zeroable for f64 {}
+// SAFETY: an array of zeroable values is zeroable.
+unsafe impl<Z: Zeroable, const N: usize> Zeroable for [Z; N] {}
+
+/// Implements [`Zeroable`] for tuples of every length up to the given list's.
+macro_rules! zeroable_tuples {
+    () => {};
+    ($first:ident $($rest:ident)*) => {
+        // SAFETY: a tuple of zeroable values is zeroable.
+        unsafe impl<$first: Zeroable $(, $rest: Zeroable)*> Zeroable for ($first, $($rest,)*) {}
+        zeroable_tuples!($($rest)*);
+    };
+}
+zeroable_tuples!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 A16 A17 A18 A19 A20 A21 A22 A23 A24 A25 A26 A27 A28 A29 A30 A31);
+
 /// One row of a model summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerSummary {
@@ -44,7 +77,7 @@ pub trait Model<T: Float>: Params<T> {
     /// inference needs beyond the weights and the input.
     type Workspace: AsMut<[T]> + Default;
     /// Every layer's output, kept by a training step for the backward pass.
-    type Trace;
+    type Trace: Zeroable;
 
     /// One row per layer.
     const LAYERS: &'static [LayerSummary];
@@ -78,7 +111,10 @@ pub trait Model<T: Float>: Params<T> {
 
     /// A zeroed trace (one buffer per layer output), on the heap.
     #[cfg(feature = "std")]
-    fn new_trace() -> std::boxed::Box<Self::Trace>;
+    fn new_trace() -> std::boxed::Box<Self::Trace> {
+        // SAFETY: `Self::Trace: Zeroable`: all-zero bytes are a valid value.
+        unsafe { std::boxed::Box::new_zeroed().assume_init() }
+    }
 
     /// Training-mode forward pass of one sample: fills `trace` with every
     /// layer's output. `seed` drives dropout. With `fused_output` the last

@@ -194,6 +194,8 @@ macro_rules! sequential {
     };
 
     // ---- the struct and its Model impl -------------------------------------------
+    // Each layer's type is written once, in its `LayerAt` impl, and named
+    // through it everywhere else: a shape error is reported once per layer.
     (@emit [$(#[$attr:meta])* $vis:vis struct $name:ident]
         [{$fla:tt $ffield:ident $fty:tt $flen:tt $fip:tt $fi:tt $fprev:tt}
          $({$la:tt $field:ident $ty:tt $len:tt $ip:tt $i:tt $prev:tt})*]
@@ -203,24 +205,24 @@ macro_rules! sequential {
             [{$fla $ffield $fty $flen $fip $fi $fprev} $({$la $field $ty $len $ip $i $prev})*]);
 
         impl<T: $crate::Float> $crate::Model<T> for $name<T> {
-            type Input = <$crate::__ty!($fty) as $crate::Layer<T>>::Input;
-            type Output = <$crate::__ty!($lty) as $crate::Layer<T>>::Output;
+            type Input = <$crate::__at!($name, $fi) as $crate::Layer<T>>::Input;
+            type Output = <$crate::__at!($name, $li) as $crate::Layer<T>>::Output;
             type Workspace = $crate::Workspace<T, {
                 $crate::shape::workspace_len(&[($crate::__paren!($flen), $fip) $(, ($crate::__paren!($len), $ip))*])
             }>;
             type Trace = (
-                <$crate::__ty!($fty) as $crate::Layer<T>>::Output,
-                $(<$crate::__ty!($ty) as $crate::Layer<T>>::Output,)*
+                <$crate::__at!($name, $fi) as $crate::Layer<T>>::Output,
+                $(<$crate::__at!($name, $i) as $crate::Layer<T>>::Output,)*
             );
 
             const LAYERS: &'static [$crate::LayerSummary] = &[
-                $crate::LayerSummary::of::<T, $crate::__ty!($fty)>(stringify!($ffield)),
-                $($crate::LayerSummary::of::<T, $crate::__ty!($ty)>(stringify!($field)),)*
+                $crate::LayerSummary::of::<T, $crate::__at!($name, $fi)>(stringify!($ffield)),
+                $($crate::LayerSummary::of::<T, $crate::__at!($name, $i)>(stringify!($field)),)*
             ];
             const FINGERPRINT: u64 = $crate::layer::fingerprint(&[
                 $crate::layer::str_hash(<T as $crate::Float>::NAME),
-                <$crate::__ty!($fty) as $crate::Layer<T>>::FINGERPRINT,
-                $(<$crate::__ty!($ty) as $crate::Layer<T>>::FINGERPRINT,)*
+                <$crate::__at!($name, $fi) as $crate::Layer<T>>::FINGERPRINT,
+                $(<$crate::__at!($name, $i) as $crate::Layer<T>>::FINGERPRINT,)*
             ]);
 
             fn init(&mut self, rng: &mut $crate::Rng) {
@@ -232,14 +234,6 @@ macro_rules! sequential {
                 let pass = $crate::model::Pass::first(workspace.as_mut(), &self.$ffield, x);
                 $(let pass = pass.then(&self.$field);)*
                 pass.output()
-            }
-
-            #[cfg(feature = "std")]
-            fn new_trace() -> ::std::boxed::Box<Self::Trace> {
-                ::std::boxed::Box::new((
-                    <<$crate::__ty!($fty) as $crate::Layer<T>>::Output as $crate::Tensor<T>>::zeroed(),
-                    $(<<$crate::__ty!($ty) as $crate::Layer<T>>::Output as $crate::Tensor<T>>::zeroed(),)*
-                ))
             }
 
             fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool) {
@@ -295,8 +289,14 @@ macro_rules! sequential {
         $(#[$attr])*
         #[repr(C)]
         $vis struct $name<T: $crate::Float = f32> {
-            $($($la)* #[doc = concat!("Layer `", stringify!($field), "`.")] pub $field: $($ty)*,)*
+            $($($la)* #[doc = concat!("Layer `", stringify!($field), "`.")] pub $field: $crate::__at!($name, $i),)*
         }
+
+        $(
+            impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+                type Layer = $($ty)*;
+            }
+        )*
 
         // SAFETY: `#[repr(C)]` struct whose fields are all `Params<T>` layers.
         unsafe impl<T: $crate::Float> $crate::Params<T> for $name<T> {}
@@ -383,10 +383,13 @@ macro_rules! __len {
     };
 }
 
+/// The type of layer `i` of model `name`.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __ty {
-    ([$($ty:tt)*]) => { $($ty)* };
+macro_rules! __at {
+    ($name:ident, $i:tt) => {
+        <$name<T> as $crate::model::LayerAt<T, $i>>::Layer
+    };
 }
 
 #[doc(hidden)]

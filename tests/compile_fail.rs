@@ -41,20 +41,13 @@ fn shapes() {
     t.pass("tests/cfail/pass_*.rs");
 
     // Errors from the const fns of `constnet::shape` that `sequential!` puts
-    // in its types. rustc reports one copy of such an error for every place
-    // the expansion names the layer's type, and with the `std` feature the
-    // macro names it more often (`Model::new_trace`), so the expected output
-    // differs by feature set: the `.stderr` files are for the default
-    // features, and these cases are skipped when `std` is on.
-    if cfg!(not(feature = "std")) {
-        t.compile_fail("tests/cfail/dense_mismatch.rs");
-        t.compile_fail("tests/cfail/conv_kernel_too_large.rs");
-        t.compile_fail("tests/cfail/pool_window_too_large.rs");
-        t.compile_fail("tests/cfail/same_padding_even_kernel.rs");
-        t.compile_fail("tests/cfail/dropout_rate.rs");
-    }
+    // in its types: reported at `cargo check`, naming the layer and sizes.
+    t.compile_fail("tests/cfail/dense_mismatch.rs");
+    t.compile_fail("tests/cfail/conv_kernel_too_large.rs");
+    t.compile_fail("tests/cfail/pool_window_too_large.rs");
+    t.compile_fail("tests/cfail/same_padding_even_kernel.rs");
+    t.compile_fail("tests/cfail/dropout_rate.rs");
 
-    // Same output whatever the features.
     t.compile_fail("tests/cfail/dense_after_image.rs");
     t.compile_fail("tests/cfail/predict_wrong_input_shape.rs");
     t.compile_fail("tests/cfail/hand_written_conv_wrong_output.rs");
