@@ -174,7 +174,7 @@ macro_rules! sequential {
     };
     (@kind Dropout $st:tt $la:tt $field:ident shape $shape:tt args [$rate:tt] act [] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
-            ty [$crate::Dropout<$crate::__tensor!($shape), {$crate::shape::permille(stringify!($field), $rate)}>]
+            ty [$crate::Dropout<$crate::__tensor!($shape), {$crate::shape::permille(stringify!($field), $rate, stringify!($rate))}>]
             shape $shape in_place true rest $rest);
     };
     (@kind $act:ident $st:tt $la:tt $field:ident shape $shape:tt args [] act [] rest $rest:tt) => {

@@ -110,10 +110,16 @@ pub const fn expect_len(layer: &str, declared: usize, actual: usize) -> usize {
     declared
 }
 
-/// A dropout rate as a whole number of thousandths, checked to be in `[0, 1)`.
-pub const fn permille(layer: &str, rate: f64) -> u32 {
+/// A dropout rate as a whole number of thousandths, checked to be in `[0, 1)`
+/// (`written` is the rate as the user wrote it, for the message).
+pub const fn permille(layer: &str, rate: f64, written: &str) -> u32 {
     if !(rate >= 0.0 && rate < 1.0) {
-        Message::new().text("layer `").text(layer).text("`: the dropout rate must be in [0, 1)").fail();
+        Message::new()
+            .text("layer `")
+            .text(layer)
+            .text("`: the dropout rate must be in [0, 1), got ")
+            .text(written)
+            .fail();
     }
     (rate * 1000.0 + 0.5) as u32
 }
