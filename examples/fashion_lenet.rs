@@ -2,7 +2,7 @@
 //! weights and pictures.
 //!
 //! ```text
-//! cargo run --release --features std --example fashion_lenet -- [--epochs N] [--data DIR] [--bundled] [--threads N] [--out DIR] [--model lenet|m1]
+//! cargo run --release --features std --example fashion_lenet -- [--epochs N] [--data DIR] [--bundled] [--threads N] [--out DIR] [--model lenet|m1] [--seed N]
 //! ```
 //! `--model m1` trains the other reference network (`zoo::SmallConvNet`).
 //! Uses the full data set when `/usr/share/datasets/fashion-mnist` exists
@@ -25,11 +25,19 @@ struct Args {
     threads: Option<usize>,
     out: PathBuf,
     model: String,
+    seed: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args =
-        Args { epochs: 5, data: None, bundled: false, threads: None, out: PathBuf::from("out"), model: "lenet".into() };
+    let mut args = Args {
+        epochs: 5,
+        data: None,
+        bundled: false,
+        threads: None,
+        out: PathBuf::from("out"),
+        model: "lenet".into(),
+        seed: 42,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -39,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
             "--data" => args.data = Some(PathBuf::from(value("--data")?)),
             "--out" => args.out = PathBuf::from(value("--out")?),
             "--model" => args.model = value("--model")?,
+            "--seed" => args.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--bundled" => args.bundled = true,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -64,11 +73,11 @@ where
     println!("data: {} ({} train, {} test)", data.source, data.train.len(), data.test.len());
     println!("{}\n", Summary::<f32, M>::new());
 
-    let mut model = M::new(42);
+    let mut model = M::new(args.seed);
     let mut trainer = Trainer::new(Adam::new(1e-3), Loss::CrossEntropy)
         .batch_size(32)
         .epochs(args.epochs)
-        .seed(7)
+        .seed(args.seed)
         .validation(Validation::Set(&data.test));
     if let Some(n) = args.threads {
         trainer = trainer.threads(n);

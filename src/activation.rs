@@ -16,6 +16,9 @@ pub trait Activation: Copy + Default + Send + Sync + 'static {
     /// Scale of the initial weights of the layer it follows: `sqrt(2)` for
     /// relu (He), `1` otherwise (LeCun), so activations keep their variance.
     const INIT_GAIN: f64 = 1.0;
+    /// `true` when `apply` treats each value on its own (all but softmax):
+    /// layers may then apply it to any part of their output.
+    const ELEMENTWISE: bool = true;
     /// Applies the function in place. `group` is the length of the last axis
     /// (channels of an image, the whole vector otherwise); softmax normalizes
     /// over each group, the others ignore it.
@@ -72,9 +75,9 @@ impl Activation for Relu {
 #[inline]
 pub(crate) fn sigmoid<T: Float>(x: T) -> T {
     if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
+        T::one() / (T::one() + (-x).libm_exp())
     } else {
-        let e = x.exp();
+        let e = x.libm_exp();
         e / (T::one() + e)
     }
 }
@@ -100,7 +103,7 @@ impl Activation for Tanh {
     #[inline]
     fn apply<T: Float>(xs: &mut [T], _: usize) {
         for x in xs {
-            *x = x.tanh();
+            *x = x.libm_tanh();
         }
     }
     #[inline]
@@ -113,12 +116,15 @@ impl Activation for Tanh {
 
 impl Activation for Softmax {
     const NAME: &'static str = "softmax";
+    const ELEMENTWISE: bool = false;
     fn apply<T: Float>(xs: &mut [T], group: usize) {
         for g in xs.chunks_mut(group.max(1)) {
-            let max = g.iter().fold(T::neg_infinity(), |m, &x| m.max(x));
+            // A select, not `max`: with AVX, rustc 1.95 was seen to vectorize a
+            // `max` fold over 10 values wrongly (it skipped the tail).
+            let max = g.iter().fold(T::neg_infinity(), |m, &x| if x > m { x } else { m });
             let mut sum = T::zero();
             for x in g.iter_mut() {
-                *x = (*x - max).exp();
+                *x = (*x - max).libm_exp();
                 sum += *x;
             }
             for x in g.iter_mut() {

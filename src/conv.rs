@@ -141,7 +141,44 @@ conv_impl! {<Layer<T>> {
 }}
 
 conv_impl! {{
-    /// The convolution, then the activation when `activate`.
+    /// The convolution, then the activation when `activate`, for scalar FPUs
+    /// (Cortex-M): interior output pixels (whose windows need no padding) go through
+    /// [`Self::block`]: `PB` pixels along the row times `FB` filters at a
+    /// time, `PB * FB = 16` accumulators, which stay in registers on a
+    /// 32-register FPU (Cortex-M4F); each weight load serves `PB` pixels and
+    /// each input load `FB` filters. Every output still sums bias, then taps
+    /// in `(ky, kx, c)` order, so results are bit-identical to one pixel at a
+    /// time.
+    #[cfg(target_arch = "arm")]
+    fn convolve(&self, x: &[[[T; C]; W]; H], y: &mut [[[T; F]; OW]; OH], activate: bool) {
+        let () = Self::SHAPE_OK;
+        let bias = self.bias.values().copied().unwrap_or([T::zero(); F]);
+        // One input channel: 8 pixels x 2 filters (with 4 x 4, LLVM keeps the
+        // overlapping inputs of neighbouring taps live and spills).
+        let (pb, fb) = if C == 1 { (8, 2) } else { (4, 4) };
+        for (oy, row) in y.iter_mut().enumerate() {
+            let mut ox0 = 0;
+            while ox0 < OW {
+                let inside = ox0 + pb <= OW && ox0 * SW >= PW && (ox0 + pb - 1) * SW + KW - 1 - PW < W;
+                if F.is_multiple_of(fb) && inside {
+                    if C == 1 {
+                        self.block::<8, 2>(x, row, oy, ox0, &bias, activate);
+                    } else {
+                        self.block::<4, 4>(x, row, oy, ox0, &bias, activate);
+                    }
+                    ox0 += pb;
+                    continue;
+                }
+                row[ox0] = self.pixel(x, oy, ox0, &bias, activate);
+                ox0 += 1;
+            }
+        }
+    }
+
+    /// The convolution, then the activation when `activate`: `BLOCK` output
+    /// pixels times all `F` filters at a time, for SIMD hosts (the
+    /// accumulators are `F`-wide vectors).
+    #[cfg(not(target_arch = "arm"))]
     fn convolve(&self, x: &[[[T; C]; W]; H], y: &mut [[[T; F]; OW]; OH], activate: bool) {
         let () = Self::SHAPE_OK;
         let bias = self.bias.values().copied().unwrap_or([T::zero(); F]);
@@ -170,22 +207,72 @@ conv_impl! {{
                     }
                 } else {
                     for (ox, out) in row.iter_mut().enumerate().skip(ox0).take(BLOCK) {
-                        let mut acc = bias;
-                        for (ky, w_row) in self.weight.iter().enumerate() {
-                            let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                            for (kx, w_tap) in w_row.iter().enumerate() {
-                                let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                                for (&xc, wc) in x[iy][ix].iter().zip(w_tap) {
-                                    axpy(&mut acc, xc, wc);
-                                }
-                            }
-                        }
-                        if activate {
-                            A::apply(&mut acc, F);
-                        }
-                        *out = acc;
+                        *out = self.pixel(x, oy, ox, &bias, activate);
                     }
                 }
+            }
+        }
+    }
+
+    /// One output pixel, any padding: the path for image borders.
+    #[inline(always)]
+    fn pixel(&self, x: &[[[T; C]; W]; H], oy: usize, ox: usize, bias: &[T; F], activate: bool) -> [T; F] {
+        let mut acc = *bias;
+        for (ky, w_row) in self.weight.iter().enumerate() {
+            let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+            for (kx, w_tap) in w_row.iter().enumerate() {
+                let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                for (&xc, wc) in x[iy][ix].iter().zip(w_tap) {
+                    axpy(&mut acc, xc, wc);
+                }
+            }
+        }
+        if activate {
+            A::apply(&mut acc, F);
+        }
+        acc
+    }
+
+    /// Outputs `ox0 .. ox0 + PB` of row `oy`, all `F` filters, `FB` at a
+    /// time. The caller checks that the windows need no padding and that
+    /// `FB` divides `F`.
+    #[cfg(target_arch = "arm")]
+    #[inline(always)]
+    fn block<const PB: usize, const FB: usize>(
+        &self,
+        x: &[[[T; C]; W]; H],
+        row: &mut [[T; F]; OW],
+        oy: usize,
+        ox0: usize,
+        bias: &[T; F],
+        activate: bool,
+    ) {
+        for f0 in (0..F).step_by(FB) {
+            let b: [T; FB] = bias[f0..f0 + FB].try_into().unwrap();
+            let mut acc = [b; PB];
+            for (ky, w_row) in self.weight.iter().enumerate() {
+                let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                let x_row = &x[iy];
+                for (kx, w_tap) in w_row.iter().enumerate() {
+                    let ix0 = ox0 * SW + kx - PW;
+                    for (c, w_c) in w_tap.iter().enumerate() {
+                        let w: &[T; FB] = w_c[f0..f0 + FB].try_into().unwrap();
+                        for (p, a) in acc.iter_mut().enumerate() {
+                            axpy(a, x_row[ix0 + p * SW][c], w);
+                        }
+                    }
+                }
+            }
+            for (p, a) in acc.iter_mut().enumerate() {
+                if activate && A::ELEMENTWISE {
+                    A::apply(a, FB);
+                }
+                row[ox0 + p][f0..f0 + FB].copy_from_slice(a);
+            }
+        }
+        if activate && !A::ELEMENTWISE {
+            for out in &mut row[ox0..ox0 + PB] {
+                A::apply(out, F);
             }
         }
     }

@@ -48,6 +48,32 @@ impl<T: Float, const I: usize, const O: usize, A, B: BiasTerm<T, O>> Dense<T, I,
     /// `W x + b`, before the activation.
     fn affine(&self, x: &[T; I], y: &mut [T; O]) {
         *y = self.bias.values().copied().unwrap_or([T::zero(); O]);
+        if cfg!(target_arch = "arm") {
+            // Scalar FPU (Cortex-M): OB outputs at a time, their accumulators
+            // in registers over all the inputs (64 at once spill on a
+            // 32-register FPU). Each output still sums bias, then inputs in
+            // order: bit-identical to the loop below.
+            const OB: usize = 16;
+            let (blocks, tail) = y.as_chunks_mut::<OB>();
+            for (b, acc) in blocks.iter_mut().enumerate() {
+                let mut a = *acc;
+                for (&xi, wi) in x.iter().zip(&self.weight) {
+                    // After a relu, many inputs are zero: their rows cost nothing.
+                    if xi != T::zero() {
+                        let w: &[T; OB] = wi[b * OB..(b + 1) * OB].try_into().unwrap();
+                        axpy(&mut a, xi, w);
+                    }
+                }
+                *acc = a;
+            }
+            let done = O - tail.len();
+            for (&xi, wi) in x.iter().zip(&self.weight) {
+                if xi != T::zero() {
+                    axpy(tail, xi, &wi[done..]);
+                }
+            }
+            return;
+        }
         for (&xi, wi) in x.iter().zip(&self.weight) {
             // After a relu, many inputs are zero: their rows cost nothing.
             if xi != T::zero() {

@@ -38,6 +38,12 @@ pub trait Float:
 
     /// Converts from `f64`, rounding to nearest.
     fn of(x: f64) -> Self;
+    /// `e^x` from the `libm` crate on every target, so the host and a
+    /// microcontroller compute bit-identical softmax and sigmoid outputs
+    /// (std's `exp` is the platform's and may differ in the last bit).
+    fn libm_exp(self) -> Self;
+    /// `tanh` from the `libm` crate on every target (see [`Float::libm_exp`]).
+    fn libm_tanh(self) -> Self;
     /// Widens (or keeps) to `f64`.
     fn to_f64_lossless(self) -> f64;
     /// Little-endian bytes of `self` appended through `put`.
@@ -52,6 +58,14 @@ impl Float for f32 {
     #[inline]
     fn of(x: f64) -> Self {
         x as f32
+    }
+    #[inline]
+    fn libm_exp(self) -> Self {
+        libm::expf(self)
+    }
+    #[inline]
+    fn libm_tanh(self) -> Self {
+        libm::tanhf(self)
     }
     #[inline]
     fn to_f64_lossless(self) -> f64 {
@@ -73,6 +87,14 @@ impl Float for f64 {
     #[inline]
     fn of(x: f64) -> Self {
         x
+    }
+    #[inline]
+    fn libm_exp(self) -> Self {
+        libm::exp(self)
+    }
+    #[inline]
+    fn libm_tanh(self) -> Self {
+        libm::tanh(self)
     }
     #[inline]
     fn to_f64_lossless(self) -> f64 {

@@ -72,14 +72,15 @@ impl Loss {
             }
             Self::CrossEntropy => {
                 // log Σ exp(z), shifted by the max so nothing overflows.
-                let max = out.iter().fold(T::neg_infinity(), |m, &z| m.max(z));
-                let sum_exp: T = out.iter().map(|&z| (z - max).exp()).sum();
+                // A select, not `f32::max` (see `Softmax::apply`).
+                let max = out.iter().fold(T::neg_infinity(), |m, &z| if z > m { z } else { m });
+                let sum_exp: T = out.iter().map(|&z| (z - max).libm_exp()).sum();
                 let log_sum = max + sum_exp.ln();
                 let t_sum: T = target.iter().copied().sum();
                 let mut loss = T::zero();
                 for (i, (&z, &t)) in out.iter().zip(target).enumerate() {
                     loss += t * (log_sum - z);
-                    grad(i, (z - log_sum).exp() * t_sum - t);
+                    grad(i, (z - log_sum).libm_exp() * t_sum - t);
                 }
                 loss
             }
@@ -87,7 +88,7 @@ impl Loss {
                 let mut loss = T::zero();
                 for (i, (&z, &t)) in out.iter().zip(target).enumerate() {
                     // max(z, 0) - z t + log(1 + e^-|z|): no overflow for any z.
-                    loss += z.max(T::zero()) - z * t + (-z.abs()).exp().ln_1p();
+                    loss += z.max(T::zero()) - z * t + (-z.abs()).libm_exp().ln_1p();
                     grad(i, (sigmoid(z) - t) / n);
                 }
                 loss / n

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds firmware-example (release), runs it on QEMU (netduinoplus2, STM32F405)
 # with the icount plugin, and prints the firmware's output, the plugin's
-# per-segment instruction counts, and one final line:
+# per-pair instruction summary, a per-layer instruction table (from the
+# firmware's layer-by-layer pass, whose markers it names on its `layers:`
+# line), the flash and RAM breakdown by symbol, and one final line:
 #
 #   RESULT agree=<k>/<n> acc=<f> ram_static=<bytes> stack_peak=<bytes> flash=<bytes> instructions_per_inference=<n>
 #
@@ -60,7 +62,11 @@ set +e
     2>&1 | tee "$work/firmware.txt"
 status=${PIPESTATUS[0]}
 set -e
-[ -f "$work/icount.txt" ] && cat "$work/icount.txt"
+# The plugin's summary (the first 200 consecutive pairs are left out; set
+# FIRMWARE_ICOUNT_FULL=1 to see them).
+if [ -f "$work/icount.txt" ]; then
+    if [ -n "${FIRMWARE_ICOUNT_FULL:-}" ]; then cat "$work/icount.txt"; else grep -v '^icount: [0-9]* -> ' "$work/icount.txt"; fi
+fi
 if [ "$status" = 124 ]; then die "firmware timed out"; fi
 [ "$status" = 0 ] || die "firmware exited with status $status"
 
@@ -75,6 +81,48 @@ flash=$(( $(section .vector_table) + $(section .text) + $(section .rodata) + $(s
 ram_static=$(( $(section .data) + $(section .bss) + $(section .uninit) ))
 
 instructions=$(sed -n 's/^icount: inference [0-9]* -> [0-9]*: \([0-9]*\) instructions$/\1/p' "$work/icount.txt" 2>/dev/null | head -n 1)
+
+# --- per-layer table: spans (k-1 -> k) of the layer-by-layer pass ---------------------
+layers=$(grep '^layers: ' "$work/firmware.txt" | tail -n 1 || true)
+if [ -n "$layers" ]; then
+    echo "per-layer instructions (one inference, layers run one at a time; each count includes one marker call, ~10):"
+    printf '%s\n' "$layers" | tr ' ' '\n' | sed -n 's/^\([0-9]*\)=\([^:]*\):\([0-9]*\)$/\1 \2 \3/p' |
+    awk -v file="$work/icount.txt" '
+        BEGIN {
+            while ((getline line < file) > 0) {
+                # icount: pair A -> B: count=1 first=N ...
+                if (split(line, f, " ") >= 6 && f[2] == "pair") {
+                    sub(":", "", f[5]); sub("first=", "", f[7]);
+                    first[f[3] "-" f[5]] = f[7]
+                }
+            }
+            printf "  %-8s %12s %9s %9s\n", "layer", "instructions", "MACs", "instr/MAC"
+        }
+        {
+            key = ($1 - 1) "-" $1; n = first[key]
+            if (n == "") { printf "  %-8s %12s\n", $2, "?"; next }
+            total += n; macs += $3
+            if ($3 > 0) printf "  %-8s %12d %9d %9.2f\n", $2, n, $3, n / $3
+            else        printf "  %-8s %12d %9s %9s\n", $2, n, "-", "-"
+        }
+        END { if (macs > 0) printf "  %-8s %12d %9d %9.2f\n", "sum", total, macs, total / macs }'
+fi
+over=$(sed -n 's/^icount: pair 1 -> 2: count=\([0-9]*\) first=[0-9]* min=\([0-9]*\) max=\([0-9]*\) sum=\([0-9]*\)$/\1 \2 \3 \4/p' "$work/icount.txt" 2>/dev/null | head -n 1)
+if [ -n "$over" ]; then
+    read -r n_inf min_inf max_inf sum_inf <<<"$over"
+    echo "predict over the $n_inf test images (marks 1 -> 2): min=$min_inf max=$max_inf mean=$(( sum_inf / n_inf )) instructions"
+fi
+
+# --- flash and RAM by symbol ------------------------------------------------------------
+symbols=$("$llvm_bin/llvm-nm" -S -C --radix=d "$elf")
+sym_size() { # total size of symbols firmware_example::NAME::h...
+    printf '%s\n' "$symbols" | awk -v n="firmware_example::$1::" 'index($0, n) { s += $2 } END { print s + 0 }'
+}
+weights=$(sym_size WEIGHTS)
+test_data=$(( $(sym_size IMAGES) + $(sym_size LABELS) + $(sym_size HOST_OUTPUTS) ))
+echo "flash: total=$flash = weights $weights + test data $test_data (images, labels, host outputs) + code and constants $(( flash - weights - test_data )); without the test data: $(( flash - test_data ))"
+workspace=$(sym_size WORKSPACE); input=$(sym_size INPUT); model=$(sym_size MODEL)
+echo "ram: static=$ram_static (workspace $workspace, input image $input, model $model, other $(( ram_static - workspace - input - model ))) + stack_peak ${stack_peak:-?} = $(( ram_static + ${stack_peak:-0} )) bytes"
 
 for v in agree acc stack_peak instructions; do
     [ -n "${!v}" ] || die "missing figure: $v"

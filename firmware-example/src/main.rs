@@ -1,146 +1,431 @@
-//! constnet on an emulated STM32F405 (QEMU `netduinoplus2`, Cortex-M4F).
+//! constnet on an emulated STM32F405 (QEMU `netduinoplus2`, Cortex-M4F): the
+//! LeNet of `constnet::zoo` classifies 300 Fashion-MNIST test images with
+//! weights from a postcard blob, and every output is checked against the
+//! host's.
 //!
-//! Prints one line `agree=<k>/<n> acc=<x.xxxx> stack_peak=<bytes>` and exits
-//! through semihosting with status 0 (all good) or 1 (a check failed).
-//! `tools/firmware-figures.sh` adds flash, static RAM and the instruction
-//! count of one inference. See README.md.
+//! Embedded in flash (`include_bytes!`, written by
+//! `cargo run --release --features std --example firmware_data` in the parent
+//! crate):
+//! - `model/lenet.postcard`: the weights (16-byte header + 82,088 bytes),
+//!   16-byte aligned through [`constnet::persist::Aligned`];
+//! - `model/images.bin`: 300 images of 784 raw `u8` pixels;
+//! - `model/labels.bin`: 300 labels;
+//! - `model/host_outputs.bin`: the host's 300 x 10 `f32` outputs.
 //!
-//! STAND-IN: until the real model is integrated, `run_inference` is a fixed
-//! f32 matrix-vector product (64x256 weights in flash), checked exactly
-//! against an integer reference. `agree` is then 1/1 when the product is
-//! exact and `acc=0.0000` is a PLACEHOLDER. Replace `run_inference` (and the
-//! evaluation in `main`) with the model: run it over the test samples, count
-//! agreements with the host's predictions (`agree`) and correct labels (`acc`).
+//! Two ways to use the weights:
+//! - default: [`constnet::view`] uses them where they lie, in flash. RAM holds
+//!   only the workspace, the input image and the stack.
+//! - feature `load-into-ram`: [`constnet::load_into`] copies them into
+//!   `static mut MODEL` (82 KB of `.bss`), as for weights received at run
+//!   time.
+//!
+//! Both first show that bad blobs are refused (truncated, another
+//! architecture, garbage), then run one measured inference (instruction
+//! markers 0 -> 255, stack painted), the 300 inferences (markers 1 -> 2), and
+//! one layer-by-layer pass with a marker before it (id 9) and after each layer
+//! (ids 10..=16, named with their multiply-accumulates on the `layers:` line). The last line is
+//!
+//! ```text
+//! agree=<k>/<n> acc=<x.xxxx> stack_peak=<bytes> stack_inference=<bytes> static_ram_rt=<bytes> bit_identical=<k>/<n> ...
+//! ```
+//!
+//! An inference *agrees* when its argmax equals the host's and each of its 10
+//! outputs is within [`TOLERANCE`] of the host's. The firmware exits with
+//! status 0 only if all 300 agree, every bad blob was refused with the
+//! expected error and the layer-by-layer pass reproduced `predict` exactly.
 
 #![no_std]
 #![no_main]
 
 mod measure;
 
+use core::ptr::addr_of_mut;
+
+use constnet::persist::{saved_len, Aligned, LoadError};
+use constnet::zoo::{Lenet, SmallConvNet};
+use constnet::{Layer, Model, Tensor};
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::{debug, hprint, hprintln};
 use panic_semihosting as _;
 
 use measure::{constnet_mark, measure_stack, Fixed4, StackUse, MARK_END, MARK_START};
 
-// Keeps the library linked in (and building for the target) before it is used.
-#[allow(unused_imports)]
-use constnet as _;
+type Net = Lenet<f32>;
+type Input = <Net as Model<f32>>::Input;
+type Output = <Net as Model<f32>>::Output;
+type Ws = <Net as Model<f32>>::Workspace;
+
+/// Test images embedded.
+const SAMPLES: usize = 300;
+const PIXELS: usize = 28 * 28;
+const CLASSES: usize = 10;
+const BLOB_LEN: usize = saved_len::<f32, Net>();
+
+/// Largest accepted difference between a firmware output and the host's
+/// (absolute, on softmax probabilities). Everything but the softmax's `exp`
+/// is the same IEEE-754 single-precision arithmetic in the same order on both
+/// sides; `exp` comes from glibc on the host and from the `libm` crate here,
+/// which differ in the last bit for some arguments. Measured: 145 of 300
+/// images bit-identical, the rest within 3 ulp (6e-8 absolute); the logits
+/// before the softmax are bit-identical.
+const TOLERANCE: f32 = 1e-5;
 
 // ---------------------------------------------------------------------------
-// STAND-IN workload: y = W x with W: 64x256, x: 256, all f32 (16384 MACs).
-// The values are small integers, so every partial sum is exact in f32 and the
-// result can be checked exactly against integer arithmetic.
+// Flash
 // ---------------------------------------------------------------------------
 
-const ROWS: usize = 64;
-const COLS: usize = 256;
+/// The weights, aligned so that `view` can use them in place.
+static WEIGHTS: Aligned<[u8; BLOB_LEN]> = Aligned(*include_bytes!("../model/lenet.postcard"));
+static IMAGES: [u8; SAMPLES * PIXELS] = *include_bytes!("../model/images.bin");
+static LABELS: [u8; SAMPLES] = *include_bytes!("../model/labels.bin");
+static HOST_OUTPUTS: [u8; SAMPLES * CLASSES * 4] = *include_bytes!("../model/host_outputs.bin");
 
-const fn w_int(i: usize, j: usize) -> i32 {
-    ((i * 7 + j * 3) % 17) as i32 - 8
-}
-
-const fn x_int(j: usize) -> i32 {
-    ((j * 5) % 11) as i32 - 5
-}
-
-/// Weights live in flash (a `static` of a const-evaluated array): 64 KiB.
-static WEIGHTS: [[f32; COLS]; ROWS] = {
-    let mut w = [[0.0; COLS]; ROWS];
-    let mut i = 0;
-    while i < ROWS {
-        let mut j = 0;
-        while j < COLS {
-            w[i][j] = w_int(i, j) as f32;
-            j += 1;
-        }
-        i += 1;
+/// Pixel `p` scaled to `[0, 1]` exactly as the host's loader does it
+/// (`constnet::data::Normalize::Scale01`: `T::of(f64::from(p) / 255.0)`),
+/// computed at compile time, so the inputs are bit-identical to the host's.
+static SCALE: [f32; 256] = {
+    let mut t = [0.0f32; 256];
+    let mut p = 0;
+    while p < 256 {
+        t[p] = (p as f64 / 255.0) as f32;
+        p += 1;
     }
-    w
+    t
 };
 
-static INPUT: [f32; COLS] = {
-    let mut x = [0.0; COLS];
-    let mut j = 0;
-    while j < COLS {
-        x[j] = x_int(j) as f32;
-        j += 1;
-    }
-    x
-};
+// ---------------------------------------------------------------------------
+// RAM (.bss): the workspace and the input image; the model too with
+// `load-into-ram`.
+// ---------------------------------------------------------------------------
 
-/// One inference. STAND-IN: replace with the model's forward pass.
+static mut WORKSPACE: Ws = Ws::new();
+static mut INPUT: Input = [[[0.0; 1]; 28]; 28];
+#[cfg(feature = "load-into-ram")]
+static mut MODEL: Net = constnet::zeroed();
+
+// ---------------------------------------------------------------------------
+// Bad blobs
+// ---------------------------------------------------------------------------
+
+/// A bad blob: what it is, its bytes, and the error it must give.
+type BadBlob<'a> = (&'a str, &'a [u8], fn(&LoadError) -> bool);
+
+/// Offers the model bad blobs and checks each is refused with the expected
+/// error. Returns whether all were. Uses slices of flash and one 16-byte
+/// header on the stack: no copy of the weights.
 #[inline(never)]
-fn run_inference(x: &[f32; COLS]) -> [f32; ROWS] {
-    // Hide the weights' values from the optimizer so it cannot fold the product.
-    let w: &[[f32; COLS]; ROWS] = core::hint::black_box(&WEIGHTS);
-    let mut y = [0.0f32; ROWS];
-    for (yi, row) in y.iter_mut().zip(w.iter()) {
-        let mut acc = 0.0f32;
-        for (a, b) in row.iter().zip(x.iter()) {
-            acc += a * b;
+fn check_bad_blobs(how: &str, load: &mut impl FnMut(&[u8]) -> Result<(), LoadError>) -> bool {
+    let blob: &[u8] = &WEIGHTS.0;
+    // The header of a SmallConvNet blob: our magic, version and scalar size,
+    // SmallConvNet's fingerprint. The fingerprint is checked before the length.
+    let mut other = [0u8; 16];
+    other[..8].copy_from_slice(&blob[..8]);
+    other[8..].copy_from_slice(&<SmallConvNet<f32> as Model<f32>>::FINGERPRINT.to_le_bytes());
+
+    let cases: [BadBlob; 5] = [
+        ("truncated blob (last byte cut)", &blob[..BLOB_LEN - 1], |e| matches!(e, LoadError::Truncated { .. })),
+        ("truncated blob (header only)", &blob[..16], |e| matches!(e, LoadError::Truncated { .. })),
+        ("SmallConvNet header", &other, |e| matches!(e, LoadError::WrongArchitecture { .. })),
+        ("garbage (image bytes)", &IMAGES[..BLOB_LEN], |e| matches!(e, LoadError::BadMagic)),
+        ("blob one byte off", &blob[1..], |e| matches!(e, LoadError::BadMagic)),
+    ];
+    let mut ok = true;
+    for (what, bytes, expected) in cases {
+        match load(bytes) {
+            Err(e) if expected(&e) => hprintln!("{}: {} -> error {:?}", how, what, e),
+            Err(e) => {
+                hprintln!("FAIL: {}: {} -> unexpected error {:?}", how, what, e);
+                ok = false;
+            }
+            Ok(()) => {
+                hprintln!("FAIL: {}: {} -> loaded", how, what);
+                ok = false;
+            }
         }
-        *yi = acc;
     }
-    y
+    // The other way round: our Lenet blob offered to a SmallConvNet.
+    match constnet::view::<f32, SmallConvNet<f32>>(blob) {
+        Err(e @ LoadError::WrongArchitecture { .. }) => hprintln!("view: Lenet blob as SmallConvNet -> error {:?}", e),
+        Err(e) => {
+            hprintln!("FAIL: view: Lenet blob as SmallConvNet -> unexpected error {:?}", e);
+            ok = false;
+        }
+        Ok(_) => {
+            hprintln!("FAIL: view: Lenet blob as SmallConvNet -> loaded");
+            ok = false;
+        }
+    }
+    ok
 }
 
-/// STAND-IN check: the product must equal the integer reference exactly.
-fn stand_in_is_exact(y: &[f32; ROWS]) -> bool {
-    (0..ROWS).all(|i| {
-        let r: i32 = (0..COLS).map(|j| w_int(i, j) * x_int(j)).sum();
-        y[i] == r as f32
-    })
+/// The model, from the embedded blob: used in flash by default.
+#[cfg(not(feature = "load-into-ram"))]
+fn model(blob_ok: &mut bool) -> &'static Net {
+    *blob_ok &= check_bad_blobs("view", &mut |b| constnet::view::<f32, Net>(b).map(|_| ()));
+    match constnet::view::<f32, Net>(&WEIGHTS.0) {
+        Ok(m) => {
+            hprintln!("weights: view, in flash at {:p} ({} bytes)", m, BLOB_LEN);
+            m
+        }
+        Err(e) => panic!("embedded weights refused: {:?}", e),
+    }
+}
+
+/// The model, from the embedded blob: loaded into `MODEL` in RAM.
+#[cfg(feature = "load-into-ram")]
+fn model(blob_ok: &mut bool) -> &'static Net {
+    // SAFETY: the only reference to MODEL, taken once, before any other use.
+    let m: &'static mut Net = unsafe { &mut *addr_of_mut!(MODEL) };
+    *blob_ok &= check_bad_blobs("load_into", &mut |b| constnet::load_into::<f32, Net>(b, m));
+    match constnet::load_into(&WEIGHTS.0, m) {
+        Ok(()) => {
+            hprintln!("weights: load_into, in RAM at {:p} ({} bytes)", m, core::mem::size_of::<Net>());
+            m
+        }
+        Err(e) => panic!("embedded weights refused: {:?}", e),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Inference helpers
+// ---------------------------------------------------------------------------
+
+/// Image `i`, scaled to `[0, 1]`, into `x`.
+fn fill_input(x: &mut Input, i: usize) {
+    let pixels = &IMAGES[i * PIXELS..(i + 1) * PIXELS];
+    for (v, &p) in x.as_flat_mut().iter_mut().zip(pixels) {
+        *v = SCALE[p as usize];
+    }
+}
+
+fn host_output(i: usize) -> [f32; CLASSES] {
+    let bytes = &HOST_OUTPUTS[i * CLASSES * 4..(i + 1) * CLASSES * 4];
+    core::array::from_fn(|k| f32::from_le_bytes([bytes[4 * k], bytes[4 * k + 1], bytes[4 * k + 2], bytes[4 * k + 3]]))
+}
+
+/// First index of the largest value (the host example uses the same rule).
+fn argmax(y: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in y.iter().enumerate() {
+        if v > y[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Distance in units in the last place between two finite f32 of the same sign
+/// (otherwise a large number).
+fn ulps(a: f32, b: f32) -> u32 {
+    let (a, b) = (a.to_bits() as i32, b.to_bits() as i32);
+    if (a < 0) != (b < 0) {
+        return if (a & 0x7fff_ffff) == 0 && (b & 0x7fff_ffff) == 0 { 0 } else { u32::MAX };
+    }
+    a.abs_diff(b)
+}
+
+/// Marker after layer `k` (0-based) in [`layer_by_layer`] is
+/// `FIRST_LAYER_MARK + k`; the pass starts with mark `FIRST_LAYER_MARK - 1`.
+/// The `layers:` line names them for `tools/firmware-figures.sh`.
+const FIRST_LAYER_MARK: u8 = 10;
+
+/// Runs the model's layers one at a time, as `predict` does (same workspace,
+/// same ping-pong placement, same `Layer::forward` calls), with a marker
+/// after each: the per-layer instruction counts.
+struct Steps<'w> {
+    buf: &'w mut [f32],
+    len: usize,
+    top: bool,
+    mark: u8,
+}
+
+impl Steps<'_> {
+    fn first<'w, L: Layer<f32>>(buf: &'w mut [f32], layer: &L, x: &L::Input) -> Steps<'w> {
+        constnet_mark(FIRST_LAYER_MARK - 1);
+        let len = <L::Output as Tensor<f32>>::LEN;
+        layer.forward(x, L::Output::from_flat_mut(&mut buf[..len]).unwrap());
+        constnet_mark(FIRST_LAYER_MARK);
+        Steps { buf, len, top: false, mark: FIRST_LAYER_MARK + 1 }
+    }
+
+    fn then<L: Layer<f32>>(mut self, layer: &L) -> Self {
+        let n = self.buf.len();
+        let out_len = <L::Output as Tensor<f32>>::LEN;
+        if L::IN_PLACE {
+            let at = if self.top { n - self.len } else { 0 };
+            layer.forward_in_place(&mut self.buf[at..at + self.len]);
+        } else if self.top {
+            let (lo, hi) = self.buf.split_at_mut(n - self.len);
+            layer.forward(L::Input::from_flat(hi).unwrap(), L::Output::from_flat_mut(&mut lo[..out_len]).unwrap());
+        } else {
+            let (lo, hi) = self.buf.split_at_mut(n - out_len);
+            layer.forward(L::Input::from_flat(lo).unwrap(), L::Output::from_flat_mut(hi).unwrap());
+        }
+        if !L::IN_PLACE {
+            self.len = out_len;
+            self.top = !self.top;
+        }
+        constnet_mark(self.mark);
+        self.mark += 1;
+        self
+    }
+
+    fn output(self) -> Output {
+        let n = self.buf.len();
+        let at = if self.top { n - self.len } else { 0 };
+        *Output::from_flat(&self.buf[at..]).unwrap()
+    }
+}
+
+#[inline(never)]
+fn layer_by_layer(m: &Net, x: &Input, ws: &mut Ws) -> Output {
+    Steps::first(ws.as_mut(), &m.conv1, x)
+        .then(&m.pool1)
+        .then(&m.conv2)
+        .then(&m.pool2)
+        .then(&m.flat)
+        .then(&m.fc1)
+        .then(&m.out)
+        .output()
+}
+
+/// `layers: 9=start 10=conv1:115200 11=pool1:0 ...`: the layer-by-layer
+/// markers, each with the layer's name and multiply-accumulates.
+#[inline(never)]
+fn print_layer_marks() {
+    hprint!("layers: {}=start", FIRST_LAYER_MARK - 1);
+    for (k, layer) in <Net as Model<f32>>::LAYERS.iter().enumerate() {
+        hprint!(" {}={}:{}", FIRST_LAYER_MARK as usize + k, layer.name, macs(layer));
+    }
+    hprintln!();
+}
+
+/// Multiply-accumulates of a conv or dense layer: every weight is used once
+/// per output position (output length / channels); other layers have none.
+fn macs(layer: &constnet::LayerSummary) -> usize {
+    let channels = layer.output.last().copied().unwrap_or(1).max(1);
+    let positions: usize = layer.output.iter().product::<usize>() / channels;
+    let weights = layer.params - if layer.info.bias { channels } else { 0 };
+    weights * positions
 }
 
 /// Prints the line `tools/firmware-figures.sh` reads. Kept out of line so that
 /// the formatting machinery's stack frame is not part of `main`'s frame, and
 /// so not counted in the measured stack peak.
 #[inline(never)]
-fn report(agree: u32, n: u32, acc: f32, stack: StackUse) {
+fn report(e: &Eval, stack: StackUse) {
     hprintln!(
-        "agree={}/{} acc={} stack_peak={} stack_inference={} static_ram_rt={}",
-        agree,
-        n,
-        Fixed4(acc),
+        "agree={}/{} acc={} stack_peak={} stack_inference={} static_ram_rt={} bit_identical={}/{} max_ulp={} max_abs_diff_e9={} host_acc={}",
+        e.agree,
+        SAMPLES,
+        Fixed4(e.correct as f32 / SAMPLES as f32),
         stack.peak,
         stack.measured,
-        measure::static_ram()
+        measure::static_ram(),
+        e.identical,
+        SAMPLES,
+        e.max_ulp,
+        // |diff| <= 1 here, so this fits a u32 (saturating otherwise).
+        (e.max_abs * 1e9) as u32,
+        Fixed4(e.host_correct as f32 / SAMPLES as f32),
     );
+}
+
+#[derive(Default)]
+struct Eval {
+    agree: u32,
+    disagree: u32,
+    correct: u32,
+    host_correct: u32,
+    identical: u32,
+    max_ulp: u32,
+    max_abs: f32,
+}
+
+impl Eval {
+    fn add(&mut self, i: usize, y: &Output) {
+        let host = host_output(i);
+        let label = LABELS[i] as usize;
+        let mut close = true;
+        let mut same = true;
+        for (&a, &b) in y.iter().zip(&host) {
+            let d = (a - b).abs();
+            close &= d <= TOLERANCE; // false for NaN
+            same &= a.to_bits() == b.to_bits();
+            self.max_ulp = self.max_ulp.max(ulps(a, b));
+            self.max_abs = if d > self.max_abs || d.is_nan() { d } else { self.max_abs };
+        }
+        let top = argmax(y);
+        let host_top = argmax(&host);
+        if close && top == host_top {
+            self.agree += 1;
+        } else {
+            self.disagree += 1;
+            if self.disagree <= 5 {
+                hprintln!("image {}: DISAGREES (argmax {} vs host {}, within tolerance: {})", i, top, host_top, close);
+            }
+        }
+        self.identical += same as u32;
+        self.correct += (top == label) as u32;
+        self.host_correct += (host_top == label) as u32;
+    }
 }
 
 #[entry]
 fn main() -> ! {
-    let x = core::hint::black_box(&INPUT);
+    let mut blob_ok = true;
+    let model = model(&mut blob_ok);
+
+    // SAFETY: the only references to these statics, taken once.
+    let ws: &'static mut Ws = unsafe { &mut *addr_of_mut!(WORKSPACE) };
+    let x: &'static mut Input = unsafe { &mut *addr_of_mut!(INPUT) };
 
     // One measured inference: markers for the instruction count, stack
     // repainted before and scanned after.
-    let (y, stack) = measure_stack(|| {
+    fill_input(x, 0);
+    let (y0, stack) = measure_stack(|| {
         constnet_mark(MARK_START);
-        let y = run_inference(x);
+        let y = model.predict(x, ws);
         constnet_mark(MARK_END);
-        y
+        *y
     });
 
-    // STAND-IN evaluation: one "sample", agreeing when the product is exact.
-    // `acc` is a PLACEHOLDER (0) until the real model and test set are in.
-    let n = 1u32;
-    let agree = stand_in_is_exact(&y) as u32;
-    let acc = 0.0f32;
+    // The test set, each inference between markers 1 and 2 (min/max over the data).
+    let mut eval = Eval::default();
+    for i in 0..SAMPLES {
+        fill_input(x, i);
+        constnet_mark(1);
+        let y = model.predict(x, ws);
+        constnet_mark(2);
+        if i == 0 && y != &y0 {
+            hprintln!("FAIL: image 0 gave different outputs in two runs");
+            blob_ok = false;
+        }
+        eval.add(i, y);
+    }
+
+    // Layer by layer on image 0: per-layer instruction counts; must give
+    // exactly what predict gave.
+    fill_input(x, 0);
+    print_layer_marks();
+    let y_layers = layer_by_layer(model, x, ws);
+    let layers_ok = y_layers == y0;
+    if !layers_ok {
+        hprintln!("FAIL: the layer-by-layer pass differs from predict");
+    }
 
     let induce_failure = cfg!(feature = "induce-failure");
     if induce_failure {
         hprintln!("induced failure (feature `induce-failure`)");
     }
+    if !blob_ok {
+        hprintln!("FAIL: a bad blob was not refused as expected");
+    }
 
-    report(agree, n, acc, stack);
+    report(&eval, stack);
 
-    let ok = agree == n && !induce_failure;
-    debug::exit(if ok {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
+    let ok = eval.agree == SAMPLES as u32 && blob_ok && layers_ok && !induce_failure;
+    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
     loop {
         cortex_m::asm::wfi();
     }

@@ -164,11 +164,7 @@ pub struct Fixed4(pub f32);
 
 impl fmt::Display for Fixed4 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (neg, x) = if self.0 < 0.0 {
-            (true, -self.0)
-        } else {
-            (false, self.0)
-        };
+        let (neg, x) = if self.0 < 0.0 { (true, -self.0) } else { (false, self.0) };
         // `as u32` saturates and maps NaN to 0.
         let v = (x * 10_000.0 + 0.5) as u32;
         let sign = if neg && v != 0 { "-" } else { "" };
