@@ -109,6 +109,19 @@ pub trait Model<T: Float>: Params<T> {
     /// Allocates nothing and cannot fail.
     fn predict<'w>(&self, x: &Self::Input, workspace: &'w mut Self::Workspace) -> &'w Self::Output;
 
+    /// Where [`Model::predict_staged`] reads its input: the top end of the
+    /// workspace. Write the image here instead of into a buffer of its own,
+    /// and inference needs no RAM beyond the workspace (and the stack).
+    fn staged_input(workspace: &mut Self::Workspace) -> &mut Self::Input {
+        let buf = workspace.as_mut();
+        let at = buf.len() - <Self::Input as Tensor<T>>::LEN;
+        view_mut::<T, Self::Input>(&mut buf[at..])
+    }
+
+    /// [`Model::predict`] on the input written through
+    /// [`Model::staged_input`]; the first layer's output overwrites it.
+    fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output;
+
     /// A zeroed trace (one buffer per layer output), on the heap.
     #[cfg(feature = "std")]
     fn new_trace() -> std::boxed::Box<Self::Trace> {
@@ -202,6 +215,14 @@ impl<'w, T: Float> Pass<'w, T> {
             layer.forward(x, view_mut::<T, L::Output>(out));
         }
         Self { buf, len, top: false }
+    }
+
+    /// Runs the first layer on the input staged at the top end of `buf`
+    /// (see [`Model::staged_input`]).
+    #[inline(always)]
+    pub fn first_staged<L: Layer<T>>(buf: &'w mut [T], layer: &L) -> Self {
+        let in_len = <L::Input as Tensor<T>>::LEN;
+        Self { len: in_len, top: true, buf }.then(layer)
     }
 
     /// Runs the next layer on the current activation.

@@ -42,7 +42,7 @@ macro_rules! sequential {
         $vis:vis struct $name:ident : [$($input:tt)*] { $($body:tt)* }
     ) => {
         $crate::sequential!(@parse
-            [[$(#[$attr])* $vis struct $name]
+            [[$(#[$attr])* $vis struct $name in [$($input)*]]
              [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31]
              [first] [] []]
             shape [$($input)*]
@@ -196,7 +196,7 @@ macro_rules! sequential {
     // ---- the struct and its Model impl -------------------------------------------
     // Each layer's type is written once, in its `LayerAt` impl, and named
     // through it everywhere else: a shape error is reported once per layer.
-    (@emit [$(#[$attr:meta])* $vis:vis struct $name:ident]
+    (@emit [$(#[$attr:meta])* $vis:vis struct $name:ident in $input:tt]
         [{$fla:tt $ffield:ident $fty:tt $flen:tt $fip:tt $fi:tt $fprev:tt}
          $({$la:tt $field:ident $ty:tt $len:tt $ip:tt $i:tt $prev:tt})*]
         [{$lfield:ident $li:tt $lprev:tt $lty:tt} $($rev:tt)*]
@@ -208,7 +208,10 @@ macro_rules! sequential {
             type Input = <$crate::__at!($name, $fi) as $crate::Layer<T>>::Input;
             type Output = <$crate::__at!($name, $li) as $crate::Layer<T>>::Output;
             type Workspace = $crate::Workspace<T, {
-                $crate::shape::workspace_len(&[($crate::__paren!($flen), $fip) $(, ($crate::__paren!($len), $ip))*])
+                $crate::shape::workspace_len(
+                    $crate::__len!($input),
+                    &[($crate::__paren!($flen), $fip) $(, ($crate::__paren!($len), $ip))*],
+                )
             }>;
             type Trace = (
                 <$crate::__at!($name, $fi) as $crate::Layer<T>>::Output,
@@ -232,6 +235,12 @@ macro_rules! sequential {
 
             fn predict<'w>(&self, x: &Self::Input, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
                 let pass = $crate::model::Pass::first(workspace.as_mut(), &self.$ffield, x);
+                $(let pass = pass.then(&self.$field);)*
+                pass.output()
+            }
+
+            fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
+                let pass = $crate::model::Pass::first_staged(workspace.as_mut(), &self.$ffield);
                 $(let pass = pass.then(&self.$field);)*
                 pass.output()
             }

@@ -126,16 +126,17 @@ pub const fn permille(layer: &str, rate: f64, written: &str) -> u32 {
 
 /// Size of the inference workspace: the largest sum of two adjacent
 /// activations that need buffers of their own (in-place layers share their
-/// input's buffer). `outputs[i]` is layer `i`'s output length and whether it
-/// runs in place; the model's input is the caller's and takes no space (an
-/// in-place layer reading it first copies it into the workspace).
-pub const fn workspace_len(outputs: &[(usize, bool)]) -> usize {
-    let mut peak = 0;
-    let mut prev = 0; // live buffer the next layer reads (0: the caller's input)
+/// input's buffer), counting the input as the activation before the first
+/// layer so that it can be staged in the workspace too
+/// ([`Model::predict_staged`](crate::Model::predict_staged)). `outputs[i]`
+/// is layer `i`'s output length and whether it runs in place.
+pub const fn workspace_len(input: usize, outputs: &[(usize, bool)]) -> usize {
+    let mut peak = input;
+    let mut prev = input; // the live buffer the next layer reads
     let mut i = 0;
     while i < outputs.len() {
         let (len, in_place) = outputs[i];
-        if !in_place || i == 0 {
+        if !in_place {
             if prev + len > peak {
                 peak = prev + len;
             }
@@ -163,7 +164,9 @@ mod tests {
     fn lenet_workspace_is_the_two_largest_adjacent_activations() {
         // conv1 4608, relu fused, pool1 1152, conv2 1024, pool2 256, flatten (in place), 64, 10
         let outs = [(4608, false), (1152, false), (1024, false), (256, false), (256, true), (64, false), (10, false)];
-        assert_eq!(workspace_len(&outs), 4608 + 1152);
+        assert_eq!(workspace_len(784, &outs), 4608 + 1152);
+        // A large input with a small first output: the input pair is the peak.
+        assert_eq!(workspace_len(10_000, &[(10, false), (5, false)]), 10_010);
     }
 
     #[test]

@@ -54,5 +54,17 @@ mod tests {
         assert_eq!(Lenet::<f32>::PARAM_BYTES, 82_088);
         assert_eq!(Lenet::<f32>::WORKSPACE_BYTES, 23_040);
         assert_eq!(SmallConvNet::<f32>::param_count(), 74_778);
+        assert_eq!(SmallConvNet::<f32>::WORKSPACE_BYTES, (26 * 26 * 4 + 24 * 24 * 8) * 4);
+    }
+
+    #[test]
+    fn staged_input_predicts_like_a_separate_input() {
+        let m = Lenet::<f32>::new(3);
+        let x: [[[f32; 1]; 28]; 28] = core::array::from_fn(|y| core::array::from_fn(|x| [(y * 28 + x) as f32 / 784.0]));
+        let mut ws = crate::Workspace::new();
+        let expected = *m.predict(&x, &mut ws);
+        let mut staged = crate::Workspace::new();
+        *Lenet::staged_input(&mut staged) = x;
+        assert_eq!(m.predict_staged(&mut staged).map(f32::to_bits), expected.map(f32::to_bits));
     }
 }

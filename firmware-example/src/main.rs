@@ -14,7 +14,7 @@
 //!
 //! Two ways to use the weights:
 //! - default: [`constnet::view`] uses them where they lie, in flash. RAM holds
-//!   only the workspace, the input image and the stack.
+//!   only the workspace (which also holds the input image) and the stack.
 //! - feature `load-into-ram`: [`constnet::load_into`] copies them into
 //!   `static mut MODEL` (82 KB of `.bss`), as for weights received at run
 //!   time.
@@ -94,12 +94,12 @@ static SCALE: [f32; 256] = {
 };
 
 // ---------------------------------------------------------------------------
-// RAM (.bss): the workspace and the input image; the model too with
+// RAM (.bss): the workspace, which also holds the input image
+// (`Model::staged_input`); the model too with
 // `load-into-ram`.
 // ---------------------------------------------------------------------------
 
 static mut WORKSPACE: Ws = Ws::new();
-static mut INPUT: Input = [[[0.0; 1]; 28]; 28];
 #[cfg(feature = "load-into-ram")]
 static mut MODEL: Net = constnet::zeroed();
 
@@ -240,12 +240,10 @@ struct Steps<'w> {
 }
 
 impl Steps<'_> {
-    fn first<'w, L: Layer<f32>>(buf: &'w mut [f32], layer: &L, x: &L::Input) -> Steps<'w> {
+    /// Starts on the input staged at the top end of the workspace.
+    fn staged(buf: &mut [f32]) -> Steps<'_> {
         constnet_mark(FIRST_LAYER_MARK - 1);
-        let len = <L::Output as Tensor<f32>>::LEN;
-        layer.forward(x, L::Output::from_flat_mut(&mut buf[..len]).unwrap());
-        constnet_mark(FIRST_LAYER_MARK);
-        Steps { buf, len, top: false, mark: FIRST_LAYER_MARK + 1 }
+        Steps { buf, len: <Input as Tensor<f32>>::LEN, top: true, mark: FIRST_LAYER_MARK }
     }
 
     fn then<L: Layer<f32>>(mut self, layer: &L) -> Self {
@@ -278,8 +276,9 @@ impl Steps<'_> {
 }
 
 #[inline(never)]
-fn layer_by_layer(m: &Net, x: &Input, ws: &mut Ws) -> Output {
-    Steps::first(ws.as_mut(), &m.conv1, x)
+fn layer_by_layer(m: &Net, ws: &mut Ws) -> Output {
+    Steps::staged(ws.as_mut())
+        .then(&m.conv1)
         .then(&m.pool1)
         .then(&m.conv2)
         .then(&m.pool2)
@@ -378,14 +377,13 @@ fn main() -> ! {
 
     // SAFETY: the only references to these statics, taken once.
     let ws: &'static mut Ws = unsafe { &mut *addr_of_mut!(WORKSPACE) };
-    let x: &'static mut Input = unsafe { &mut *addr_of_mut!(INPUT) };
 
     // One measured inference: markers for the instruction count, stack
     // repainted before and scanned after.
-    fill_input(x, 0);
+    fill_input(Net::staged_input(ws), 0);
     let (y0, stack) = measure_stack(|| {
         constnet_mark(MARK_START);
-        let y = model.predict(x, ws);
+        let y = model.predict_staged(ws);
         constnet_mark(MARK_END);
         *y
     });
@@ -393,9 +391,9 @@ fn main() -> ! {
     // The test set, each inference between markers 1 and 2 (min/max over the data).
     let mut eval = Eval::default();
     for i in 0..SAMPLES {
-        fill_input(x, i);
+        fill_input(Net::staged_input(ws), i);
         constnet_mark(1);
-        let y = model.predict(x, ws);
+        let y = model.predict_staged(ws);
         constnet_mark(2);
         if i == 0 && y != &y0 {
             hprintln!("FAIL: image 0 gave different outputs in two runs");
@@ -406,9 +404,9 @@ fn main() -> ! {
 
     // Layer by layer on image 0: per-layer instruction counts; must give
     // exactly what predict gave.
-    fill_input(x, 0);
+    fill_input(Net::staged_input(ws), 0);
     print_layer_marks();
-    let y_layers = layer_by_layer(model, x, ws);
+    let y_layers = layer_by_layer(model, ws);
     let layers_ok = y_layers == y0;
     if !layers_ok {
         hprintln!("FAIL: the layer-by-layer pass differs from predict");
