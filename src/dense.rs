@@ -2,7 +2,7 @@
 
 use crate::activation::{Activation, Linear};
 use crate::bias::BiasTerm;
-use crate::kernels::{axpy, dot, init_fan_in};
+use crate::kernels::{axpy, dot, dot4, init_fan_in};
 use crate::layer::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
 use core::marker::PhantomData;
@@ -113,7 +113,14 @@ impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>>
             }
         }
         if let Some(dx) = dx {
-            for (d, wi) in dx.iter_mut().zip(&self.weight) {
+            // Four rows at a time: four independent dot products share each
+            // load of `dy` and hide the latency of the multiply-adds.
+            let (rows, rest) = self.weight.as_chunks::<4>();
+            let (dx4, dx_rest) = dx.as_chunks_mut::<4>();
+            for (d, w) in dx4.iter_mut().zip(rows) {
+                *d = dot4(w, dy);
+            }
+            for (d, wi) in dx_rest.iter_mut().zip(rest) {
                 *d = dot(wi, dy);
             }
         }

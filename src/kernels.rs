@@ -30,6 +30,26 @@ pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     acc.iter().fold(tail, |s, &v| s + v)
 }
 
+/// Four dot products of the rows of `a` with `b` at once.
+#[inline(always)]
+pub(crate) fn dot4<T: Float, const N: usize>(a: &[[T; N]; 4], b: &[T; N]) -> [T; 4] {
+    const LANES: usize = 8;
+    let mut acc = [[T::zero(); LANES]; 4];
+    let (bc, br) = b.as_chunks::<LANES>();
+    for (j, y) in bc.iter().enumerate() {
+        for (acc, row) in acc.iter_mut().zip(a) {
+            for l in 0..LANES {
+                acc[l] += row[j * LANES + l] * y[l];
+            }
+        }
+    }
+    let tail = N - br.len();
+    core::array::from_fn(|r| {
+        let rest: T = a[r][tail..].iter().zip(br).map(|(&x, &y)| x * y).sum();
+        acc[r].iter().fold(rest, |s, &v| s + v)
+    })
+}
+
 /// Fills `w` uniformly in `±gain * sqrt(3 / fan_in)`: variance `gain² / fan_in`
 /// (He init for relu with `gain = √2`, LeCun otherwise).
 pub(crate) fn init_fan_in<T: Float>(w: &mut [T], fan_in: usize, gain: f64, rng: &mut Rng) {
@@ -49,5 +69,8 @@ mod tests {
         let b: [f64; 19] = core::array::from_fn(|i| 3.0 - i as f64);
         let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot(&a, &b) - naive).abs() < 1e-12);
+        let rows = [a, b, a, b];
+        let four = dot4(&rows, &b);
+        assert!((four[0] - naive).abs() < 1e-12 && (four[3] - dot(&b, &b)).abs() < 1e-12);
     }
 }

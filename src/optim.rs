@@ -88,14 +88,14 @@ impl<T: Float, M: Params<T>> Optimizer<T, M> for Adam<T, M> {
         // Folding both bias corrections into the step size and epsilon gives
         // the same update as correcting m and v one by one, in fewer operations.
         let step = self.lr / (one - self.beta_pow.0);
-        let root_c2 = (one - self.beta_pow.1).sqrt();
-        let (b1, b2) = (self.beta1, self.beta2);
+        let inv_root_c2 = one / (one - self.beta_pow.1).sqrt();
+        let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
         let ms = self.m.flat_mut().iter_mut();
         let vs = self.v.flat_mut().iter_mut();
         for (((w, m), v), &g) in params.flat_mut().iter_mut().zip(ms).zip(vs).zip(grads.flat()) {
             *m = b1 * *m + (one - b1) * g;
             *v = b2 * *v + (one - b2) * g * g;
-            *w -= step * *m / (v.sqrt() / root_c2 + self.eps);
+            *w -= step * *m / (v.sqrt() * inv_root_c2 + eps);
         }
     }
 }
