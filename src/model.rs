@@ -194,7 +194,10 @@ impl<T, const N: usize> AsMut<[T]> for Workspace<T, N> {
 /// Runs layers one after another over a workspace, placing each output at
 /// the end of the buffer opposite to its input (ping-pong from both ends), so
 /// the buffer only needs the largest *adjacent* pair of activations.
-#[doc(hidden)]
+///
+/// [`Model::predict`] is `Pass::first(..)` followed by one `then` per layer;
+/// calling the steps yourself lets firmware measure each layer (see
+/// `firmware-example`).
 pub struct Pass<'w, T> {
     buf: &'w mut [T],
     /// Current activation: its length and whether it sits at the top end.

@@ -43,7 +43,8 @@ use core::ptr::addr_of_mut;
 
 use constnet::persist::{saved_len, Aligned, LoadError};
 use constnet::zoo::{Lenet, SmallConvNet};
-use constnet::{Layer, Model, Tensor};
+use constnet::model::Pass;
+use constnet::{Model, Tensor};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprint, hprintln};
 use panic_semihosting as _;
@@ -229,63 +230,27 @@ fn ulps(a: f32, b: f32) -> u32 {
 /// The `layers:` line names them for `tools/firmware-figures.sh`.
 const FIRST_LAYER_MARK: u8 = 10;
 
-/// Runs the model's layers one at a time, as `predict` does (same workspace,
-/// same ping-pong placement, same `Layer::forward` calls), with a marker
-/// after each: the per-layer instruction counts.
-struct Steps<'w> {
-    buf: &'w mut [f32],
-    len: usize,
-    top: bool,
-    mark: u8,
-}
-
-impl Steps<'_> {
-    /// Starts on the input staged at the top end of the workspace.
-    fn staged(buf: &mut [f32]) -> Steps<'_> {
-        constnet_mark(FIRST_LAYER_MARK - 1);
-        Steps { buf, len: <Input as Tensor<f32>>::LEN, top: true, mark: FIRST_LAYER_MARK }
-    }
-
-    fn then<L: Layer<f32>>(mut self, layer: &L) -> Self {
-        let n = self.buf.len();
-        let out_len = <L::Output as Tensor<f32>>::LEN;
-        if L::IN_PLACE {
-            let at = if self.top { n - self.len } else { 0 };
-            layer.forward_in_place(&mut self.buf[at..at + self.len]);
-        } else if self.top {
-            let (lo, hi) = self.buf.split_at_mut(n - self.len);
-            layer.forward(L::Input::from_flat(hi).unwrap(), L::Output::from_flat_mut(&mut lo[..out_len]).unwrap());
-        } else {
-            let (lo, hi) = self.buf.split_at_mut(n - out_len);
-            layer.forward(L::Input::from_flat(lo).unwrap(), L::Output::from_flat_mut(hi).unwrap());
-        }
-        if !L::IN_PLACE {
-            self.len = out_len;
-            self.top = !self.top;
-        }
-        constnet_mark(self.mark);
-        self.mark += 1;
-        self
-    }
-
-    fn output(self) -> Output {
-        let n = self.buf.len();
-        let at = if self.top { n - self.len } else { 0 };
-        *Output::from_flat(&self.buf[at..]).unwrap()
-    }
-}
-
+/// Runs the model's layers one at a time with the library's own
+/// `constnet::model::Pass` (what `predict_staged` runs), with a marker after
+/// each: the per-layer instruction counts.
 #[inline(never)]
 fn layer_by_layer(m: &Net, ws: &mut Ws) -> Output {
-    Steps::staged(ws.as_mut())
-        .then(&m.conv1)
-        .then(&m.pool1)
-        .then(&m.conv2)
-        .then(&m.pool2)
-        .then(&m.flat)
-        .then(&m.fc1)
-        .then(&m.out)
-        .output()
+    constnet_mark(FIRST_LAYER_MARK - 1);
+    let pass = Pass::first_staged(ws.as_mut(), &m.conv1);
+    constnet_mark(FIRST_LAYER_MARK);
+    let pass = pass.then(&m.pool1);
+    constnet_mark(FIRST_LAYER_MARK + 1);
+    let pass = pass.then(&m.conv2);
+    constnet_mark(FIRST_LAYER_MARK + 2);
+    let pass = pass.then(&m.pool2);
+    constnet_mark(FIRST_LAYER_MARK + 3);
+    let pass = pass.then(&m.flat);
+    constnet_mark(FIRST_LAYER_MARK + 4);
+    let pass = pass.then(&m.fc1);
+    constnet_mark(FIRST_LAYER_MARK + 5);
+    let pass = pass.then(&m.out);
+    constnet_mark(FIRST_LAYER_MARK + 6);
+    *pass.output::<Output>()
 }
 
 /// `layers: 9=start 10=conv1:115200 11=pool1:0 ...`: the layer-by-layer
