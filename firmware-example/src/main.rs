@@ -41,9 +41,9 @@ mod measure;
 
 use core::ptr::addr_of_mut;
 
+use constnet::model::Pass;
 use constnet::persist::{saved_len, Aligned, LoadError};
 use constnet::zoo::{Lenet, SmallConvNet};
-use constnet::model::Pass;
 use constnet::{Model, Tensor};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprint, hprintln};
