@@ -57,6 +57,13 @@ pub enum TrainError {
         /// Batch within the epoch (1-based).
         batch: usize,
     },
+    /// Explicit targets of the wrong length.
+    TargetCount {
+        /// Samples times outputs.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
     /// The thread pool could not be built.
     Threads(String),
 }
@@ -75,6 +82,9 @@ impl fmt::Display for TrainError {
             Self::BadSetting(what) => f.write_str(what),
             Self::NonFiniteLoss { epoch, batch } => {
                 write!(f, "the loss became NaN or infinite at epoch {epoch}, batch {batch}")
+            }
+            Self::TargetCount { expected, found } => {
+                write!(f, "{found} target values for {expected} outputs (samples times outputs)")
             }
             Self::Threads(e) => write!(f, "thread pool: {e}"),
         }
@@ -268,7 +278,18 @@ impl<T: Float, M: Model<T>> Worker<T, M> {
 
     /// Forward and backward over `samples` (indices into `data`), summing
     /// gradients into `self.grads` in order.
-    fn run(&mut self, model: &M, data: &Dataset<T>, samples: &[usize], loss: Loss, head: Head, seed: u64) {
+    /// `values`: explicit targets (`Output::LEN` per sample) instead of labels.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        model: &M,
+        data: &Dataset<T>,
+        values: Option<&[T]>,
+        samples: &[usize],
+        loss: Loss,
+        head: Head,
+        seed: u64,
+    ) {
         self.grads.flat_mut().iter_mut().for_each(|g| *g = T::zero());
         self.loss = 0.0;
         self.correct = 0;
@@ -277,10 +298,16 @@ impl<T: Float, M: Model<T>> Worker<T, M> {
             let sample_seed = splitmix64(seed ^ i as u64);
             model.forward_train(x, &mut self.trace, sample_seed, head.logits);
             let out = M::output(&self.trace).as_flat();
-            head.target(data.label(i), &mut self.target);
+            let len = self.target.len();
+            match values {
+                Some(v) => self.target.copy_from_slice(&v[i * len..(i + 1) * len]),
+                None => head.target(data.label(i), &mut self.target),
+            }
             let l = loss.eval(out, &self.target, M::output_mut(&mut self.grad).as_flat_mut());
             self.loss += l.to_f64_lossless();
-            self.correct += usize::from(head.class(out) == usize::from(data.label(i)));
+            if values.is_none() {
+                self.correct += usize::from(head.class(out) == usize::from(data.label(i)));
+            }
             model.backward(x, &self.trace, &mut self.grad, &mut self.grads, sample_seed, head.logits);
         }
     }
@@ -386,7 +413,35 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
             check_data::<T, M>(v, head)?;
         }
         let pool = self.pool()?;
-        pool.install(|| self.epochs_loop(model, train, validation, head))
+        pool.install(|| self.epochs_loop(model, train, None, validation, head))
+    }
+
+    /// Trains `model` to output `targets` (regression): `Output::LEN` values
+    /// per image of `data`, in order; the labels are not used. Accuracy is
+    /// NaN in the history, and validation is not supported here (evaluate
+    /// with your own metric).
+    pub fn fit_values<M>(&mut self, model: &mut M, data: &Dataset<T>, targets: &[T]) -> Result<History, TrainError>
+    where
+        M: Model<T> + Send + Sync,
+        M::Trace: Send,
+        O: Optimizer<T, M> + Send,
+    {
+        if self.batch_size == 0 || self.epochs == 0 {
+            return Err(TrainError::BadSetting("batch size and epochs must be at least 1"));
+        }
+        if !matches!(self.validation, Validation::None) {
+            return Err(TrainError::BadSetting("validation needs labels; fit_values does not support it"));
+        }
+        let expected = data.len() * <M::Output as Tensor<T>>::LEN;
+        if targets.len() != expected {
+            return Err(TrainError::TargetCount { expected, found: targets.len() });
+        }
+        let activation = M::LAYERS.last().map_or("linear", |l| l.info.activation);
+        let logits = self.loss.fused_with(activation).map_err(TrainError::Loss)?;
+        let head = Head::of::<T, M>(logits);
+        check_data::<T, M>(data, Head { outputs: usize::MAX, logits })?;
+        let pool = self.pool()?;
+        pool.install(|| self.epochs_loop(model, data, Some(targets), None, head))
     }
 
     fn pool(&self) -> Result<rayon::ThreadPool, TrainError> {
@@ -401,6 +456,7 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
         &mut self,
         model: &mut M,
         train: &Dataset<T>,
+        values: Option<&[T]>,
         validation: Option<&Dataset<T>>,
         head: Head,
     ) -> Result<History, TrainError>
@@ -425,7 +481,7 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
                 let chunks: Vec<&[usize]> = batch.chunks(CHUNK).collect();
                 let model_ref: &M = model;
                 workers[..chunks.len()].par_iter_mut().zip(&chunks).for_each(|(w, samples)| {
-                    w.run(model_ref, train, samples, self.loss, head, epoch_seed);
+                    w.run(model_ref, train, values, samples, self.loss, head, epoch_seed);
                 });
                 let active = &workers[..chunks.len()];
                 let batch_loss: f64 = active.iter().map(|w| w.loss).sum();
@@ -453,7 +509,7 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
                 seconds,
                 samples_per_s: n as f64 / seconds,
                 loss: loss_sum / n as f64,
-                accuracy: correct as f64 / n as f64,
+                accuracy: if values.is_some() { f64::NAN } else { correct as f64 / n as f64 },
                 validation,
             };
             if self.report_every > 0 && (epoch % self.report_every == 0 || epoch == self.epochs) {
