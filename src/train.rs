@@ -390,12 +390,7 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
         M::Trace: Send,
         O: Optimizer<T, M> + Send,
     {
-        if self.batch_size == 0 || self.epochs == 0 {
-            return Err(TrainError::BadSetting("batch size and epochs must be at least 1"));
-        }
-        let activation = M::LAYERS.last().map_or("linear", |l| l.info.activation);
-        let logits = self.loss.fused_with(activation).map_err(TrainError::Loss)?;
-        let head = Head::of::<T, M>(logits);
+        let head = self.head::<M>()?;
         let split;
         let (train, validation) = match self.validation {
             Validation::None => (data, None),
@@ -426,9 +421,7 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
         M::Trace: Send,
         O: Optimizer<T, M> + Send,
     {
-        if self.batch_size == 0 || self.epochs == 0 {
-            return Err(TrainError::BadSetting("batch size and epochs must be at least 1"));
-        }
+        let head = self.head::<M>()?;
         if !matches!(self.validation, Validation::None) {
             return Err(TrainError::BadSetting("validation needs labels; fit_values does not support it"));
         }
@@ -436,12 +429,19 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
         if targets.len() != expected {
             return Err(TrainError::TargetCount { expected, found: targets.len() });
         }
-        let activation = M::LAYERS.last().map_or("linear", |l| l.info.activation);
-        let logits = self.loss.fused_with(activation).map_err(TrainError::Loss)?;
-        let head = Head::of::<T, M>(logits);
-        check_data::<T, M>(data, Head { outputs: usize::MAX, logits })?;
+        check_data::<T, M>(data, Head { outputs: usize::MAX, ..head })?;
         let pool = self.pool()?;
         pool.install(|| self.epochs_loop(model, data, Some(targets), None, head))
+    }
+
+    /// Checks the settings and how the loss reads model `M`'s output.
+    fn head<M: Model<T>>(&self) -> Result<Head, TrainError> {
+        if self.batch_size == 0 || self.epochs == 0 {
+            return Err(TrainError::BadSetting("batch size and epochs must be at least 1"));
+        }
+        let activation = M::LAYERS.last().map_or("linear", |l| l.info.activation);
+        let logits = self.loss.fused_with(activation).map_err(TrainError::Loss)?;
+        Ok(Head::of::<T, M>(logits))
     }
 
     fn pool(&self) -> Result<rayon::ThreadPool, TrainError> {
