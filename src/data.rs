@@ -339,6 +339,23 @@ fn check_labels(labels: &[u8], classes: usize) -> Result<(), DataError> {
     }
 }
 
+/// The checks of [`Dataset::new`]: shape, `values == labels * h * w * c`,
+/// labels in range. Returns the values per image.
+fn check_all(
+    values: usize,
+    labels: &[u8],
+    (height, width, channels): (usize, usize, usize),
+    classes: usize,
+) -> Result<usize, DataError> {
+    let per = check_shape(height, width, channels, classes)?;
+    let expected = labels.len().saturating_mul(per);
+    if values != expected {
+        return Err(DataError::SizeMismatch { expected, actual: values });
+    }
+    check_labels(labels, classes)?;
+    Ok(per)
+}
+
 fn clamp_range(range: impl RangeBounds<usize>, len: usize) -> (usize, usize) {
     let start = match range.start_bound() {
         Bound::Included(&s) => s,
@@ -367,12 +384,7 @@ impl<T: Float> Dataset<T> {
         (height, width, channels): (usize, usize, usize),
         classes: usize,
     ) -> Result<Self, DataError> {
-        let per = check_shape(height, width, channels, classes)?;
-        let expected = labels.len().saturating_mul(per);
-        if images.len() != expected {
-            return Err(DataError::SizeMismatch { expected, actual: images.len() });
-        }
-        check_labels(&labels, classes)?;
+        check_all(images.len(), &labels, (height, width, channels), classes)?;
         Ok(Dataset { images, labels, height, width, channels, classes })
     }
 
@@ -385,12 +397,7 @@ impl<T: Float> Dataset<T> {
         classes: usize,
         normalize: Normalize,
     ) -> Result<Self, DataError> {
-        let per = check_shape(height, width, channels, classes)?;
-        let expected = labels.len().saturating_mul(per);
-        if pixels.len() != expected {
-            return Err(DataError::SizeMismatch { expected, actual: pixels.len() });
-        }
-        check_labels(&labels, classes)?;
+        let per = check_all(pixels.len(), &labels, (height, width, channels), classes)?;
         let mut images = Vec::with_capacity(pixels.len());
         for image in pixels.chunks_exact(per) {
             normalize.extend(image, &mut images);

@@ -478,12 +478,12 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
             let start = Instant::now();
             let (mut loss_sum, mut correct) = (0.0, 0);
             for (b, batch) in order.chunks(self.batch_size).enumerate() {
-                let chunks: Vec<&[usize]> = batch.chunks(CHUNK).collect();
+                let chunks = batch.len().div_ceil(CHUNK);
                 let model_ref: &M = model;
-                workers[..chunks.len()].par_iter_mut().zip(&chunks).for_each(|(w, samples)| {
+                workers[..chunks].par_iter_mut().zip(batch.par_chunks(CHUNK)).for_each(|(w, samples)| {
                     w.run(model_ref, train, values, samples, self.loss, head, epoch_seed);
                 });
-                let active = &workers[..chunks.len()];
+                let active = &workers[..chunks];
                 let batch_loss: f64 = active.iter().map(|w| w.loss).sum();
                 if !batch_loss.is_finite() {
                     if let Some(bar) = bar {
