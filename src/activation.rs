@@ -19,6 +19,10 @@ pub trait Activation: Copy + Default + Send + Sync + 'static {
     /// `true` when `apply` treats each value on its own (all but softmax):
     /// layers may then apply it to any part of their output.
     const ELEMENTWISE: bool = true;
+    /// `true` when the function is non-decreasing *exactly*, in floating
+    /// point (relu, linear): it then commutes with max and min pooling, and
+    /// inference applies it to the pooled values only.
+    const MONOTONE: bool = false;
     /// Applies the function in place. `group` is the length of the last axis
     /// (channels of an image, the whole vector otherwise); softmax normalizes
     /// over each group, the others ignore it.
@@ -46,6 +50,7 @@ pub struct Softmax;
 
 impl Activation for Linear {
     const NAME: &'static str = "linear";
+    const MONOTONE: bool = true;
     #[inline]
     fn apply<T: Float>(_: &mut [T], _: usize) {}
     #[inline]
@@ -55,6 +60,7 @@ impl Activation for Linear {
 impl Activation for Relu {
     const NAME: &'static str = "relu";
     const INIT_GAIN: f64 = core::f64::consts::SQRT_2;
+    const MONOTONE: bool = true;
     #[inline]
     fn apply<T: Float>(xs: &mut [T], _: usize) {
         for x in xs {

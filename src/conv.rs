@@ -4,9 +4,13 @@ use crate::activation::{Activation, Linear};
 use crate::bias::BiasTerm;
 use crate::kernels::{axpy, init_fan_in};
 use crate::layer::{fingerprint, str_hash};
-use crate::window::{block_inside, fits, source, Padding, ZeroPad, BLOCK};
+use crate::window::{block_inside, fits, source, Padding, ZeroPad};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
 use core::marker::PhantomData;
+
+/// Output pixels the gradient loops handle together: independent
+/// accumulators hide the latency of the multiply-adds.
+const BLOCK: usize = 4;
 
 /// `F` filters of `KH x KW` over a `H x W x C` input, stride `SH, SW`, padding
 /// `PH, PW` on each side (zero or edge-replicating, by `P`), giving an
@@ -74,7 +78,7 @@ macro_rules! conv_impl {
 
 conv_impl! {{
     /// Fails the build when the output size is not the one the geometry gives.
-    const SHAPE_OK: () = assert!(
+    pub(crate) const SHAPE_OK: () = assert!(
         fits(H, KH, SH, PH, OH) && fits(W, KW, SW, PW, OW) && C > 0 && F > 0,
         "Conv2d: OH/OW do not match (H + 2*PH - KH) / SH + 1, or the kernel does not fit"
     );
@@ -141,111 +145,95 @@ conv_impl! {<Layer<T>> {
 }}
 
 conv_impl! {{
-    /// The convolution, then the activation when `activate`, for scalar FPUs
-    /// (Cortex-M): interior output pixels (whose windows need no padding) go through
-    /// [`Self::block`]: `PB` pixels along the row times `FB` filters at a
-    /// time, `PB * FB = 16` accumulators, which stay in registers on a
-    /// 32-register FPU (Cortex-M4F); each weight load serves `PB` pixels and
-    /// each input load `FB` filters. Every output still sums bias, then taps
-    /// in `(ky, kx, c)` order, so results are bit-identical to one pixel at a
-    /// time.
-    #[cfg(target_arch = "arm")]
+    /// The convolution, then the activation when `activate`.
     fn convolve(&self, x: &[[[T; C]; W]; H], y: &mut [[[T; F]; OW]; OH], activate: bool) {
         let () = Self::SHAPE_OK;
-        let bias = self.bias.values().copied().unwrap_or([T::zero(); F]);
-        // One input channel: 8 pixels x 2 filters (with 4 x 4, LLVM keeps the
-        // overlapping inputs of neighbouring taps live and spills).
-        let (pb, fb) = if C == 1 { (8, 2) } else { (4, 4) };
         for (oy, row) in y.iter_mut().enumerate() {
-            let mut ox0 = 0;
-            while ox0 < OW {
-                let inside = ox0 + pb <= OW && ox0 * SW >= PW && (ox0 + pb - 1) * SW + KW - 1 - PW < W;
-                if F.is_multiple_of(fb) && inside {
-                    if C == 1 {
-                        self.block::<8, 2>(x, row, oy, ox0, &bias, activate);
-                    } else {
-                        self.block::<4, 4>(x, row, oy, ox0, &bias, activate);
+            self.row(
+                x,
+                oy,
+                #[inline(always)]
+                |ox, f0, v| {
+                    if activate && A::ELEMENTWISE {
+                        A::apply(v, F);
                     }
-                    ox0 += pb;
-                    continue;
-                }
-                row[ox0] = self.pixel(x, oy, ox0, &bias, activate);
-                ox0 += 1;
+                    row[ox][f0..f0 + v.len()].copy_from_slice(v);
+                },
+            );
+            if activate && !A::ELEMENTWISE {
+                row.iter_mut().for_each(|out| A::apply(out, F));
             }
         }
     }
 
-    /// The convolution, then the activation when `activate`: `BLOCK` output
-    /// pixels times all `F` filters at a time, for SIMD hosts (the
-    /// accumulators are `F`-wide vectors).
-    #[cfg(not(target_arch = "arm"))]
-    fn convolve(&self, x: &[[[T; C]; W]; H], y: &mut [[[T; F]; OW]; OH], activate: bool) {
-        let () = Self::SHAPE_OK;
+    /// Output row `oy` before the activation, handed to `emit(ox, f0, v)` in
+    /// pieces: `v` holds filters `f0 .. f0 + v.len()` of output pixel `ox`.
+    /// For each filter, the pixels of the row arrive left to right.
+    ///
+    /// Every output sums bias, then taps in `(ky, c, kx)` order whatever the
+    /// blocking, so all targets give bit-identical results.
+    #[inline(always)]
+    pub(crate) fn row(&self, x: &[[[T; C]; W]; H], oy: usize, emit: impl FnMut(usize, usize, &mut [T])) {
+        // Scalar FPU with 32 registers (Cortex-M4F): 8 pixels x 2 filters
+        // keeps 16 accumulators, the 12 inputs of a row and 2 weights live.
+        #[cfg(target_arch = "arm")]
+        self.row_blocked::<8, 2>(x, oy, emit);
+        // SIMD hosts: the accumulators are F-wide vectors.
+        #[cfg(not(target_arch = "arm"))]
+        self.row_blocked::<4, F>(x, oy, emit);
+    }
+
+    /// [`Self::row`] with `PB` pixels by `FB` filters per block where the
+    /// windows need no padding, one pixel at a time elsewhere.
+    #[inline(always)]
+    fn row_blocked<const PB: usize, const FB: usize>(
+        &self,
+        x: &[[[T; C]; W]; H],
+        oy: usize,
+        mut emit: impl FnMut(usize, usize, &mut [T]),
+    ) {
         let bias = self.bias.values().copied().unwrap_or([T::zero(); F]);
-        for (oy, row) in y.iter_mut().enumerate() {
-            for ox0 in (0..OW).step_by(BLOCK) {
-                if ox0 + BLOCK <= OW && block_inside(ox0, KW, SW, PW, W) {
-                    // BLOCK pixels at once: BLOCK independent accumulators in
-                    // registers, each weight row loaded once for all of them.
-                    let mut acc = [bias; BLOCK];
-                    for (ky, w_row) in self.weight.iter().enumerate() {
-                        let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                        for (kx, w_tap) in w_row.iter().enumerate() {
-                            let ix0 = ox0 * SW + kx - PW;
-                            for (c, wc) in w_tap.iter().enumerate() {
-                                for (p, a) in acc.iter_mut().enumerate() {
-                                    axpy(a, x[iy][ix0 + p * SW][c], wc);
-                                }
-                            }
-                        }
-                    }
-                    for (out, mut a) in row[ox0..ox0 + BLOCK].iter_mut().zip(acc) {
-                        if activate {
-                            A::apply(&mut a, F);
-                        }
-                        *out = a;
-                    }
-                } else {
-                    for (ox, out) in row.iter_mut().enumerate().skip(ox0).take(BLOCK) {
-                        *out = self.pixel(x, oy, ox, &bias, activate);
-                    }
-                }
+        let mut ox = 0;
+        while ox < OW {
+            if ox + PB <= OW && block_inside(ox, PB, KW, SW, PW, W) && F.is_multiple_of(FB) {
+                self.block::<PB, FB>(x, oy, ox, &bias, &mut emit);
+                ox += PB;
+            } else {
+                emit(ox, 0, &mut self.pixel(x, oy, ox, &bias));
+                ox += 1;
             }
         }
     }
 
     /// One output pixel, any padding: the path for image borders.
     #[inline(always)]
-    fn pixel(&self, x: &[[[T; C]; W]; H], oy: usize, ox: usize, bias: &[T; F], activate: bool) -> [T; F] {
+    fn pixel(&self, x: &[[[T; C]; W]; H], oy: usize, ox: usize, bias: &[T; F]) -> [T; F] {
         let mut acc = *bias;
         for (ky, w_row) in self.weight.iter().enumerate() {
             let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-            for (kx, w_tap) in w_row.iter().enumerate() {
-                let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                for (&xc, wc) in x[iy][ix].iter().zip(w_tap) {
-                    axpy(&mut acc, xc, wc);
+            for c in 0..C {
+                for (kx, w_tap) in w_row.iter().enumerate() {
+                    let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                    axpy(&mut acc, x[iy][ix][c], &w_tap[c]);
                 }
             }
-        }
-        if activate {
-            A::apply(&mut acc, F);
         }
         acc
     }
 
-    /// Outputs `ox0 .. ox0 + PB` of row `oy`, all `F` filters, `FB` at a
-    /// time. The caller checks that the windows need no padding and that
-    /// `FB` divides `F`.
-    #[cfg(target_arch = "arm")]
+    /// Outputs `ox0 .. ox0 + PB` of row `oy`, whose windows need no padding,
+    /// `FB` filters at a time: `PB * FB` accumulators in registers, each
+    /// weight loaded once for `PB` pixels and each input once for `FB`
+    /// filters. With `kx` innermost, the inputs of one row and channel are
+    /// loaded once for all `KW` taps.
     #[inline(always)]
     fn block<const PB: usize, const FB: usize>(
         &self,
         x: &[[[T; C]; W]; H],
-        row: &mut [[T; F]; OW],
         oy: usize,
         ox0: usize,
         bias: &[T; F],
-        activate: bool,
+        emit: &mut impl FnMut(usize, usize, &mut [T]),
     ) {
         for f0 in (0..F).step_by(FB) {
             let b: [T; FB] = bias[f0..f0 + FB].try_into().unwrap();
@@ -253,10 +241,10 @@ conv_impl! {{
             for (ky, w_row) in self.weight.iter().enumerate() {
                 let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
                 let x_row = &x[iy];
-                for (kx, w_tap) in w_row.iter().enumerate() {
-                    let ix0 = ox0 * SW + kx - PW;
-                    for (c, w_c) in w_tap.iter().enumerate() {
-                        let w: &[T; FB] = w_c[f0..f0 + FB].try_into().unwrap();
+                for c in 0..C {
+                    for (kx, w_tap) in w_row.iter().enumerate() {
+                        let w: &[T; FB] = w_tap[c][f0..f0 + FB].try_into().unwrap();
+                        let ix0 = ox0 * SW + kx - PW;
                         for (p, a) in acc.iter_mut().enumerate() {
                             axpy(a, x_row[ix0 + p * SW][c], w);
                         }
@@ -264,15 +252,7 @@ conv_impl! {{
                 }
             }
             for (p, a) in acc.iter_mut().enumerate() {
-                if activate && A::ELEMENTWISE {
-                    A::apply(a, FB);
-                }
-                row[ox0 + p][f0..f0 + FB].copy_from_slice(a);
-            }
-        }
-        if activate && !A::ELEMENTWISE {
-            for out in &mut row[ox0..ox0 + PB] {
-                A::apply(out, F);
+                emit(ox0 + p, f0, a);
             }
         }
     }
@@ -319,7 +299,7 @@ conv_impl! {{
                     for (oy, g_row) in dy.iter().enumerate() {
                         let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
                         for ox0 in (0..OW).step_by(BLOCK) {
-                            if ox0 + BLOCK <= OW && block_inside(ox0, KW, SW, PW, W) {
+                            if ox0 + BLOCK <= OW && block_inside(ox0, BLOCK, KW, SW, PW, W) {
                                 let ix0 = ox0 * SW + kx - PW;
                                 for (p, a) in acc.iter_mut().enumerate() {
                                     axpy(a, x[iy][ix0 + p * SW][c], &g_row[ox0 + p]);
@@ -362,7 +342,7 @@ conv_impl! {{
             for (ky, t_row) in wt.iter().enumerate() {
                 let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
                 for ox0 in (0..OW).step_by(BLOCK) {
-                    if ox0 + BLOCK <= OW && block_inside(ox0, KW, SW, PW, W) {
+                    if ox0 + BLOCK <= OW && block_inside(ox0, BLOCK, KW, SW, PW, W) {
                         for (kx, t_tap) in t_row.iter().enumerate() {
                             let mut acc = [[T::zero(); C]; BLOCK];
                             for (f, wf) in t_tap.iter().enumerate() {

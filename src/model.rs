@@ -1,7 +1,7 @@
 //! Whole networks: the [`Model`] trait that [`sequential!`](crate::sequential)
 //! implements, and the inference [`Workspace`].
 
-use crate::{Float, Layer, LayerInfo, Params, Rng, Tensor};
+use crate::{Float, FuseWith, Layer, LayerInfo, Params, Rng, Tensor};
 
 /// Layer `I` of a model, by position: lets [`sequential!`](crate::sequential)
 /// write each layer's type once.
@@ -106,8 +106,12 @@ pub trait Model<T: Float>: Params<T> {
 
     /// Runs the network on `x`, using only `workspace` for intermediate
     /// activations, and returns the output, which lives in the workspace.
-    /// Allocates nothing and cannot fail.
-    fn predict<'w>(&self, x: &Self::Input, workspace: &'w mut Self::Workspace) -> &'w Self::Output;
+    /// Allocates nothing and cannot fail. (Copies `x` into the workspace
+    /// and calls [`Model::predict_staged`].)
+    fn predict<'w>(&self, x: &Self::Input, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
+        Self::staged_input(workspace).as_flat_mut().copy_from_slice(x.as_flat());
+        self.predict_staged(workspace)
+    }
 
     /// Where [`Model::predict_staged`] reads its input: the top end of the
     /// workspace. Write the image here instead of into a buffer of its own,
@@ -195,7 +199,8 @@ impl<T, const N: usize> AsMut<[T]> for Workspace<T, N> {
 /// the end of the buffer opposite to its input (ping-pong from both ends), so
 /// the buffer only needs the largest *adjacent* pair of activations.
 ///
-/// [`Model::predict`] is `Pass::first(..)` followed by one `then` per layer;
+/// [`Model::predict_staged`] is `Pass::staged(..)` followed by one `then` per
+/// layer, or one `then_fused` per convolution and the pooling after it;
 /// calling the steps yourself lets firmware measure each layer (see
 /// `firmware-example`).
 pub struct Pass<'w, T> {
@@ -206,46 +211,44 @@ pub struct Pass<'w, T> {
 }
 
 impl<'w, T: Float> Pass<'w, T> {
-    /// Runs the first layer on the caller's input.
-    #[inline(always)]
-    pub fn first<L: Layer<T>>(buf: &'w mut [T], layer: &L, x: &L::Input) -> Self {
-        let len = <L::Output as Tensor<T>>::LEN;
-        let out = &mut buf[..len];
-        if L::IN_PLACE {
-            out.copy_from_slice(&x.as_flat()[..len]);
-            layer.forward_in_place(out);
-        } else {
-            layer.forward(x, view_mut::<T, L::Output>(out));
-        }
-        Self { buf, len, top: false }
-    }
-
-    /// Runs the first layer on the input staged at the top end of `buf`
+    /// Starts from an input of type `X` staged at the top end of `buf`
     /// (see [`Model::staged_input`]).
     #[inline(always)]
-    pub fn first_staged<L: Layer<T>>(buf: &'w mut [T], layer: &L) -> Self {
-        let in_len = <L::Input as Tensor<T>>::LEN;
-        Self { len: in_len, top: true, buf }.then(layer)
+    pub fn staged<X: Tensor<T>>(buf: &'w mut [T]) -> Self {
+        Self { len: X::LEN, top: true, buf }
     }
 
     /// Runs the next layer on the current activation.
     #[inline(always)]
-    pub fn then<L: Layer<T>>(mut self, layer: &L) -> Self {
-        let n = self.buf.len();
-        let out_len = <L::Output as Tensor<T>>::LEN;
+    pub fn then<L: Layer<T>>(self, layer: &L) -> Self {
         if L::IN_PLACE {
-            let at = if self.top { n - self.len } else { 0 };
+            let at = if self.top { self.buf.len() - self.len } else { 0 };
             layer.forward_in_place(&mut self.buf[at..at + self.len]);
             return self;
         }
+        self.step(|x, y| layer.forward(x, y))
+    }
+
+    /// Runs the next layer and the one after it as one step, without the
+    /// first one's output (see [`FuseWith`]).
+    #[inline(always)]
+    pub fn then_fused<L: FuseWith<T, N>, N: Layer<T, Input = L::Output>>(self, layer: &L, next: &N) -> Self {
+        self.step(|x, y| layer.forward_fused(next, x, y))
+    }
+
+    /// Computes an `Y` from the current activation, read as an `X`, into the
+    /// other end of the buffer.
+    #[inline(always)]
+    fn step<X: Tensor<T>, Y: Tensor<T>>(mut self, f: impl FnOnce(&X, &mut Y)) -> Self {
+        let n = self.buf.len();
         if self.top {
             let (lo, hi) = self.buf.split_at_mut(n - self.len);
-            layer.forward(view::<T, L::Input>(hi), view_mut::<T, L::Output>(&mut lo[..out_len]));
+            f(view(hi), view_mut(&mut lo[..Y::LEN]));
         } else {
-            let (lo, hi) = self.buf.split_at_mut(n - out_len);
-            layer.forward(view::<T, L::Input>(lo), view_mut::<T, L::Output>(hi));
+            let (lo, hi) = self.buf.split_at_mut(n - Y::LEN);
+            f(view(lo), view_mut(hi));
         }
-        self.len = out_len;
+        self.len = Y::LEN;
         self.top = !self.top;
         self
     }

@@ -14,6 +14,9 @@ pub trait PoolKind: Copy + Default + Send + Sync + 'static {
     const AVERAGE: bool;
     /// Folds `x` into the running result `acc`, per channel.
     fn fold<T: Float>(acc: &mut [T], x: &[T]);
+    /// Turns the fold of a whole window of `count` elements into the result.
+    #[inline(always)]
+    fn finish<T: Float>(_acc: &mut [T], _count: usize) {}
 }
 
 /// Maximum of each window.
@@ -52,6 +55,11 @@ impl PoolKind for Avg {
     #[inline(always)]
     fn fold<T: Float>(acc: &mut [T], x: &[T]) {
         axpy(acc, T::one(), x);
+    }
+    #[inline(always)]
+    fn finish<T: Float>(acc: &mut [T], count: usize) {
+        let scale = T::one() / T::of(count as f64);
+        acc.iter_mut().for_each(|v| *v *= scale);
     }
 }
 
@@ -115,6 +123,26 @@ impl<
     }
 }
 
+impl<
+        K,
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const OH: usize,
+        const OW: usize,
+    > Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
+{
+    /// Fails the build when the output size is not the one the geometry gives.
+    pub(crate) const SHAPE_OK: () = assert!(
+        fits(H, KH, SH, 0, OH) && fits(W, KW, SW, 0, OW),
+        "Pool2d: OH/OW do not match (H - KH) / SH + 1, or the window does not fit"
+    );
+}
+
 // SAFETY: zero-sized, alignment 1.
 unsafe impl<
         T: Float,
@@ -148,12 +176,7 @@ pool_impl! {<Layer<T>> {
     ]);
 
     fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
-        const {
-            assert!(
-                fits(H, KH, SH, 0, OH) && fits(W, KW, SW, 0, OW),
-                "Pool2d: OH/OW do not match (H - KH) / SH + 1, or the window does not fit"
-            )
-        };
+        let () = Self::SHAPE_OK;
         for (oy, row) in y.iter_mut().enumerate() {
             for (ox, out) in row.iter_mut().enumerate() {
                 *out = x[oy * SH][ox * SW];
@@ -164,10 +187,7 @@ pool_impl! {<Layer<T>> {
                         }
                     }
                 }
-                if K::AVERAGE {
-                    let scale = T::one() / T::of((KH * KW) as f64);
-                    out.iter_mut().for_each(|v| *v *= scale);
-                }
+                K::finish(out, KH * KW);
             }
         }
     }

@@ -114,7 +114,7 @@ macro_rules! sequential {
                 $crate::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw),
                 $f
             ]
-            in_place false rest $rest);
+            role [Conv $($act)?] rest $rest);
     };
 
     // ---- pooling -------------------------------------------------------------
@@ -137,7 +137,7 @@ macro_rules! sequential {
                 $crate::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0),
                 $c
             ]
-            in_place false rest $rest);
+            role [Pool] rest $rest);
     };
 
     // ---- dense ---------------------------------------------------------------
@@ -146,13 +146,13 @@ macro_rules! sequential {
         $crate::sequential!(@push $st $la $field
             ty [$crate::Dense<T, {$crate::shape::expect_len(stringify!($field), $i, $n)}, {$o},
                 $crate::__act!($($act)?), $crate::__bias!($($b)? true, $o)>]
-            shape [$o] in_place false rest $rest);
+            shape [$o] role [Buffer] rest $rest);
     };
     (@kind Dense $st:tt $la:tt $field:ident shape [$n:expr] args [$o:tt $(, bias = $b:tt)?]
         act [$($act:ident)?] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
             ty [$crate::Dense<T, {$n}, {$o}, $crate::__act!($($act)?), $crate::__bias!($($b)? true, $o)>]
-            shape [$o] in_place false rest $rest);
+            shape [$o] role [Buffer] rest $rest);
     };
     (@kind Dense $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] $($tail:tt)*) => {
         ::core::compile_error!(concat!("layer `", stringify!($field),
@@ -163,29 +163,29 @@ macro_rules! sequential {
     (@kind Flatten $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] args [] act [] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
             ty [$crate::Flatten<{$h}, {$w}, {$c}, {($h) * ($w) * ($c)}>]
-            shape [($h) * ($w) * ($c)] in_place true rest $rest);
+            shape [($h) * ($w) * ($c)] role [InPlace] rest $rest);
     };
     (@kind Upsample $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] args [$f:tt] act [] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
             ty [$crate::Upsample<{$h}, {$w}, {$c}, {$crate::__axis!(0, $f)}, {$crate::__axis!(1, $f)},
                 {($h) * $crate::__axis!(0, $f)}, {($w) * $crate::__axis!(1, $f)}>]
             shape [($h) * $crate::__axis!(0, $f), ($w) * $crate::__axis!(1, $f), $c]
-            in_place false rest $rest);
+            role [Buffer] rest $rest);
     };
     (@kind Dropout $st:tt $la:tt $field:ident shape $shape:tt args [$rate:tt] act [] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
             ty [$crate::Dropout<$crate::__tensor!($shape), {$crate::shape::permille(stringify!($field), $rate, stringify!($rate))}>]
-            shape $shape in_place true rest $rest);
+            shape $shape role [InPlace] rest $rest);
     };
     (@kind $act:ident $st:tt $la:tt $field:ident shape $shape:tt args [] act [] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
             ty [$crate::Activate<$crate::activation::$act, $crate::__tensor!($shape)>]
-            shape $shape in_place true rest $rest);
+            shape $shape role [InPlace] rest $rest);
     };
 
     // ---- append a layer to the state -------------------------------------------
     (@push [$meta:tt [$i:tt $($ids:tt)*] [$prev:tt] [$($layers:tt)*] [$($rev:tt)*]] [$($la:tt)*] $field:ident
-        ty [$($ty:tt)*] shape $shape:tt in_place $ip:tt rest $rest:tt) => {
+        ty [$($ty:tt)*] shape $shape:tt role $ip:tt rest $rest:tt) => {
         $crate::sequential!(@parse
             [$meta [$($ids)*] [$i]
              [$($layers)* {[$($la)*] $field [$($ty)*] ($crate::__len!($shape)) $ip $i $prev}]
@@ -210,7 +210,7 @@ macro_rules! sequential {
             type Workspace = $crate::Workspace<T, {
                 $crate::shape::workspace_len(
                     $crate::__len!($input),
-                    &[($crate::__paren!($flen), $fip) $(, ($crate::__paren!($len), $ip))*],
+                    &[($crate::__paren!($flen), $crate::__role!($fip)) $(, ($crate::__paren!($len), $crate::__role!($ip)))*],
                 )
             }>;
             type Trace = (
@@ -233,15 +233,9 @@ macro_rules! sequential {
                 $($crate::Layer::<T>::init(&mut self.$field, rng);)*
             }
 
-            fn predict<'w>(&self, x: &Self::Input, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
-                let pass = $crate::model::Pass::first(workspace.as_mut(), &self.$ffield, x);
-                $(let pass = pass.then(&self.$field);)*
-                pass.output()
-            }
-
             fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
-                let pass = $crate::model::Pass::first_staged(workspace.as_mut(), &self.$ffield);
-                $(let pass = pass.then(&self.$field);)*
+                let pass = $crate::model::Pass::staged::<Self::Input>(workspace.as_mut());
+                $crate::sequential!(@steps pass self [{$ffield $fip} $({$field $ip})*]);
                 pass.output()
             }
 
@@ -285,6 +279,20 @@ macro_rules! sequential {
                 $crate::sequential!(@backward self x trace grad grads ctx [{$lfield $li $lprev $lty} $($rev)*]);
             }
         }
+    };
+    // Inference steps: a convolution and the pooling after it run fused.
+    (@steps $p:ident $s:ident []) => {};
+    (@steps $p:ident $s:ident [{$f:ident [Conv Softmax]} $($rest:tt)*]) => {
+        let $p = $p.then(&$s.$f);
+        $crate::sequential!(@steps $p $s [$($rest)*]);
+    };
+    (@steps $p:ident $s:ident [{$f:ident [Conv $($act:ident)?]} {$g:ident [Pool]} $($rest:tt)*]) => {
+        let $p = $p.then_fused(&$s.$f, &$s.$g);
+        $crate::sequential!(@steps $p $s [$($rest)*]);
+    };
+    (@steps $p:ident $s:ident [{$f:ident $role:tt} $($rest:tt)*]) => {
+        let $p = $p.then(&$s.$f);
+        $crate::sequential!(@steps $p $s [$($rest)*]);
     };
     (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident [{$field:ident $i:tt first $ty:tt}]) => {
         $crate::Backward::<T>::backward(&$s.$field, $x, &$tr.$i, &mut $g.$i, None, &mut $gs.$field, &$ctx($i));
@@ -367,6 +375,22 @@ macro_rules! __bias {
     };
     (true true, $n:tt) => {
         [T; $n]
+    };
+}
+
+/// How layer output is held at inference (see `shape::Role`); a convolution
+/// with softmax over its filters is not fused.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __role {
+    ([Conv Softmax]) => {
+        $crate::shape::Role::Buffer
+    };
+    ([Conv $($act:ident)?]) => {
+        $crate::shape::Role::Conv
+    };
+    ([$role:ident]) => {
+        $crate::shape::Role::$role
     };
 }
 

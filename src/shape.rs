@@ -124,19 +124,40 @@ pub const fn permille(layer: &str, rate: f64, written: &str) -> u32 {
     (rate * 1000.0 + 0.5) as u32
 }
 
+/// How a layer's output is held during inference, for [`workspace_len`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Written to a buffer of its own.
+    Buffer,
+    /// Computed over its input's buffer (activations, flatten, dropout).
+    InPlace,
+    /// A convolution: when a [`Role::Pool`] follows, the two run as one
+    /// step ([`Pass::then_fused`](crate::model::Pass::then_fused)) and this
+    /// output never exists.
+    Conv,
+    /// A pooling layer.
+    Pool,
+}
+
 /// Size of the inference workspace: the largest sum of two adjacent
 /// activations that need buffers of their own (in-place layers share their
-/// input's buffer), counting the input as the activation before the first
-/// layer so that it can be staged in the workspace too
+/// input's buffer; a convolution followed by pooling writes only the pooled
+/// output), counting the input as the activation before the first layer so
+/// that it can be staged in the workspace too
 /// ([`Model::predict_staged`](crate::Model::predict_staged)). `outputs[i]`
-/// is layer `i`'s output length and whether it runs in place.
-pub const fn workspace_len(input: usize, outputs: &[(usize, bool)]) -> usize {
+/// is layer `i`'s output length and role.
+pub const fn workspace_len(input: usize, outputs: &[(usize, Role)]) -> usize {
     let mut peak = input;
     let mut prev = input; // the live buffer the next layer reads
     let mut i = 0;
     while i < outputs.len() {
-        let (len, in_place) = outputs[i];
-        if !in_place {
+        let (len, role) = outputs[i];
+        let held = match role {
+            Role::InPlace => false,
+            Role::Conv => !(i + 1 < outputs.len() && matches!(outputs[i + 1].1, Role::Pool)),
+            Role::Buffer | Role::Pool => true,
+        };
+        if held {
             if prev + len > peak {
                 peak = prev + len;
             }
@@ -161,12 +182,16 @@ mod tests {
     }
 
     #[test]
-    fn lenet_workspace_is_the_two_largest_adjacent_activations() {
+    fn lenet_workspace_is_the_two_largest_held_adjacent_activations() {
+        use Role::*;
         // conv1 4608, relu fused, pool1 1152, conv2 1024, pool2 256, flatten (in place), 64, 10
-        let outs = [(4608, false), (1152, false), (1024, false), (256, false), (256, true), (64, false), (10, false)];
-        assert_eq!(workspace_len(784, &outs), 4608 + 1152);
+        let outs = [(4608, Conv), (1152, Pool), (1024, Conv), (256, Pool), (256, InPlace), (64, Buffer), (10, Buffer)];
+        // Each conv runs fused with its pool: the peak is the input and pool1's output.
+        assert_eq!(workspace_len(784, &outs), 784 + 1152);
+        // Without the pools the convolutions' outputs are held.
+        assert_eq!(workspace_len(784, &[(4608, Conv), (1152, Buffer)]), 4608 + 1152);
         // A large input with a small first output: the input pair is the peak.
-        assert_eq!(workspace_len(10_000, &[(10, false), (5, false)]), 10_010);
+        assert_eq!(workspace_len(10_000, &[(10, Buffer), (5, Buffer)]), 10_010);
     }
 
     #[test]

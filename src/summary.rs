@@ -11,7 +11,7 @@ use core::marker::PhantomData;
 /// use constnet::{zoo::Lenet, summary::Summary};
 /// let table = format!("{}", Summary::<f32, Lenet>::new());
 /// assert!(table.contains("Total params: 20,522"));
-/// assert!(table.contains("Inference workspace: 23,040 bytes"));
+/// assert!(table.contains("Inference workspace: 7,744 bytes"));
 /// ```
 pub struct Summary<T, M>(PhantomData<(T, M)>);
 

@@ -40,19 +40,24 @@ pub(crate) fn source(o: usize, k: usize, stride: usize, pad: usize, len: usize, 
     }
 }
 
-/// Output positions handled together by the convolution loops: independent
-/// accumulators hide the latency of fused multiply-adds.
-pub(crate) const BLOCK: usize = 4;
-
-/// Whether outputs `o0 .. o0 + BLOCK` read only real input positions with
-/// every window offset `0..k` (no padding involved), so the inner loops can
-/// index the input directly.
+/// Whether outputs `o0 .. o0 + n` read only real input positions with every
+/// window offset `0..k` (no padding involved), so the inner loops can index
+/// the input directly.
 #[inline(always)]
-pub(crate) fn block_inside(o0: usize, k: usize, stride: usize, pad: usize, len: usize) -> bool {
-    o0 * stride >= pad && (o0 + BLOCK - 1) * stride + k - 1 - pad < len
+pub(crate) fn block_inside(o0: usize, n: usize, k: usize, stride: usize, pad: usize, len: usize) -> bool {
+    o0 * stride >= pad && (o0 + n - 1) * stride + k - 1 - pad < len
 }
 
 /// Whether `out` is the window count `(input + 2 * pad - window) / stride + 1`.
 pub(crate) const fn fits(input: usize, window: usize, stride: usize, pad: usize, out: usize) -> bool {
     stride > 0 && input + 2 * pad >= window && out == (input + 2 * pad - window) / stride + 1
+}
+
+/// The windows `lo ..= hi` (of `n`, each `k` long, `stride` apart) that hold
+/// position `i`, or `None` when `i` falls between windows or past the last.
+#[inline(always)]
+pub(crate) fn windows_holding(i: usize, k: usize, stride: usize, n: usize) -> Option<(usize, usize)> {
+    let lo = if i + 1 >= k { (i + 1 - k).div_ceil(stride) } else { 0 };
+    let hi = if i / stride < n { i / stride } else { n - 1 };
+    (lo <= hi).then_some((lo, hi))
 }

@@ -85,7 +85,7 @@ instructions=$(sed -n 's/^icount: inference [0-9]* -> [0-9]*: \([0-9]*\) instruc
 # --- per-layer table: spans (k-1 -> k) of the layer-by-layer pass ---------------------
 layers=$(grep '^layers: ' "$work/firmware.txt" | tail -n 1 || true)
 if [ -n "$layers" ]; then
-    echo "per-layer instructions (one inference, layers run one at a time; each count includes one marker call, ~10):"
+    echo "per-step instructions (one inference, one step at a time: a conv and its pool are one step; each count includes one marker call, ~10):"
     printf '%s\n' "$layers" | tr ' ' '\n' | sed -n 's/^\([0-9]*\)=\([^:]*\):\([0-9]*\)$/\1 \2 \3/p' |
     awk -v file="$work/icount.txt" '
         BEGIN {
@@ -96,16 +96,16 @@ if [ -n "$layers" ]; then
                     first[f[3] "-" f[5]] = f[7]
                 }
             }
-            printf "  %-8s %12s %9s %9s\n", "layer", "instructions", "MACs", "instr/MAC"
+            printf "  %-12s %12s %9s %9s\n", "layer", "instructions", "MACs", "instr/MAC"
         }
         {
             key = ($1 - 1) "-" $1; n = first[key]
-            if (n == "") { printf "  %-8s %12s\n", $2, "?"; next }
+            if (n == "") { printf "  %-12s %12s\n", $2, "?"; next }
             total += n; macs += $3
-            if ($3 > 0) printf "  %-8s %12d %9d %9.2f\n", $2, n, $3, n / $3
-            else        printf "  %-8s %12d %9s %9s\n", $2, n, "-", "-"
+            if ($3 > 0) printf "  %-12s %12d %9d %9.2f\n", $2, n, $3, n / $3
+            else        printf "  %-12s %12d %9s %9s\n", $2, n, "-", "-"
         }
-        END { if (macs > 0) printf "  %-8s %12d %9d %9.2f\n", "sum", total, macs, total / macs }'
+        END { if (macs > 0) printf "  %-12s %12d %9d %9.2f\n", "sum", total, macs, total / macs }'
 fi
 over=$(sed -n 's/^icount: pair 1 -> 2: count=\([0-9]*\) first=[0-9]* min=\([0-9]*\) max=\([0-9]*\) sum=\([0-9]*\)$/\1 \2 \3 \4/p' "$work/icount.txt" 2>/dev/null | head -n 1)
 if [ -n "$over" ]; then

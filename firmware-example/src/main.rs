@@ -225,41 +225,48 @@ fn ulps(a: f32, b: f32) -> u32 {
     a.abs_diff(b)
 }
 
-/// Marker after layer `k` (0-based) in [`layer_by_layer`] is
+/// Marker after step `k` (0-based) in [`layer_by_layer`] is
 /// `FIRST_LAYER_MARK + k`; the pass starts with mark `FIRST_LAYER_MARK - 1`.
 /// The `layers:` line names them for `tools/firmware-figures.sh`.
 const FIRST_LAYER_MARK: u8 = 10;
 
-/// Runs the model's layers one at a time with the library's own
+/// The layers (indices into `LAYERS`) that each step of [`layer_by_layer`]
+/// runs: each convolution runs fused with the pooling after it, as in
+/// `predict_staged`.
+const STEPS: [&[usize]; 5] = [&[0, 1], &[2, 3], &[4], &[5], &[6]];
+
+/// Runs the model one step at a time with the library's own
 /// `constnet::model::Pass` (what `predict_staged` runs), with a marker after
 /// each: the per-layer instruction counts.
 #[inline(never)]
 fn layer_by_layer(m: &Net, ws: &mut Ws) -> Output {
     constnet_mark(FIRST_LAYER_MARK - 1);
-    let pass = Pass::first_staged(ws.as_mut(), &m.conv1);
+    let pass = Pass::staged::<<Net as Model<f32>>::Input>(ws.as_mut());
+    let pass = pass.then_fused(&m.conv1, &m.pool1);
     constnet_mark(FIRST_LAYER_MARK);
-    let pass = pass.then(&m.pool1);
+    let pass = pass.then_fused(&m.conv2, &m.pool2);
     constnet_mark(FIRST_LAYER_MARK + 1);
-    let pass = pass.then(&m.conv2);
-    constnet_mark(FIRST_LAYER_MARK + 2);
-    let pass = pass.then(&m.pool2);
-    constnet_mark(FIRST_LAYER_MARK + 3);
     let pass = pass.then(&m.flat);
-    constnet_mark(FIRST_LAYER_MARK + 4);
+    constnet_mark(FIRST_LAYER_MARK + 2);
     let pass = pass.then(&m.fc1);
-    constnet_mark(FIRST_LAYER_MARK + 5);
+    constnet_mark(FIRST_LAYER_MARK + 3);
     let pass = pass.then(&m.out);
-    constnet_mark(FIRST_LAYER_MARK + 6);
+    constnet_mark(FIRST_LAYER_MARK + 4);
     *pass.output::<Output>()
 }
 
-/// `layers: 9=start 10=conv1:115200 11=pool1:0 ...`: the layer-by-layer
-/// markers, each with the layer's name and multiply-accumulates.
+/// `layers: 9=start 10=conv1+pool1:115200 ...`: the step-by-step markers,
+/// each with the names of the step's layers and their multiply-accumulates.
 #[inline(never)]
 fn print_layer_marks() {
+    let layers = <Net as Model<f32>>::LAYERS;
     hprint!("layers: {}=start", FIRST_LAYER_MARK - 1);
-    for (k, layer) in <Net as Model<f32>>::LAYERS.iter().enumerate() {
-        hprint!(" {}={}:{}", FIRST_LAYER_MARK as usize + k, layer.name, macs(layer));
+    for (k, step) in STEPS.iter().enumerate() {
+        hprint!(" {}=", FIRST_LAYER_MARK as usize + k);
+        for (j, &i) in step.iter().enumerate() {
+            hprint!("{}{}", if j > 0 { "+" } else { "" }, layers[i].name);
+        }
+        hprint!(":{}", step.iter().map(|&i| macs(&layers[i])).sum::<usize>());
     }
     hprintln!();
 }
