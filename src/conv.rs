@@ -2,6 +2,8 @@
 
 use crate::activation::{Activation, Linear};
 use crate::bias::BiasTerm;
+#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+use crate::fpu;
 use crate::kernels::{axpy, init_fan_in};
 use crate::layer::{fingerprint, str_hash};
 use crate::window::{block_inside, fits, source, Padding, ZeroPad};
@@ -174,6 +176,8 @@ conv_impl! {{
     /// blocking, so all targets give bit-identical results.
     #[inline(always)]
     pub(crate) fn row(&self, x: &[[[T; C]; W]; H], oy: usize, emit: impl FnMut(usize, usize, &mut [T])) {
+        #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+        let Some(emit) = self.row_fpu(x, oy, emit) else { return };
         // Scalar FPU with 32 registers (Cortex-M4F): 8 pixels x 2 filters
         // keeps 16 accumulators, the 12 inputs of a row and 2 weights live.
         #[cfg(target_arch = "arm")]
@@ -181,6 +185,42 @@ conv_impl! {{
         // SIMD hosts: the accumulators are F-wide vectors.
         #[cfg(not(target_arch = "arm"))]
         self.row_blocked::<4, F>(x, oy, emit);
+    }
+
+    /// [`Self::row`] with the assembly kernel [`fpu::window16`], one pixel
+    /// and 16 filters at a time, when `T` is `f32`, `F` a multiple of 16 and
+    /// the row's windows need no vertical padding (border pixels go through
+    /// [`Self::pixel`]). Otherwise does nothing and hands `emit` back.
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[inline(always)]
+    fn row_fpu<E: FnMut(usize, usize, &mut [T])>(&self, x: &[[[T; C]; W]; H], oy: usize, mut emit: E) -> Option<E> {
+        let (Some(xf), Some(wf)) = (
+            fpu::same::<_, [[[f32; C]; W]; H]>(x),
+            fpu::same::<_, [[[[f32; F]; C]; KW]; KH]>(&self.weight),
+        ) else {
+            return Some(emit);
+        };
+        if !F.is_multiple_of(16) || oy * SH < PH || oy * SH - PH + KH > H {
+            return Some(emit);
+        }
+        let bias = self.bias.values().copied().unwrap_or([T::zero(); F]);
+        let Some(bias_f) = fpu::same::<_, [f32; F]>(&bias) else { return Some(emit) };
+        let (x_flat, w_flat) = (xf.as_flattened().as_flattened(), wf.as_flattened().as_flattened().as_flattened());
+        for ox in 0..OW {
+            if ox * SW < PW || ox * SW - PW + KW > W {
+                emit(ox, 0, &mut self.pixel(x, oy, ox, &bias));
+                continue;
+            }
+            let start = ((oy * SH - PH) * W + ox * SW - PW) * C;
+            for f0 in (0..F).step_by(16) {
+                let mut acc: [f32; 16] = core::array::from_fn(|f| bias_f[f0 + f]);
+                fpu::window16::<KH, KW, C, W, F>(&mut acc, &x_flat[start..], w_flat, f0);
+                if let Some(acc) = fpu::same_mut::<_, [T; 16]>(&mut acc) {
+                    emit(ox, f0, acc);
+                }
+            }
+        }
+        None
     }
 
     /// [`Self::row`] with `PB` pixels by `FB` filters per block where the
@@ -211,10 +251,10 @@ conv_impl! {{
         let mut acc = *bias;
         for (ky, w_row) in self.weight.iter().enumerate() {
             let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-            for c in 0..C {
-                for (kx, w_tap) in w_row.iter().enumerate() {
-                    let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                    axpy(&mut acc, x[iy][ix][c], &w_tap[c]);
+            for (kx, w_tap) in w_row.iter().enumerate() {
+                let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                for (&xc, wc) in x[iy][ix].iter().zip(w_tap) {
+                    axpy(&mut acc, xc, wc);
                 }
             }
         }
@@ -241,10 +281,10 @@ conv_impl! {{
             for (ky, w_row) in self.weight.iter().enumerate() {
                 let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
                 let x_row = &x[iy];
-                for c in 0..C {
-                    for (kx, w_tap) in w_row.iter().enumerate() {
-                        let w: &[T; FB] = w_tap[c][f0..f0 + FB].try_into().unwrap();
-                        let ix0 = ox0 * SW + kx - PW;
+                for (kx, w_tap) in w_row.iter().enumerate() {
+                    let ix0 = ox0 * SW + kx - PW;
+                    for (c, w_c) in w_tap.iter().enumerate() {
+                        let w: &[T; FB] = w_c[f0..f0 + FB].try_into().unwrap();
                         for (p, a) in acc.iter_mut().enumerate() {
                             axpy(a, x_row[ix0 + p * SW][c], w);
                         }

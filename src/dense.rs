@@ -2,6 +2,8 @@
 
 use crate::activation::{Activation, Linear};
 use crate::bias::BiasTerm;
+#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+use crate::fpu;
 use crate::kernels::{axpy, dot, dot4, init_fan_in};
 use crate::layer::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
@@ -48,11 +50,18 @@ impl<T: Float, const I: usize, const O: usize, A, B: BiasTerm<T, O>> Dense<T, I,
     /// `W x + b`, before the activation.
     fn affine(&self, x: &[T; I], y: &mut [T; O]) {
         *y = self.bias.values().copied().unwrap_or([T::zero(); O]);
+        // Hard-float Arm, `f32`: the assembly kernel.
+        #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+        if let (Some(x), Some(w), Some(y)) = (fpu::same(x), fpu::same(&self.weight), fpu::same_mut(y)) {
+            fpu::affine::<I, O>(x, w, y);
+            return;
+        }
         if cfg!(target_arch = "arm") {
-            // Scalar FPU (Cortex-M): OB outputs at a time, their accumulators
-            // in registers over all the inputs (64 at once spill on a
-            // 32-register FPU). Each output still sums bias, then inputs in
-            // order: bit-identical to the loop below.
+            // `f64`, or no FPU (Cortex-M0), or an FPU without the hard-float
+            // ABI: OB outputs at a time, their accumulators in registers over
+            // all the inputs (64 at once spill on a 32-register FPU). Each
+            // output still sums bias, then inputs in order: bit-identical to
+            // the loop below.
             const OB: usize = 16;
             let (blocks, tail) = y.as_chunks_mut::<OB>();
             for (b, acc) in blocks.iter_mut().enumerate() {

@@ -10,6 +10,8 @@ mod bias;
 mod conv;
 mod dense;
 mod float;
+#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+mod fpu;
 pub mod fuse;
 mod kernels;
 pub mod layer;
