@@ -187,10 +187,11 @@ conv_impl! {{
         self.row_blocked::<4, F>(x, oy, emit);
     }
 
-    /// [`Self::row`] with the assembly kernel [`fpu::window16`], one pixel
-    /// and 16 filters at a time, when `T` is `f32`, `F` a multiple of 16 and
-    /// the row's windows need no vertical padding (border pixels go through
-    /// [`Self::pixel`]). Otherwise does nothing and hands `emit` back.
+    /// [`Self::row`] with the assembly kernels, when `T` is `f32`, `F` a
+    /// multiple of 8 and the row's windows need no vertical padding:
+    /// [`fpu::window16`] (one pixel, 16 filters at a time) when 16 divides
+    /// `F`, else [`fpu::window8x2`] (two pixels, 8 filters); border pixels go
+    /// through [`Self::pixel`]. Otherwise does nothing and hands `emit` back.
     #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
     #[inline(always)]
     fn row_fpu<E: FnMut(usize, usize, &mut [T])>(&self, x: &[[[T; C]; W]; H], oy: usize, mut emit: E) -> Option<E> {
@@ -200,24 +201,39 @@ conv_impl! {{
         ) else {
             return Some(emit);
         };
-        if !F.is_multiple_of(16) || oy * SH < PH || oy * SH - PH + KH > H {
+        if !F.is_multiple_of(8) || oy * SH < PH || oy * SH - PH + KH > H {
             return Some(emit);
         }
         let bias = self.bias.values().copied().unwrap_or([T::zero(); F]);
         let Some(bias_f) = fpu::same::<_, [f32; F]>(&bias) else { return Some(emit) };
         let (x_flat, w_flat) = (xf.as_flattened().as_flattened(), wf.as_flattened().as_flattened().as_flattened());
-        for ox in 0..OW {
-            if ox * SW < PW || ox * SW - PW + KW > W {
-                emit(ox, 0, &mut self.pixel(x, oy, ox, &bias));
-                continue;
-            }
-            let start = ((oy * SH - PH) * W + ox * SW - PW) * C;
-            for f0 in (0..F).step_by(16) {
-                let mut acc: [f32; 16] = core::array::from_fn(|f| bias_f[f0 + f]);
-                fpu::window16::<KH, KW, C, W, F>(&mut acc, &x_flat[start..], w_flat, f0);
-                if let Some(acc) = fpu::same_mut::<_, [T; 16]>(&mut acc) {
-                    emit(ox, f0, acc);
+        let inside = |ox: usize| ox * SW >= PW && ox * SW - PW + KW <= W;
+        let start = |ox: usize| ((oy * SH - PH) * W + ox * SW - PW) * C;
+        let mut ox = 0;
+        while ox < OW {
+            if F.is_multiple_of(16) && inside(ox) {
+                for f0 in (0..F).step_by(16) {
+                    let mut acc: [f32; 16] = core::array::from_fn(|f| bias_f[f0 + f]);
+                    fpu::window16::<KH, KW, C, W, F>(&mut acc, &x_flat[start(ox)..], w_flat, f0);
+                    if let Some(acc) = fpu::same_mut::<_, [T; 16]>(&mut acc) {
+                        emit(ox, f0, acc);
+                    }
                 }
+                ox += 1;
+            } else if ox + 1 < OW && inside(ox) && inside(ox + 1) {
+                for f0 in (0..F).step_by(8) {
+                    let mut acc: [f32; 16] = core::array::from_fn(|f| bias_f[f0 + f % 8]);
+                    fpu::window8x2::<KH, KW, C, W, F, SW>(&mut acc, &x_flat[start(ox)..], w_flat, f0);
+                    if let Some(acc) = fpu::same_mut::<_, [T; 16]>(&mut acc) {
+                        let (a, b) = acc.split_at_mut(8);
+                        emit(ox, f0, a);
+                        emit(ox + 1, f0, b);
+                    }
+                }
+                ox += 2;
+            } else {
+                emit(ox, 0, &mut self.pixel(x, oy, ox, &bias));
+                ox += 1;
             }
         }
         None

@@ -275,3 +275,125 @@ pub(crate) fn window16<const KH: usize, const KW: usize, const C: usize, const W
         );
     }
 }
+
+// ---- Conv2d: two output pixels, 8 filters --------------------------------------
+
+/// `s{f} += $a * w[f]` and `s{8 + f} += $b * w[f]` for the 8 filters, `w` the
+/// next row of weights: one `vldm` into s24-s31 serves both pixels.
+macro_rules! tap8x2 {
+    ($a:literal, $b:literal) => {
+        concat!(
+            "vldmia {w}!, {{s24-s31}}\n",
+            "vmla.f32 s0, ",
+            $a,
+            ", s24\n vmla.f32 s1, ",
+            $a,
+            ", s25\n",
+            "vmla.f32 s2, ",
+            $a,
+            ", s26\n vmla.f32 s3, ",
+            $a,
+            ", s27\n",
+            "vmla.f32 s4, ",
+            $a,
+            ", s28\n vmla.f32 s5, ",
+            $a,
+            ", s29\n",
+            "vmla.f32 s6, ",
+            $a,
+            ", s30\n vmla.f32 s7, ",
+            $a,
+            ", s31\n",
+            "vmla.f32 s8, ",
+            $b,
+            ", s24\n vmla.f32 s9, ",
+            $b,
+            ", s25\n",
+            "vmla.f32 s10, ",
+            $b,
+            ", s26\n vmla.f32 s11, ",
+            $b,
+            ", s27\n",
+            "vmla.f32 s12, ",
+            $b,
+            ", s28\n vmla.f32 s13, ",
+            $b,
+            ", s29\n",
+            "vmla.f32 s14, ",
+            $b,
+            ", s30\n vmla.f32 s15, ",
+            $b,
+            ", s31\n",
+            ".if {w_skip}\n add {w}, {w}, {w_gap}\n.endif\n",
+        )
+    };
+}
+
+/// Two neighbouring convolution output pixels, 8 filters from `f0`: as
+/// [`window16`], with `acc[..8]` the first pixel's filters and `acc[8..]` the
+/// second's, whose window starts `SW * C` inputs further along `x`. Each
+/// weight load serves both pixels.
+#[inline(always)]
+pub(crate) fn window8x2<
+    const KH: usize,
+    const KW: usize,
+    const C: usize,
+    const W: usize,
+    const F: usize,
+    const SW: usize,
+>(
+    acc: &mut [f32; 16],
+    x: &[f32],
+    w: &[f32],
+    f0: usize,
+) {
+    assert!(KH > 0 && KW * C > 0 && KW <= W && f0 + 8 <= F);
+    assert!((KH - 1) * W * C + SW * C + KW * C <= x.len() && KH * KW * C * F <= w.len());
+    // SAFETY: reads `KH` rows of `KW * C` floats of `x`, `W * C` apart, from
+    // its start and from `SW * C` on, and for each of the `KH * KW * C` taps 8
+    // weights at `f0` of a row of `F`: in bounds by the asserts. Reads and
+    // writes the 16 floats of `acc`. All 4-aligned, as `vldm` and `vstm`
+    // need. Saves and restores the S registers it uses (see the module docs).
+    unsafe {
+        asm!(
+            "vpush {{d0-d15}}",
+            "vldmia {acc}, {{s0-s15}}",
+            "2:",
+            // Taps four at a time: one `vldm` of each pixel's inputs.
+            ".if {chunks}",
+            "movw {n}, #{chunks}",
+            "3:",
+            "vldmia {x0}!, {{s16-s19}}",
+            "vldmia {x1}!, {{s20-s23}}",
+            tap8x2!("s16", "s20"),
+            tap8x2!("s17", "s21"),
+            tap8x2!("s18", "s22"),
+            tap8x2!("s19", "s23"),
+            "subs {n}, {n}, #1",
+            "bne 3b",
+            ".endif",
+            ".rept {rest}",
+            "vldmia {x0}!, {{s16}}",
+            "vldmia {x1}!, {{s20}}",
+            tap8x2!("s16", "s20"),
+            ".endr",
+            "add {x0}, {x0}, {x_gap}",
+            "add {x1}, {x1}, {x_gap}",
+            "subs {rows}, {rows}, #1",
+            "bne 2b",
+            "vstmia {acc}, {{s0-s15}}",
+            "vpop {{d0-d15}}",
+            acc = in(reg) acc.as_mut_ptr(),
+            x0 = inout(reg) x.as_ptr() => _,
+            x1 = inout(reg) x[SW * C..].as_ptr() => _,
+            w = inout(reg) w[f0..].as_ptr() => _,
+            rows = inout(reg) KH => _,
+            n = out(reg) _,
+            x_gap = in(reg) (W - KW) * C * 4,
+            w_gap = in(reg) (F - 8) * 4,
+            chunks = const KW * C / 4,
+            rest = const KW * C % 4,
+            w_skip = const (F > 8) as usize,
+        );
+    }
+}
