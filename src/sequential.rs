@@ -7,7 +7,10 @@
 //! error naming the layer and the sizes) and writes the layer's full type with
 //! every dimension as a const parameter. It then emits the model struct
 //! (`#[repr(C)]`, fields in layer order, so the whole model is one flat run of
-//! weights) and its [`Model`](crate::Model) impl.
+//! weights) and its [`Model`](crate::Model) impl, whose inference runs every
+//! convolution fused with a pooling layer right after it
+//! ([`crate::fuse`]; not when the convolution ends in softmax), so the
+//! workspace never holds that convolution's output.
 
 /// Declares a sequential network. See the [crate docs](crate) for an example.
 ///
