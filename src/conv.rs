@@ -51,9 +51,9 @@ pub struct Conv2d<
 }
 
 /// Writes an `impl` (inherent, or of the trait in `<...>`) for `Conv2d` with
-/// its sixteen generic parameters.
+/// its sixteen generic parameters, and any more in `[...]`.
 macro_rules! conv_impl {
-    ($(<$tr:path>)? { $($body:tt)* }) => {
+    ($([$($more:tt)*])? $(<$tr:path>)? { $($body:tt)* }) => {
         impl<
                 T: Float,
                 const H: usize,
@@ -71,12 +71,15 @@ macro_rules! conv_impl {
                 A: Activation,
                 B: BiasTerm<T, F>,
                 P: Padding,
+                $($($more)*)?
             > $($tr for)? Conv2d<T, H, W, C, F, KH, KW, SH, SW, PH, PW, OH, OW, A, B, P>
         {
             $($body)*
         }
     };
 }
+
+pub(crate) use conv_impl;
 
 conv_impl! {{
     /// Fails the build when the output size is not the one the geometry gives.

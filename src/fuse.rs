@@ -28,33 +28,9 @@ pub trait FuseWith<T: Float, N: Layer<T, Input = Self::Output>>: Layer<T> {
     fn forward_fused(&self, next: &N, x: &Self::Input, y: &mut N::Output);
 }
 
-impl<
-        T: Float,
-        const H: usize,
-        const W: usize,
-        const C: usize,
-        const F: usize,
-        const KH: usize,
-        const KW: usize,
-        const SH: usize,
-        const SW: usize,
-        const PH: usize,
-        const PW: usize,
-        const OH: usize,
-        const OW: usize,
-        A: Activation,
-        B: BiasTerm<T, F>,
-        P: Padding,
-        K: PoolKind,
-        const PKH: usize,
-        const PKW: usize,
-        const PSH: usize,
-        const PSW: usize,
-        const POH: usize,
-        const POW: usize,
-    > FuseWith<T, Pool2d<K, OH, OW, F, PKH, PKW, PSH, PSW, POH, POW>>
-    for Conv2d<T, H, W, C, F, KH, KW, SH, SW, PH, PW, OH, OW, A, B, P>
-{
+crate::conv::conv_impl! {
+    [K: PoolKind, const PKH: usize, const PKW: usize, const PSH: usize, const PSW: usize, const POH: usize, const POW: usize]
+    <FuseWith<T, Pool2d<K, OH, OW, F, PKH, PKW, PSH, PSW, POH, POW>>> {
     fn forward_fused(
         &self,
         _pool: &Pool2d<K, OH, OW, F, PKH, PKW, PSH, PSW, POH, POW>,
@@ -114,4 +90,4 @@ impl<
             }
         }
     }
-}
+}}

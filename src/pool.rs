@@ -70,6 +70,7 @@ impl PoolKind for Avg {
 /// Max and min pooling send each output's gradient to one input element: the
 /// first in row-major window order that holds the chosen value (on ties, the
 /// top-left one).
+#[derive(Default)]
 pub struct Pool2d<
     K,
     const H: usize,
@@ -103,24 +104,6 @@ macro_rules! pool_impl {
             $($body)*
         }
     };
-}
-
-impl<
-        K,
-        const H: usize,
-        const W: usize,
-        const C: usize,
-        const KH: usize,
-        const KW: usize,
-        const SH: usize,
-        const SW: usize,
-        const OH: usize,
-        const OW: usize,
-    > Default for Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
-{
-    fn default() -> Self {
-        Self(PhantomData)
-    }
 }
 
 impl<
