@@ -175,7 +175,7 @@ conv_impl! {{
     /// pieces: `v` holds filters `f0 .. f0 + v.len()` of output pixel `ox`.
     /// For each filter, the pixels of the row arrive left to right.
     ///
-    /// Every output sums bias, then taps in `(ky, c, kx)` order whatever the
+    /// Every output sums bias, then taps in `(ky, kx, c)` order whatever the
     /// blocking, so all targets give bit-identical results.
     #[inline(always)]
     pub(crate) fn row(&self, x: &[[[T; C]; W]; H], oy: usize, emit: impl FnMut(usize, usize, &mut [T])) {

@@ -224,7 +224,8 @@ pub(crate) fn window16<const KH: usize, const KW: usize, const C: usize, const W
     w: &[f32],
     f0: usize,
 ) {
-    assert!(KH > 0 && KW * C > 0 && KW <= W && f0 + 16 <= F);
+    // (`movw` takes the chunk count: at most 65,535.)
+    assert!(KH > 0 && KW * C > 0 && KW * C / 8 <= 0xFFFF && KW <= W && f0 + 16 <= F);
     assert!((KH - 1) * W * C + KW * C <= x.len() && KH * KW * C * F <= w.len());
     // SAFETY: reads `KH` rows of `KW * C` floats of `x`, `W * C` apart, and
     // for each of the `KH * KW * C` taps 16 weights at `f0` of a row of `F`: in bounds by
@@ -347,7 +348,7 @@ pub(crate) fn window8x2<
     w: &[f32],
     f0: usize,
 ) {
-    assert!(KH > 0 && KW * C > 0 && KW <= W && f0 + 8 <= F);
+    assert!(KH > 0 && KW * C > 0 && KW * C / 4 <= 0xFFFF && KW <= W && f0 + 8 <= F);
     assert!((KH - 1) * W * C + SW * C + KW * C <= x.len() && KH * KW * C * F <= w.len());
     // SAFETY: reads `KH` rows of `KW * C` floats of `x`, `W * C` apart, from
     // its start and from `SW * C` on, and for each of the `KH * KW * C` taps 8

@@ -11,7 +11,11 @@
 #    requires exit status 0 and agree=<n>/<n> with n = 300 on its RESULT line;
 # 4. runs the `load-into-ram` build (weights copied into RAM with `load_into`),
 #    which must also exit 0 with every inference agreeing;
-# 5. checks the plumbing: a firmware built with `induce-failure` must fail.
+# 5. checks the plumbing: a firmware built with `induce-failure` must fail;
+# 6. runs the `kernels` binary (firmware-example/src/bin/kernels.rs): the
+#    library's f32 Conv2d, fused conv+pool and Dense layers in many shapes
+#    (every path of the assembly kernels) against reference loops, bit for bit;
+#    requires exit status 0 and KERNELS ok=<n>/<n>.
 #
 # Quiet on success: prints only the RESULT line. On failure, prints what
 # failed and the full log of that step, and exits 1.
@@ -81,6 +85,14 @@ grep -q "^agree=$expected_n/$expected_n " "$log" || fail "load-into-ram: not eve
 if (cd "$fw" && cargo run --release --quiet --features induce-failure) >"$log" 2>&1; then
     fail "a firmware built with induce-failure exited 0: failures would go unnoticed"
 fi
+
+# --- 4. the kernels check: every layer shape bit-identical to its reference ----------------
+step "kernels check (src/bin/kernels.rs)" \
+    bash -c "cd '$fw' && cargo run --release --quiet --bin kernels"
+kernels=$(grep '^KERNELS ok=' "$log" | tail -n 1) || fail "kernels: no KERNELS line"
+kernels=${kernels#KERNELS ok=}
+[ -n "${kernels%/*}" ] && [ "${kernels%/*}" = "${kernels#*/}" ] && [ "${kernels#*/}" != 0 ] ||
+    fail "kernels: not every case passes: KERNELS ok=$kernels"
 
 # Rebuild the default firmware so the ELF left behind is the measured one.
 step "rebuild the default firmware" bash -c "cd '$fw' && cargo build --release --quiet"
