@@ -15,7 +15,9 @@
 # 6. runs the `kernels` binary (firmware-example/src/bin/kernels.rs): the
 #    library's f32 Conv2d, fused conv+pool and Dense layers in many shapes
 #    (every path of the assembly kernels) against reference loops, bit for bit;
-#    requires exit status 0 and KERNELS ok=<n>/<n>.
+#    requires exit status 0 and KERNELS ok=<n>/<n>;
+# 7. runs the LeNet on a Cortex-M0 (firmware-m0 on QEMU's microbit, 16 KiB
+#    RAM, soft float) through tools/firmware-m0.sh: every inference must agree.
 #
 # Quiet on success: prints only the RESULT line. On failure, prints what
 # failed and the full log of that step, and exits 1.
@@ -94,7 +96,14 @@ kernels=${kernels#KERNELS ok=}
 [ -n "${kernels%/*}" ] && [ "${kernels%/*}" = "${kernels#*/}" ] && [ "${kernels#*/}" != 0 ] ||
     fail "kernels: not every case passes: KERNELS ok=$kernels"
 
+# --- 5. Cortex-M0 (microbit): the same model and check without an FPU ------------------------
+step "tools/firmware-m0.sh (Cortex-M0, microbit)" bash "$root/tools/firmware-m0.sh"
+m0=$(grep '^RESULT-M0 ' "$log" | tail -n 1) || fail "tools/firmware-m0.sh printed no RESULT-M0 line"
+m0_agree=$(printf '%s\n' "$m0" | tr ' ' '\n' | sed -n 's/^agree=//p')
+[ -n "${m0_agree%/*}" ] && [ "${m0_agree%/*}" = "${m0_agree#*/}" ] || fail "Cortex-M0 disagrees with the host: agree=$m0_agree"
+
 # Rebuild the default firmware so the ELF left behind is the measured one.
 step "rebuild the default firmware" bash -c "cd '$fw' && cargo build --release --quiet"
 
 echo "$result"
+echo "$m0"

@@ -3,7 +3,8 @@
 # with the icount plugin, and prints the firmware's output, the plugin's
 # per-pair instruction summary, a per-layer instruction table (from the
 # firmware's layer-by-layer pass, whose markers it names on its `layers:`
-# line), the flash and RAM breakdown by symbol, and one final line:
+# line; left out if there is none), the flash and RAM breakdown by symbol, and
+# one final line:
 #
 #   RESULT agree=<k>/<n> acc=<f> ram_static=<bytes> stack_peak=<bytes> flash=<bytes> instructions_per_inference=<n>
 #
@@ -14,15 +15,29 @@
 #                            to the next constnet_mark(255) (QEMU plugin, -icount shift=0)
 #
 # Usage: tools/firmware-figures.sh [extra cargo build args, e.g. --features induce-failure]
-# Exits non-zero if the firmware fails (exit status != 0, timeout) or a figure is missing.
+# Exits non-zero if the firmware fails (exit status != 0, timeout), not every
+# inference agrees, a figure is missing, or static RAM + stack peak exceeds
+# RAM_BUDGET.
+#
+# Another firmware crate of this repository (tools/firmware-m0.sh sets these):
+#   FIRMWARE_CRATE   crate directory and binary name   (default firmware-example)
+#   FIRMWARE_TARGET  its build target                  (default thumbv7em-none-eabihf)
+#   QEMU_MACHINE     machine for tools/qemu-run.sh     (default netduinoplus2)
+#   RESULT_TAG       first word of the final line      (default RESULT)
+#   RAM_BUDGET       bytes of RAM: check static + stack peak against it (default: no check)
+#   FLASH_SIZE       bytes of flash, shown on the flash: line (default: not shown)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-fw=$root/firmware-example
+crate=${FIRMWARE_CRATE:-firmware-example}
+fw=$root/$crate
 tools=$root/tools
-target=thumbv7em-none-eabihf
+target=${FIRMWARE_TARGET:-thumbv7em-none-eabihf}
+result_tag=${RESULT_TAG:-RESULT}
+ram_budget=${RAM_BUDGET:-}
+flash_size=${FLASH_SIZE:-}
 
-die() { echo "firmware-figures: $*" >&2; exit 1; }
+die() { echo "firmware-figures${FIRMWARE_CRATE:+ ($crate)}: $*" >&2; exit 1; }
 
 # --- tools, installed only when missing, quietly ---------------------------------
 sudo_=""
@@ -46,7 +61,7 @@ plugin=$(bash "$tools/icount/build.sh")
 (cd "$fw" && cargo build --release --quiet "$@") || die "firmware build failed"
 target_dir=$(cd "$fw" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
              sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-elf=$target_dir/$target/release/firmware-example
+elf=$target_dir/$target/release/$crate
 [ -f "$elf" ] || die "no ELF at $elf"
 
 # --- run under QEMU with the instruction counter -------------------------------------
@@ -115,12 +130,12 @@ fi
 
 # --- flash and RAM by symbol ------------------------------------------------------------
 symbols=$("$llvm_bin/llvm-nm" -S -C --radix=d "$elf")
-sym_size() { # total size of symbols firmware_example::NAME::h...
-    printf '%s\n' "$symbols" | awk -v n="firmware_example::$1::" 'index($0, n) { s += $2 } END { print s + 0 }'
+sym_size() { # total size of symbols <crate>::NAME::h... (e.g. firmware_example::WEIGHTS::h...)
+    printf '%s\n' "$symbols" | awk -v n="${crate//-/_}::$1::" 'index($0, n) { s += $2 } END { print s + 0 }'
 }
 weights=$(sym_size WEIGHTS)
 test_data=$(( $(sym_size IMAGES) + $(sym_size LABELS) + $(sym_size HOST_OUTPUTS) ))
-echo "flash: total=$flash = weights $weights + test data $test_data (images, labels, host outputs) + code and constants $(( flash - weights - test_data )); without the test data: $(( flash - test_data ))"
+echo "flash: total=$flash${flash_size:+ of $flash_size} = weights $weights + test data $test_data (images, labels, host outputs) + code and constants $(( flash - weights - test_data )); without the test data: $(( flash - test_data ))"
 workspace=$(sym_size WORKSPACE); input=$(sym_size INPUT); model=$(sym_size MODEL)
 echo "ram: static=$ram_static (workspace $workspace, input image $input, model $model, other $(( ram_static - workspace - input - model ))) + stack_peak ${stack_peak:-?} = $(( ram_static + ${stack_peak:-0} )) bytes"
 
@@ -129,4 +144,18 @@ for v in agree acc stack_peak instructions; do
 done
 [ "$flash" -gt 0 ] || die "flash size is 0"
 
-echo "RESULT agree=$agree acc=$acc ram_static=$ram_static stack_peak=$stack_peak flash=$flash instructions_per_inference=$instructions"
+k=${agree%/*}
+n=${agree#*/}
+[ -n "$k" ] && [ "$k" = "$n" ] || die "the firmware disagrees with the host: agree=$agree"
+if [ -n "$ram_budget" ]; then
+    ram_total=$(( ram_static + stack_peak ))
+    kib=""
+    if [ $(( ram_budget % 1024 )) = 0 ]; then kib=" ($(( ram_budget / 1024 )) KiB)"; fi
+    if [ "$ram_total" -le "$ram_budget" ]; then
+        echo "ram budget: static $ram_static + stack_peak $stack_peak = $ram_total <= $ram_budget$kib: ok, $(( ram_budget - ram_total )) bytes free"
+    else
+        die "ram budget: static $ram_static + stack_peak $stack_peak = $ram_total > $ram_budget$kib"
+    fi
+fi
+
+echo "$result_tag agree=$agree acc=$acc ram_static=$ram_static stack_peak=$stack_peak flash=$flash instructions_per_inference=$instructions"

@@ -30,13 +30,15 @@
 //! ```
 //!
 //! An inference *agrees* when its argmax equals the host's and each of its 10
-//! outputs is within [`TOLERANCE`] of the host's. The firmware exits with
+//! outputs is within [`check::TOLERANCE`] of the host's (the checking code,
+//! `src/check.rs`, is shared with firmware-m0). The firmware exits with
 //! status 0 only if all 300 agree, every bad blob was refused with the
 //! expected error and the layer-by-layer pass reproduced `predict` exactly.
 
 #![no_std]
 #![no_main]
 
+mod check;
 mod measure;
 
 use core::ptr::addr_of_mut;
@@ -49,27 +51,16 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprint, hprintln};
 use panic_semihosting as _;
 
-use measure::{constnet_mark, measure_stack, Fixed4, StackUse, MARK_END, MARK_START};
+use check::{Eval, TestSet, CLASSES, PIXELS};
+use measure::{constnet_mark, measure_stack, MARK_END, MARK_START};
 
 type Net = Lenet<f32>;
-type Input = <Net as Model<f32>>::Input;
 type Output = <Net as Model<f32>>::Output;
 type Ws = <Net as Model<f32>>::Workspace;
 
 /// Test images embedded.
 const SAMPLES: usize = 300;
-const PIXELS: usize = 28 * 28;
-const CLASSES: usize = 10;
 const BLOB_LEN: usize = saved_len::<f32, Net>();
-
-/// Largest accepted difference between a firmware output and the host's
-/// (absolute, on softmax probabilities). Everything but the softmax's `exp`
-/// is the same IEEE-754 single-precision arithmetic in the same order on both
-/// sides; `exp` comes from glibc on the host and from the `libm` crate here,
-/// which differ in the last bit for some arguments. Measured: 145 of 300
-/// images bit-identical, the rest within 3 ulp (6e-8 absolute); the logits
-/// before the softmax are bit-identical.
-const TOLERANCE: f32 = 1e-5;
 
 // ---------------------------------------------------------------------------
 // Flash
@@ -80,19 +71,7 @@ static WEIGHTS: Aligned<[u8; BLOB_LEN]> = Aligned(*include_bytes!("../model/lene
 static IMAGES: [u8; SAMPLES * PIXELS] = *include_bytes!("../model/images.bin");
 static LABELS: [u8; SAMPLES] = *include_bytes!("../model/labels.bin");
 static HOST_OUTPUTS: [u8; SAMPLES * CLASSES * 4] = *include_bytes!("../model/host_outputs.bin");
-
-/// Pixel `p` scaled to `[0, 1]` exactly as the host's loader does it
-/// (`constnet::data::Normalize::Scale01`: `T::of(f64::from(p) / 255.0)`),
-/// computed at compile time, so the inputs are bit-identical to the host's.
-static SCALE: [f32; 256] = {
-    let mut t = [0.0f32; 256];
-    let mut p = 0;
-    while p < 256 {
-        t[p] = (p as f64 / 255.0) as f32;
-        p += 1;
-    }
-    t
-};
+static TEST: TestSet<SAMPLES> = TestSet::new(&IMAGES, &LABELS, &HOST_OUTPUTS);
 
 // ---------------------------------------------------------------------------
 // RAM (.bss): the workspace, which also holds the input image
@@ -188,42 +167,8 @@ fn model(blob_ok: &mut bool) -> &'static Net {
 }
 
 // ---------------------------------------------------------------------------
-// Inference helpers
+// Layer by layer
 // ---------------------------------------------------------------------------
-
-/// Image `i`, scaled to `[0, 1]`, into `x`.
-fn fill_input(x: &mut Input, i: usize) {
-    let pixels = &IMAGES[i * PIXELS..(i + 1) * PIXELS];
-    for (v, &p) in x.as_flat_mut().iter_mut().zip(pixels) {
-        *v = SCALE[p as usize];
-    }
-}
-
-fn host_output(i: usize) -> [f32; CLASSES] {
-    let bytes = &HOST_OUTPUTS[i * CLASSES * 4..(i + 1) * CLASSES * 4];
-    core::array::from_fn(|k| f32::from_le_bytes([bytes[4 * k], bytes[4 * k + 1], bytes[4 * k + 2], bytes[4 * k + 3]]))
-}
-
-/// First index of the largest value (the host example uses the same rule).
-fn argmax(y: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in y.iter().enumerate() {
-        if v > y[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-/// Distance in units in the last place between two finite f32 of the same sign
-/// (otherwise a large number).
-fn ulps(a: f32, b: f32) -> u32 {
-    let (a, b) = (a.to_bits() as i32, b.to_bits() as i32);
-    if (a < 0) != (b < 0) {
-        return if (a & 0x7fff_ffff) == 0 && (b & 0x7fff_ffff) == 0 { 0 } else { u32::MAX };
-    }
-    a.abs_diff(b)
-}
 
 /// Marker after step `k` (0-based) in [`layer_by_layer`] is
 /// `FIRST_LAYER_MARK + k`; the pass starts with mark `FIRST_LAYER_MARK - 1`.
@@ -280,68 +225,6 @@ fn macs(layer: &constnet::LayerSummary) -> usize {
     weights * positions
 }
 
-/// Prints the line `tools/firmware-figures.sh` reads. Kept out of line so that
-/// the formatting machinery's stack frame is not part of `main`'s frame, and
-/// so not counted in the measured stack peak.
-#[inline(never)]
-fn report(e: &Eval, stack: StackUse) {
-    hprintln!(
-        "agree={}/{} acc={} stack_peak={} stack_inference={} static_ram_rt={} bit_identical={}/{} max_ulp={} max_abs_diff_e9={} host_acc={}",
-        e.agree,
-        SAMPLES,
-        Fixed4(e.correct as f32 / SAMPLES as f32),
-        stack.peak,
-        stack.measured,
-        measure::static_ram(),
-        e.identical,
-        SAMPLES,
-        e.max_ulp,
-        // |diff| <= 1 here, so this fits a u32 (saturating otherwise).
-        (e.max_abs * 1e9) as u32,
-        Fixed4(e.host_correct as f32 / SAMPLES as f32),
-    );
-}
-
-#[derive(Default)]
-struct Eval {
-    agree: u32,
-    disagree: u32,
-    correct: u32,
-    host_correct: u32,
-    identical: u32,
-    max_ulp: u32,
-    max_abs: f32,
-}
-
-impl Eval {
-    fn add(&mut self, i: usize, y: &Output) {
-        let host = host_output(i);
-        let label = LABELS[i] as usize;
-        let mut close = true;
-        let mut same = true;
-        for (&a, &b) in y.iter().zip(&host) {
-            let d = (a - b).abs();
-            close &= d <= TOLERANCE; // false for NaN
-            same &= a.to_bits() == b.to_bits();
-            self.max_ulp = self.max_ulp.max(ulps(a, b));
-            self.max_abs = if d > self.max_abs || d.is_nan() { d } else { self.max_abs };
-        }
-        let top = argmax(y);
-        let host_top = argmax(&host);
-        if close && top == host_top {
-            self.agree += 1;
-        } else {
-            self.disagree += 1;
-            if self.disagree <= 5 {
-                hprintln!("image {}: DISAGREES (argmax {} vs host {}, within tolerance: {})", i, top, host_top, close);
-            }
-        }
-        self.identical += same as u32;
-        self.correct += (top == label) as u32;
-        self.host_correct += (host_top == label) as u32;
-    }
-}
-
 #[entry]
 fn main() -> ! {
     let mut blob_ok = true;
@@ -352,7 +235,7 @@ fn main() -> ! {
 
     // One measured inference: markers for the instruction count, stack
     // repainted before and scanned after.
-    fill_input(Net::staged_input(ws), 0);
+    TEST.fill_input(Net::staged_input(ws).as_flat_mut(), 0);
     let (y0, stack) = measure_stack(|| {
         constnet_mark(MARK_START);
         let y = model.predict_staged(ws);
@@ -363,7 +246,7 @@ fn main() -> ! {
     // The test set, each inference between markers 1 and 2 (min/max over the data).
     let mut eval = Eval::default();
     for i in 0..SAMPLES {
-        fill_input(Net::staged_input(ws), i);
+        TEST.fill_input(Net::staged_input(ws).as_flat_mut(), i);
         constnet_mark(1);
         let y = model.predict_staged(ws);
         constnet_mark(2);
@@ -371,12 +254,12 @@ fn main() -> ! {
             hprintln!("FAIL: image 0 gave different outputs in two runs");
             blob_ok = false;
         }
-        eval.add(i, y);
+        eval.add(&TEST, i, y);
     }
 
     // Layer by layer on image 0: per-layer instruction counts; must give
     // exactly what predict gave.
-    fill_input(Net::staged_input(ws), 0);
+    TEST.fill_input(Net::staged_input(ws).as_flat_mut(), 0);
     print_layer_marks();
     let y_layers = layer_by_layer(model, ws);
     let layers_ok = y_layers == y0;
@@ -392,9 +275,9 @@ fn main() -> ! {
         hprintln!("FAIL: a bad blob was not refused as expected");
     }
 
-    report(&eval, stack);
+    eval.report(&TEST, stack);
 
-    let ok = eval.agree == SAMPLES as u32 && blob_ok && layers_ok && !induce_failure;
+    let ok = eval.all_agree(&TEST) && blob_ok && layers_ok && !induce_failure;
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
     loop {
         cortex_m::asm::wfi();
