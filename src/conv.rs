@@ -299,13 +299,13 @@ conv_impl! {{
             let mut acc = [b; PB];
             for (ky, w_row) in self.weight.iter().enumerate() {
                 let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                let x_row = &x[iy];
+                // The block's inputs for this tap row, checked once.
+                let xs = &x[iy][ox0 * SW - PW..][..(PB - 1) * SW + KW];
                 for (kx, w_tap) in w_row.iter().enumerate() {
-                    let ix0 = ox0 * SW + kx - PW;
                     for (c, w_c) in w_tap.iter().enumerate() {
                         let w: &[T; FB] = w_c[f0..f0 + FB].try_into().unwrap();
                         for (p, a) in acc.iter_mut().enumerate() {
-                            axpy(a, x_row[ix0 + p * SW][c], w);
+                            axpy(a, xs[kx + p * SW][c], w);
                         }
                     }
                 }
