@@ -5,54 +5,43 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod activation;
-mod bias;
-mod conv;
-mod dense;
+// What a firmware build compiles: the scalar, tensor and parameter types,
+// the layers, the kernels they run on, the model machinery that composes
+// them, persistence, and the reference networks.
 mod float;
-#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
-mod fpu;
-pub mod fuse;
-mod kernels;
-pub mod layer;
-pub mod loss;
+pub(crate) mod kernels;
+pub mod layers;
 pub mod model;
-pub mod optim;
 mod params;
 pub mod persist;
-pub mod pool;
-mod reshape;
 pub mod rng;
-mod sequential;
-pub mod shape;
-pub mod summary;
 mod tensor;
-mod window;
 pub mod zoo;
 
-pub use activation::{Activate, Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
-pub use bias::{BiasTerm, NoBias};
-pub use conv::Conv2d;
-pub use dense::Dense;
+// Training: losses and optimizers everywhere, the trainer with `std`.
+pub mod train;
+
+// Host side only: data loaders, pictures, inspection.
+#[cfg(feature = "std")]
+pub mod host;
+
+// The paths of the flat layout, kept so user code goes on compiling.
+#[cfg(feature = "std")]
+pub use host::{data, inspect, picture};
+pub use layers as layer;
+pub use layers::{activation, pool};
+pub use model::{fuse, shape, summary};
+pub use train::{loss, optim};
+
 pub use float::Float;
-pub use fuse::FuseWith;
-pub use layer::{Backward, Layer, LayerInfo, TrainContext};
-pub use loss::Loss;
-pub use model::{LayerSummary, Model, Workspace};
-pub use optim::{Adam, Momentum, Optimizer, Sgd};
+pub use layers::{
+    Activate, Activation, Backward, BiasTerm, Conv2d, Dense, Dropout, EdgePad, Flatten, Layer, LayerInfo, Linear,
+    NoBias, Padding, Pool2d, PoolKind, Relu, Sigmoid, Softmax, Tanh, TrainContext, Upsample, ZeroPad,
+};
+pub use model::{FuseWith, LayerSummary, Model, Workspace};
 pub use params::{zeroed, Params};
 pub use persist::{load_into, save, view, LoadError};
-pub use pool::{Pool2d, PoolKind};
-pub use reshape::{Dropout, Flatten, Upsample};
 pub use rng::Rng;
 pub use tensor::Tensor;
-pub use window::{EdgePad, Padding, ZeroPad};
-
-#[cfg(feature = "std")]
-pub mod data;
-#[cfg(feature = "std")]
-pub mod inspect;
-#[cfg(feature = "std")]
-pub mod picture;
-#[cfg(feature = "std")]
-pub mod train;
+pub use train::loss::Loss;
+pub use train::optim::{Adam, Momentum, Optimizer, Sgd};

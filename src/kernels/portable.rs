@@ -1,4 +1,4 @@
-//! Inner loops shared by the layers, written so the compiler vectorizes them.
+//! Portable inner loops shared by the layers, written so the compiler vectorizes them.
 
 use crate::{Float, Rng};
 

@@ -5,7 +5,7 @@
 //! activation's *output*, which the layer keeps anyway, so no pre-activation
 //! buffer is stored.
 
-use crate::layer::{fingerprint, str_hash};
+use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Tensor, TrainContext};
 use core::marker::PhantomData;
 

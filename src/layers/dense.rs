@@ -1,11 +1,11 @@
 //! Fully connected layer.
 
-use crate::activation::{Activation, Linear};
-use crate::bias::BiasTerm;
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
-use crate::fpu;
+use crate::kernels::arm_fpu as fpu;
 use crate::kernels::{axpy, dot, dot4, init_fan_in};
-use crate::layer::{fingerprint, str_hash};
+use crate::layers::activation::{Activation, Linear};
+use crate::layers::bias::BiasTerm;
+use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
 use core::marker::PhantomData;
 

@@ -16,10 +16,10 @@
 //! is [`MONOTONE`](crate::Activation::MONOTONE) (relu), where both orders
 //! give the same values, on a quarter of them for 2x2 windows.
 
-use crate::activation::Activation;
-use crate::bias::BiasTerm;
-use crate::pool::{Pool2d, PoolKind};
-use crate::window::{windows_holding, Padding};
+use crate::layers::activation::Activation;
+use crate::layers::bias::BiasTerm;
+use crate::layers::pool::{Pool2d, PoolKind};
+use crate::layers::window::{windows_holding, Padding};
 use crate::{Conv2d, Float, Layer};
 
 /// A layer that can run together with the layer `N` after it.
@@ -28,7 +28,7 @@ pub trait FuseWith<T: Float, N: Layer<T, Input = Self::Output>>: Layer<T> {
     fn forward_fused(&self, next: &N, x: &Self::Input, y: &mut N::Output);
 }
 
-crate::conv::conv_impl! {
+crate::layers::conv::conv_impl! {
     [K: PoolKind, const PKH: usize, const PKW: usize, const PSH: usize, const PSW: usize, const POH: usize, const POW: usize]
     <FuseWith<T, Pool2d<K, OH, OW, F, PKH, PKW, PSH, PSW, POH, POW>>> {
     fn forward_fused(

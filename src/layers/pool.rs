@@ -1,8 +1,8 @@
 //! Max, min and average pooling over HWC images.
 
 use crate::kernels::axpy;
-use crate::layer::{fingerprint, str_hash};
-use crate::window::fits;
+use crate::layers::window::fits;
+use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, TrainContext};
 use core::marker::PhantomData;
 

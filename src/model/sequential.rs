@@ -3,13 +3,13 @@
 //!
 //! The macro walks the layers in order, carrying the current shape as
 //! constant expressions. For each layer it computes the output shape with the
-//! `const fn`s of [`crate::shape`] (a layer that does not fit is a compile
+//! `const fn`s of [`crate::model::shape`] (a layer that does not fit is a compile
 //! error naming the layer and the sizes) and writes the layer's full type with
 //! every dimension as a const parameter. It then emits the model struct
 //! (`#[repr(C)]`, fields in layer order, so the whole model is one flat run of
 //! weights) and its [`Model`](crate::Model) impl, whose inference runs every
 //! convolution fused with a pooling layer right after it
-//! ([`crate::fuse`]; not when the convolution ends in softmax), so the
+//! ([`crate::model::fuse`]; not when the convolution ends in softmax), so the
 //! workspace never holds that convolution's output.
 
 /// Declares a sequential network. See the [crate docs](crate) for an example.
@@ -109,12 +109,12 @@ macro_rules! sequential {
         mode $m:ident bias $b:tt act [$($act:ident)?] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
             ty [$crate::Conv2d<T, {$h}, {$w}, {$c}, {$f}, {$kh}, {$kw}, {$sh}, {$sw}, {$ph}, {$pw},
-                {$crate::shape::window_out(stringify!($field), "height", $h, $kh, $sh, $ph)},
-                {$crate::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw)},
+                {$crate::model::shape::window_out(stringify!($field), "height", $h, $kh, $sh, $ph)},
+                {$crate::model::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw)},
                 $crate::__act!($($act)?), $crate::__bias!($b, $f), $crate::$m>]
             shape [
-                $crate::shape::window_out(stringify!($field), "height", $h, $kh, $sh, $ph),
-                $crate::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw),
+                $crate::model::shape::window_out(stringify!($field), "height", $h, $kh, $sh, $ph),
+                $crate::model::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw),
                 $f
             ]
             role [Conv $($act)?] rest $rest);
@@ -130,14 +130,14 @@ macro_rules! sequential {
     (@pool $op:ident $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr]
         args [$k:tt, stride = $s:tt] act [] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
-            ty [$crate::Pool2d<$crate::pool::$op, {$h}, {$w}, {$c},
+            ty [$crate::Pool2d<$crate::layers::pool::$op, {$h}, {$w}, {$c},
                 {$crate::__axis!(0, $k)}, {$crate::__axis!(1, $k)},
                 {$crate::__axis!(0, $s)}, {$crate::__axis!(1, $s)},
-                {$crate::shape::window_out(stringify!($field), "height", $h, $crate::__axis!(0, $k), $crate::__axis!(0, $s), 0)},
-                {$crate::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0)}>]
+                {$crate::model::shape::window_out(stringify!($field), "height", $h, $crate::__axis!(0, $k), $crate::__axis!(0, $s), 0)},
+                {$crate::model::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0)}>]
             shape [
-                $crate::shape::window_out(stringify!($field), "height", $h, $crate::__axis!(0, $k), $crate::__axis!(0, $s), 0),
-                $crate::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0),
+                $crate::model::shape::window_out(stringify!($field), "height", $h, $crate::__axis!(0, $k), $crate::__axis!(0, $s), 0),
+                $crate::model::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0),
                 $c
             ]
             role [Pool] rest $rest);
@@ -147,7 +147,7 @@ macro_rules! sequential {
     (@kind Dense $st:tt $la:tt $field:ident shape [$n:expr] args [$i:tt, $o:tt $(, bias = $b:tt)?]
         act [$($act:ident)?] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
-            ty [$crate::Dense<T, {$crate::shape::expect_len(stringify!($field), $i, $n)}, {$o},
+            ty [$crate::Dense<T, {$crate::model::shape::expect_len(stringify!($field), $i, $n)}, {$o},
                 $crate::__act!($($act)?), $crate::__bias!($($b)? true, $o)>]
             shape [$o] role [Buffer] rest $rest);
     };
@@ -177,12 +177,12 @@ macro_rules! sequential {
     };
     (@kind Dropout $st:tt $la:tt $field:ident shape $shape:tt args [$rate:tt] act [] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
-            ty [$crate::Dropout<$crate::__tensor!($shape), {$crate::shape::permille(stringify!($field), $rate, stringify!($rate))}>]
+            ty [$crate::Dropout<$crate::__tensor!($shape), {$crate::model::shape::permille(stringify!($field), $rate, stringify!($rate))}>]
             shape $shape role [InPlace] rest $rest);
     };
     (@kind $act:ident $st:tt $la:tt $field:ident shape $shape:tt args [] act [] rest $rest:tt) => {
         $crate::sequential!(@push $st $la $field
-            ty [$crate::Activate<$crate::activation::$act, $crate::__tensor!($shape)>]
+            ty [$crate::Activate<$crate::layers::activation::$act, $crate::__tensor!($shape)>]
             shape $shape role [InPlace] rest $rest);
     };
 
@@ -211,7 +211,7 @@ macro_rules! sequential {
             type Input = <$crate::__at!($name, $fi) as $crate::Layer<T>>::Input;
             type Output = <$crate::__at!($name, $li) as $crate::Layer<T>>::Output;
             type Workspace = $crate::Workspace<T, {
-                $crate::shape::workspace_len(
+                $crate::model::shape::workspace_len(
                     $crate::__len!($input),
                     &[($crate::__paren!($flen), $crate::__role!($fip)) $(, ($crate::__paren!($len), $crate::__role!($ip)))*],
                 )
@@ -225,8 +225,8 @@ macro_rules! sequential {
                 $crate::LayerSummary::of::<T, $crate::__at!($name, $fi)>(stringify!($ffield)),
                 $($crate::LayerSummary::of::<T, $crate::__at!($name, $i)>(stringify!($field)),)*
             ];
-            const FINGERPRINT: u64 = $crate::layer::fingerprint(&[
-                $crate::layer::str_hash(<T as $crate::Float>::NAME),
+            const FINGERPRINT: u64 = $crate::layers::fingerprint(&[
+                $crate::layers::str_hash(<T as $crate::Float>::NAME),
                 <$crate::__at!($name, $fi) as $crate::Layer<T>>::FINGERPRINT,
                 $(<$crate::__at!($name, $i) as $crate::Layer<T>>::FINGERPRINT,)*
             ]);
@@ -343,7 +343,7 @@ macro_rules! __axis {
 #[macro_export]
 macro_rules! __pad {
     ($field:ident, $i:tt, same, $k:expr) => {
-        $crate::shape::same_pad(stringify!($field), $k)
+        $crate::model::shape::same_pad(stringify!($field), $k)
     };
     ($field:ident, $i:tt, valid, $k:expr) => {
         0
@@ -357,10 +357,10 @@ macro_rules! __pad {
 #[macro_export]
 macro_rules! __act {
     () => {
-        $crate::activation::Linear
+        $crate::layers::activation::Linear
     };
     ($act:ident) => {
-        $crate::activation::$act
+        $crate::layers::activation::$act
     };
 }
 
@@ -387,13 +387,13 @@ macro_rules! __bias {
 #[macro_export]
 macro_rules! __role {
     ([Conv Softmax]) => {
-        $crate::shape::Role::Buffer
+        $crate::model::shape::Role::Buffer
     };
     ([Conv $($act:ident)?]) => {
-        $crate::shape::Role::Conv
+        $crate::model::shape::Role::Conv
     };
     ([$role:ident]) => {
-        $crate::shape::Role::$role
+        $crate::model::shape::Role::$role
     };
 }
 

@@ -1,7 +1,7 @@
 //! Layers that move or drop values without weights: flatten, dropout, upsample.
 
 use crate::kernels::axpy;
-use crate::layer::{fingerprint, str_hash};
+use crate::layers::{fingerprint, str_hash};
 use crate::rng::splitmix64;
 use crate::{Backward, Float, Layer, LayerInfo, Params, Tensor, TrainContext};
 use core::marker::PhantomData;

@@ -6,10 +6,10 @@
 //! summed in chunk order. The same seed therefore gives the same weights, bit
 //! for bit, on 1 thread or 64.
 
-use crate::data::Dataset;
-use crate::loss::LossMismatch;
+use crate::host::data::Dataset;
+use crate::model::summary::Thousands;
 use crate::rng::splitmix64;
-use crate::summary::Thousands;
+use crate::train::loss::LossMismatch;
 use crate::{Float, Loss, Model, Optimizer, Rng, Tensor};
 use rayon::prelude::*;
 use std::boxed::Box;

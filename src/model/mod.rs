@@ -1,7 +1,18 @@
-//! Whole networks: the [`Model`] trait that [`sequential!`](crate::sequential)
-//! implements, and the inference [`Workspace`].
+//! Whole networks: the [`Model`] trait, the inference [`Workspace`] and the
+//! [`Pass`] that runs layers over it; the [`sequential!`](crate::sequential)
+//! macro that declares a model, the compile-time [`shape`] rules it checks,
+//! the [`fuse`]d steps of inference and the [`summary`] table.
+//!
+//! Composes the [`layers`](crate::layers); nothing here is host-only.
 
-use crate::{Float, FuseWith, Layer, LayerInfo, Params, Rng, Tensor};
+use crate::{Float, Layer, LayerInfo, Params, Rng, Tensor};
+
+pub mod fuse;
+mod sequential;
+pub mod shape;
+pub mod summary;
+
+pub use fuse::FuseWith;
 
 /// Layer `I` of a model, by position: lets [`sequential!`](crate::sequential)
 /// write each layer's type once.
@@ -263,7 +274,7 @@ impl<'w, T: Float> Pass<'w, T> {
 }
 
 /// Typed view of the start of a workspace slice. The workspace is sized by
-/// [`crate::shape::workspace_len`] from the same layer list, so it always fits.
+/// [`crate::model::shape::workspace_len`] from the same layer list, so it always fits.
 #[inline(always)]
 fn view<T: Float, X: Tensor<T>>(s: &[T]) -> &X {
     X::from_flat(s).expect("workspace is sized for every activation")

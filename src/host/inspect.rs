@@ -1,7 +1,7 @@
 //! Pictures of a model (feature `std`): its learned conv filters and every
 //! layer's output for one input.
 
-use crate::picture::{write_conv_filters, write_feature_maps, PictureError};
+use crate::host::picture::{write_conv_filters, write_feature_maps, PictureError};
 use crate::{Float, Model};
 use std::format;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,27 @@
-//! The layer traits: what every layer computes forward and backward.
+//! Layers: one file per kind, and here the traits every layer implements
+//! ([`Layer`] forward, [`Backward`] for training).
+//!
+//! Layers use the kernels (`src/kernels/`) and the scalar, tensor and
+//! parameter types at the crate's top; never the model machinery
+//! ([`model`](crate::model)), which composes them.
 
 use crate::{Float, Params, Rng, Tensor};
+
+pub mod activation;
+pub(crate) mod bias;
+pub(crate) mod conv;
+mod dense;
+pub mod pool;
+mod reshape;
+pub(crate) mod window;
+
+pub use activation::{Activate, Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
+pub use bias::{BiasTerm, NoBias};
+pub use conv::Conv2d;
+pub use dense::Dense;
+pub use pool::{Pool2d, PoolKind};
+pub use reshape::{Dropout, Flatten, Upsample};
+pub use window::{EdgePad, Padding, ZeroPad};
 
 /// What a summary shows about a layer, beyond its shapes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Loss functions, with softmax and sigmoid fused into the losses that need
 //! them: the loss sees logits and returns a stable gradient.
 
-use crate::activation::sigmoid;
+use crate::layers::activation::sigmoid;
 use crate::Float;
 
 /// What the network's output is compared with.

@@ -1,0 +1,13 @@
+//! Inner loops, one file per instruction set: [`portable`] Rust that the
+//! compiler vectorizes (every target), and beside it the assembly that a
+//! target needs where measurements asked for it (`arm_fpu`: hard-float Arm).
+//!
+//! Layers call these; kernels know nothing of layers or models. Every
+//! architecture's kernel computes exactly what the portable one does, in the
+//! same order, so outputs are bit-identical on every target.
+
+#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+pub(crate) mod arm_fpu;
+pub(crate) mod portable;
+
+pub(crate) use portable::{axpy, dot, dot4, init_fan_in};
