@@ -28,7 +28,7 @@ pub trait Float:
     + Send
     + Sync
     + 'static
-    + crate::model::Zeroable
+    + crate::tensor::Element
     + sealed::Sealed
 {
     /// Size in bytes, as written by postcard (little-endian IEEE 754).

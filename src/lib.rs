@@ -14,6 +14,7 @@ pub mod layers;
 pub mod model;
 mod params;
 pub mod persist;
+pub mod quant;
 pub mod rng;
 mod tensor;
 pub mod zoo;

@@ -4,10 +4,33 @@
 //! CMSIS-NN); vectors are `[T; N]`. Both are contiguous `T`s, so every tensor
 //! has a free flat view, which is what makes `Flatten` cost nothing.
 
-use crate::Float;
+use crate::model::Zeroable;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for i8 {}
+}
+
+/// What a tensor holds: `f32` or `f64` (float networks) or `i8` (quantized
+/// ones). Sealed; all-zero bytes are a valid value of each.
+pub trait Element: Copy + Default + PartialOrd + Send + Sync + Zeroable + 'static + sealed::Sealed {
+    /// Zero.
+    const ZERO: Self;
+}
+impl Element for f32 {
+    const ZERO: Self = 0.0;
+}
+impl Element for f64 {
+    const ZERO: Self = 0.0;
+}
+impl Element for i8 {
+    const ZERO: Self = 0;
+}
 
 /// A fixed-size array of `T` that a layer takes or produces.
-pub trait Tensor<T: Float>: Sized {
+pub trait Tensor<T: Element>: Sized {
     /// Number of scalars.
     const LEN: usize;
     /// Shape as written in summaries: `[H, W, C]` for images, `[N]` for vectors.
@@ -26,12 +49,12 @@ pub trait Tensor<T: Float>: Sized {
     fn from_flat_mut(flat: &mut [T]) -> Option<&mut Self>;
 }
 
-impl<T: Float, const N: usize> Tensor<T> for [T; N] {
+impl<T: Element, const N: usize> Tensor<T> for [T; N] {
     const LEN: usize = N;
     const SHAPE: &'static [usize] = &[N];
 
     fn zeroed() -> Self {
-        [T::zero(); N]
+        [T::ZERO; N]
     }
     fn as_flat(&self) -> &[T] {
         self
@@ -47,12 +70,12 @@ impl<T: Float, const N: usize> Tensor<T> for [T; N] {
     }
 }
 
-impl<T: Float, const H: usize, const W: usize, const C: usize> Tensor<T> for [[[T; C]; W]; H] {
+impl<T: Element, const H: usize, const W: usize, const C: usize> Tensor<T> for [[[T; C]; W]; H] {
     const LEN: usize = H * W * C;
     const SHAPE: &'static [usize] = &[H, W, C];
 
     fn zeroed() -> Self {
-        [[[T::zero(); C]; W]; H]
+        [[[T::ZERO; C]; W]; H]
     }
     fn as_flat(&self) -> &[T] {
         self.as_flattened().as_flattened()

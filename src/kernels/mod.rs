@@ -8,6 +8,7 @@
 
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
 pub(crate) mod arm_fpu;
+pub(crate) mod int8;
 pub(crate) mod portable;
 
 pub(crate) use portable::{axpy, dot, dot4, init_fan_in};

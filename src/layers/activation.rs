@@ -9,6 +9,18 @@ use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Tensor, TrainContext};
 use core::marker::PhantomData;
 
+/// An activation in an int8 model, fused into the layer before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int8Fused {
+    /// Outputs clamped to the `i8` range only.
+    Identity,
+    /// Outputs clamped at the quantized zero.
+    Relu,
+    /// Not part of TFLite's int8 scheme as a fused activation: an int8
+    /// model using it fails to build.
+    Unsupported,
+}
+
 /// An elementwise (or, for softmax, per-vector) nonlinearity.
 pub trait Activation: Copy + Default + Send + Sync + 'static {
     /// Name shown in summaries.
@@ -23,6 +35,9 @@ pub trait Activation: Copy + Default + Send + Sync + 'static {
     /// point (relu, linear): it then commutes with max and min pooling, and
     /// inference applies it to the pooled values only.
     const MONOTONE: bool = false;
+    /// What an int8 model does for this activation fused into a convolution
+    /// or dense layer (TFLite fuses only relu-like clamps).
+    const INT8: Int8Fused = Int8Fused::Unsupported;
     /// Applies the function in place. `group` is the length of the last axis
     /// (channels of an image, the whole vector otherwise); softmax normalizes
     /// over each group, the others ignore it.
@@ -51,6 +66,7 @@ pub struct Softmax;
 impl Activation for Linear {
     const NAME: &'static str = "linear";
     const MONOTONE: bool = true;
+    const INT8: Int8Fused = Int8Fused::Identity;
     #[inline]
     fn apply<T: Float>(_: &mut [T], _: usize) {}
     #[inline]
@@ -59,6 +75,7 @@ impl Activation for Linear {
 
 impl Activation for Relu {
     const NAME: &'static str = "relu";
+    const INT8: Int8Fused = Int8Fused::Relu;
     const INIT_GAIN: f64 = core::f64::consts::SQRT_2;
     const MONOTONE: bool = true;
     #[inline]

@@ -11,6 +11,7 @@ pub mod activation;
 pub(crate) mod bias;
 pub(crate) mod conv;
 mod dense;
+pub mod int8;
 pub mod pool;
 mod reshape;
 pub(crate) mod window;

@@ -14,6 +14,11 @@ pub trait PoolKind: Copy + Default + Send + Sync + 'static {
     const AVERAGE: bool;
     /// Folds `x` into the running result `acc`, per channel.
     fn fold<T: Float>(acc: &mut [T], x: &[T]);
+    /// Where an int8 window's fold starts.
+    const INT8_START: i32;
+    /// Folds an int8 value (or a convolution's accumulator, for max and
+    /// min) into the running `acc`.
+    fn fold_i32(acc: i32, x: i32) -> i32;
     /// Turns the fold of a whole window of `count` elements into the result.
     #[inline(always)]
     fn finish<T: Float>(_acc: &mut [T], _count: usize) {}
@@ -32,6 +37,11 @@ pub struct Avg;
 impl PoolKind for Max {
     const NAME: &'static str = "MaxPool2d";
     const AVERAGE: bool = false;
+    const INT8_START: i32 = i32::MIN;
+    #[inline(always)]
+    fn fold_i32(acc: i32, x: i32) -> i32 {
+        acc.max(x)
+    }
     #[inline(always)]
     fn fold<T: Float>(acc: &mut [T], x: &[T]) {
         for (a, &x) in acc.iter_mut().zip(x) {
@@ -42,6 +52,11 @@ impl PoolKind for Max {
 impl PoolKind for Min {
     const NAME: &'static str = "MinPool2d";
     const AVERAGE: bool = false;
+    const INT8_START: i32 = i32::MAX;
+    #[inline(always)]
+    fn fold_i32(acc: i32, x: i32) -> i32 {
+        acc.min(x)
+    }
     #[inline(always)]
     fn fold<T: Float>(acc: &mut [T], x: &[T]) {
         for (a, &x) in acc.iter_mut().zip(x) {
@@ -52,6 +67,11 @@ impl PoolKind for Min {
 impl PoolKind for Avg {
     const NAME: &'static str = "AvgPool2d";
     const AVERAGE: bool = true;
+    const INT8_START: i32 = 0;
+    #[inline(always)]
+    fn fold_i32(acc: i32, x: i32) -> i32 {
+        acc.wrapping_add(x)
+    }
     #[inline(always)]
     fn fold<T: Float>(acc: &mut [T], x: &[T]) {
         axpy(acc, T::one(), x);

@@ -61,3 +61,14 @@ pub(crate) fn windows_holding(i: usize, k: usize, stride: usize, n: usize) -> Op
     let hi = if i / stride < n { i / stride } else { n - 1 };
     (lo <= hi).then_some((lo, hi))
 }
+
+/// The first input position of window `o` along an axis of length `len`
+/// (windows of `k` at `stride`, starting `pad` before the input) and how
+/// many of its positions lie inside the input.
+#[inline(always)]
+pub(crate) fn window_span(o: usize, k: usize, stride: usize, pad: usize, len: usize) -> (usize, usize) {
+    let start = (o * stride) as isize - pad as isize;
+    let lo = start.max(0) as usize;
+    let hi = ((start + k as isize).max(0) as usize).min(len);
+    (lo.min(hi), hi.saturating_sub(lo))
+}

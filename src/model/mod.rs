@@ -5,6 +5,7 @@
 //!
 //! Composes the [`layers`](crate::layers); nothing here is host-only.
 
+use crate::tensor::Element;
 use crate::{Float, Layer, LayerInfo, Params, Rng, Tensor};
 
 pub mod fuse;
@@ -33,6 +34,8 @@ pub unsafe trait Zeroable {}
 unsafe impl Zeroable for f32 {}
 // SAFETY: zero bits are 0.0.
 unsafe impl Zeroable for f64 {}
+// SAFETY: zero bits are 0.
+unsafe impl Zeroable for i8 {}
 // SAFETY: an array of zeroable values is zeroable.
 unsafe impl<Z: Zeroable, const N: usize> Zeroable for [Z; N] {}
 
@@ -187,14 +190,15 @@ pub struct Workspace<T, const N: usize> {
     buf: [T; N],
 }
 
-impl<T: Float, const N: usize> Workspace<T, N> {
+impl<T: Element, const N: usize> Workspace<T, N> {
     /// A zeroed workspace; `const`, so it can live in a `static` (`.bss`).
     pub const fn new() -> Self {
-        Self { buf: crate::zeroed::<T, [T; N]>() }
+        // SAFETY: all-zero bytes are a valid `Element` (its `Zeroable` bound).
+        Self { buf: unsafe { core::mem::zeroed() } }
     }
 }
 
-impl<T: Float, const N: usize> Default for Workspace<T, N> {
+impl<T: Element, const N: usize> Default for Workspace<T, N> {
     fn default() -> Self {
         Self::new()
     }
@@ -221,7 +225,7 @@ pub struct Pass<'w, T> {
     top: bool,
 }
 
-impl<'w, T: Float> Pass<'w, T> {
+impl<'w, T: Element> Pass<'w, T> {
     /// Starts from an input of type `X` staged at the top end of `buf`
     /// (see [`Model::staged_input`]).
     #[inline(always)]
@@ -229,28 +233,10 @@ impl<'w, T: Float> Pass<'w, T> {
         Self { len: X::LEN, top: true, buf }
     }
 
-    /// Runs the next layer on the current activation.
-    #[inline(always)]
-    pub fn then<L: Layer<T>>(self, layer: &L) -> Self {
-        if L::IN_PLACE {
-            let at = if self.top { self.buf.len() - self.len } else { 0 };
-            layer.forward_in_place(&mut self.buf[at..at + self.len]);
-            return self;
-        }
-        self.step(|x, y| layer.forward(x, y))
-    }
-
-    /// Runs the next layer and the one after it as one step, without the
-    /// first one's output (see [`FuseWith`]).
-    #[inline(always)]
-    pub fn then_fused<L: FuseWith<T, N>, N: Layer<T, Input = L::Output>>(self, layer: &L, next: &N) -> Self {
-        self.step(|x, y| layer.forward_fused(next, x, y))
-    }
-
     /// Computes an `Y` from the current activation, read as an `X`, into the
     /// other end of the buffer.
     #[inline(always)]
-    fn step<X: Tensor<T>, Y: Tensor<T>>(mut self, f: impl FnOnce(&X, &mut Y)) -> Self {
+    pub(crate) fn step<X: Tensor<T>, Y: Tensor<T>>(mut self, f: impl FnOnce(&X, &mut Y)) -> Self {
         let n = self.buf.len();
         if self.top {
             let (lo, hi) = self.buf.split_at_mut(n - self.len);
@@ -264,6 +250,13 @@ impl<'w, T: Float> Pass<'w, T> {
         self
     }
 
+    /// The current activation, flat, where it lies (for in-place layers).
+    #[inline(always)]
+    pub(crate) fn current_mut(&mut self) -> &mut [T] {
+        let at = if self.top { self.buf.len() - self.len } else { 0 };
+        &mut self.buf[at..at + self.len]
+    }
+
     /// The final activation.
     #[inline(always)]
     pub fn output<O: Tensor<T>>(self) -> &'w O {
@@ -273,14 +266,34 @@ impl<'w, T: Float> Pass<'w, T> {
     }
 }
 
+impl<'w, T: Float> Pass<'w, T> {
+    /// Runs the next layer on the current activation.
+    #[inline(always)]
+    pub fn then<L: Layer<T>>(self, layer: &L) -> Self {
+        if L::IN_PLACE {
+            let mut pass = self;
+            layer.forward_in_place(pass.current_mut());
+            return pass;
+        }
+        self.step(|x, y| layer.forward(x, y))
+    }
+
+    /// Runs the next layer and the one after it as one step, without the
+    /// first one's output (see [`FuseWith`]).
+    #[inline(always)]
+    pub fn then_fused<L: FuseWith<T, N>, N: Layer<T, Input = L::Output>>(self, layer: &L, next: &N) -> Self {
+        self.step(|x, y| layer.forward_fused(next, x, y))
+    }
+}
+
 /// Typed view of the start of a workspace slice. The workspace is sized by
 /// [`crate::model::shape::workspace_len`] from the same layer list, so it always fits.
 #[inline(always)]
-fn view<T: Float, X: Tensor<T>>(s: &[T]) -> &X {
+fn view<T: Element, X: Tensor<T>>(s: &[T]) -> &X {
     X::from_flat(s).expect("workspace is sized for every activation")
 }
 
 #[inline(always)]
-fn view_mut<T: Float, X: Tensor<T>>(s: &mut [T]) -> &mut X {
+fn view_mut<T: Element, X: Tensor<T>>(s: &mut [T]) -> &mut X {
     X::from_flat_mut(s).expect("workspace is sized for every activation")
 }

@@ -1,0 +1,284 @@
+//! Int8 two-dimensional convolution (TFLite's CONV_2D).
+
+use super::{quantize_bias, quantize_symmetric, Int8Layer, QuantizeError, QuantizeLayer, QuantizeOptions, Range};
+use crate::kernels::int8::{dot, requantize};
+use crate::layers::activation::{Activation, Int8Fused};
+use crate::layers::bias::BiasTerm;
+use crate::layers::window::Padding;
+use crate::layers::{fingerprint, str_hash, LayerInfo};
+use crate::quant::{activation_range, channel_requant, Bytes, Le32, QParams, Requant};
+use crate::Conv2d;
+use core::marker::PhantomData;
+
+/// `F` filters of `KH x KW` over an `H x W x C` int8 input, stride `SH, SW`,
+/// with `PH, PW` positions of zero padding *before* the first row and
+/// column (TFLite's "same" may pad one more after), giving `OH x OW x F`,
+/// then the activation `A` as a clamp (relu or none).
+///
+/// Weights are TFLite's layout, `[F][KH][KW][C]`: one filter's row of taps
+/// is `KW * C` contiguous bytes, as is the input it meets, so each tap row
+/// is one dot product.
+#[repr(C)]
+pub struct QConv2d<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PH: usize,
+    const PW: usize,
+    const OH: usize,
+    const OW: usize,
+    A,
+> {
+    /// The input's zero point; padding reads it (the real zero).
+    pub input_zero_point: Le32,
+    /// The output's quantization.
+    pub output: QParams,
+    /// Per filter: TFLite's bias minus `input_zero_point * sum(weights)`, the
+    /// input offset folded in (as CMSIS-NN folds it), so the inner loops
+    /// multiply raw int8 values.
+    pub bias: [Le32; F],
+    /// Per filter: `input_scale * weight_scale / output_scale`.
+    pub requant: [Requant; F],
+    /// Filter weights, `[filter][ky][kx][c_in]`, symmetric int8.
+    pub weight: [[[[i8; C]; KW]; KH]; F],
+    activation: PhantomData<A>,
+}
+
+/// Writes an `impl` (inherent, or of the trait in `<...>`) for `QConv2d`.
+macro_rules! qconv_impl {
+    ($([$($more:tt)*])? $(<$tr:path>)? { $($body:tt)* }) => {
+        impl<
+                const H: usize,
+                const W: usize,
+                const C: usize,
+                const F: usize,
+                const KH: usize,
+                const KW: usize,
+                const SH: usize,
+                const SW: usize,
+                const PH: usize,
+                const PW: usize,
+                const OH: usize,
+                const OW: usize,
+                A: Activation,
+                $($($more)*)?
+            > $($tr for)? QConv2d<H, W, C, F, KH, KW, SH, SW, PH, PW, OH, OW, A>
+        {
+            $($body)*
+        }
+    };
+}
+pub(crate) use qconv_impl;
+
+/// Whether `out` windows of `window` at `stride`, starting `pad` before the
+/// input, fit an input of `input` with `pad` or `pad + 1` after it.
+pub(crate) const fn fits_padded(input: usize, window: usize, stride: usize, pad: usize, out: usize) -> bool {
+    stride > 0
+        && out > 0
+        && (input + 2 * pad >= window && out == (input + 2 * pad - window) / stride + 1
+            || input + 2 * pad + 1 >= window && out == (input + 2 * pad + 1 - window) / stride + 1)
+}
+
+// SAFETY: `#[repr(C)]` of `Le32`, `QParams`, `Requant` and `i8` arrays and a
+// zero-sized marker: alignment 1, no padding.
+unsafe impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PH: usize,
+        const PW: usize,
+        const OH: usize,
+        const OW: usize,
+        A,
+    > Bytes for QConv2d<H, W, C, F, KH, KW, SH, SW, PH, PW, OH, OW, A>
+{
+}
+
+qconv_impl! {{
+    /// Fails the build when the geometry is wrong or the activation has no
+    /// int8 form.
+    pub(crate) const CHECK: () = {
+        assert!(
+            fits_padded(H, KH, SH, PH, OH) && fits_padded(W, KW, SW, PW, OW) && C > 0 && F > 0,
+            "QConv2d: OH/OW do not match the input, kernel, stride and padding"
+        );
+        assert!(
+            !matches!(A::INT8, Int8Fused::Unsupported),
+            "int8: this convolution's activation has no int8 form (TFLite fuses only relu)"
+        );
+    };
+
+    /// The output clamp of the fused activation.
+    #[inline(always)]
+    pub(crate) fn clamp(&self) -> (i32, i32) {
+        activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point())
+    }
+
+    /// `acc` of filter `f` as an output value.
+    #[inline(always)]
+    pub(crate) fn requantize(&self, f: usize, acc: i32, (lo, hi): (i32, i32)) -> i8 {
+        let r = self.requant[f];
+        requantize(acc, r.multiplier(), r.shift(), self.output.zero_point(), lo, hi)
+    }
+
+    /// Output row `oy` as accumulators (before requantization), handed to
+    /// `emit(ox, acc)` pixel by pixel, left to right.
+    #[inline(always)]
+    pub(crate) fn row_acc(&self, x: &[[[i8; C]; W]; H], oy: usize, mut emit: impl FnMut(usize, &[i32; F])) {
+        let zp = self.input_zero_point.get() as i8;
+        let y0 = (oy * SH) as isize - PH as isize;
+        let mut acc = [0i32; F];
+        for ox in 0..OW {
+            let x0 = (ox * SW) as isize - PW as isize;
+            for (a, b) in acc.iter_mut().zip(&self.bias) {
+                *a = b.get();
+            }
+            let inside_x = x0 >= 0 && x0 as usize + KW <= W;
+            for ky in 0..KH {
+                let iy = y0 + ky as isize;
+                if inside_x && iy >= 0 && (iy as usize) < H {
+                    let x0 = x0 as usize;
+                    let span = x[iy as usize][x0..x0 + KW].as_flattened();
+                    for (a, w) in acc.iter_mut().zip(&self.weight) {
+                        *a = a.wrapping_add(dot(span, w[ky].as_flattened()));
+                    }
+                } else {
+                    // Border: positions outside read the zero point.
+                    for kx in 0..KW {
+                        let ix = x0 + kx as isize;
+                        let inside = iy >= 0 && (iy as usize) < H && ix >= 0 && (ix as usize) < W;
+                        for c in 0..C {
+                            let v = if inside { x[iy as usize][ix as usize][c] } else { zp } as i32;
+                            for (a, w) in acc.iter_mut().zip(&self.weight) {
+                                *a = a.wrapping_add(v * w[ky][kx][c] as i32);
+                            }
+                        }
+                    }
+                }
+            }
+            emit(ox, &acc);
+        }
+    }
+
+    /// Fills the layer from TFLite's numbers: weights `[F][KH][KW][C]`, the
+    /// int32 bias, one weight scale per filter (or one for all), the input's
+    /// and the output's quantization.
+    pub fn from_tflite(
+        &mut self,
+        weights: &[i8],
+        bias: &[i32],
+        weight_scales: &[f32],
+        input: QParams,
+        output: QParams,
+    ) -> Result<(), QuantizeError> {
+        let kind = "QConv2d";
+        if weights.len() != F * KH * KW * C || bias.len() != F || !(weight_scales.len() == F || weight_scales.len() == 1) {
+            return Err(QuantizeError::Unsupported { kind });
+        }
+        self.input_zero_point = Le32::new(input.zero_point());
+        self.output = output;
+        for f in 0..F {
+            let w = &weights[f * KH * KW * C..(f + 1) * KH * KW * C];
+            let sum: i32 = w.iter().map(|&v| v as i32).sum();
+            self.bias[f] = Le32::new(bias[f].wrapping_sub(input.zero_point().wrapping_mul(sum)));
+            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { f }];
+            self.requant[f] = channel_requant(input.scale(), ws, output.scale());
+            for (dst, &v) in self.weight[f].as_flattened_mut().as_flattened_mut().iter_mut().zip(w) {
+                *dst = v;
+            }
+        }
+        Ok(())
+    }
+}}
+
+qconv_impl! {<Int8Layer> {
+    type Input = [[[i8; C]; W]; H];
+    type Output = [[[i8; F]; OW]; OH];
+    const INFO: LayerInfo = LayerInfo { kind: "QConv2d", activation: A::NAME, bias: true, window: [KH, KW] };
+    const FINGERPRINT: u64 = fingerprint(&[
+        str_hash("QConv2d/int8/OHWI"),
+        H as u64, W as u64, C as u64, F as u64, KH as u64, KW as u64,
+        SH as u64, SW as u64, PH as u64, PW as u64, OH as u64, OW as u64,
+        str_hash(A::NAME),
+    ]);
+
+    fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
+        let () = Self::CHECK;
+        let clamp = self.clamp();
+        for (oy, row) in y.iter_mut().enumerate() {
+            self.row_acc(x, oy, |ox, acc| {
+                for (f, (out, &a)) in row[ox].iter_mut().zip(acc).enumerate() {
+                    *out = self.requantize(f, a, clamp);
+                }
+            });
+        }
+    }
+
+    fn is_valid(&self) -> bool {
+        (-128..=127).contains(&self.input_zero_point.get())
+            && self.output.is_valid()
+            && self.requant.iter().all(|r| r.is_valid())
+    }
+}}
+
+/// The int8 form of a zero-padded convolution; edge padding has none.
+impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PH: usize,
+        const PW: usize,
+        const OH: usize,
+        const OW: usize,
+        A: Activation,
+        B: BiasTerm<f32, F>,
+        P: Padding,
+    > QuantizeLayer for Conv2d<f32, H, W, C, F, KH, KW, SH, SW, PH, PW, OH, OW, A, B, P>
+{
+    type Int8 = QConv2d<H, W, C, F, KH, KW, SH, SW, PH, PW, OH, OW, A>;
+
+    fn quantize(
+        &self,
+        input: QParams,
+        range: Range,
+        _options: &QuantizeOptions,
+        q: &mut Self::Int8,
+    ) -> Result<QParams, QuantizeError> {
+        let kind = "Conv2d";
+        if P::EDGE || matches!(A::INT8, Int8Fused::Unsupported) {
+            return Err(QuantizeError::Unsupported { kind });
+        }
+        let output = range.params();
+        // Our layout is [ky][kx][c][f]; TFLite's (and QConv2d's) [f][ky][kx][c].
+        let at = |f: usize, i: usize| {
+            let (ky, rest) = (i / (KW * C), i % (KW * C));
+            self.weight[ky][rest / C][rest % C][f]
+        };
+        let mut weights = [[[[0i8; C]; KW]; KH]; F];
+        let scales = quantize_symmetric::<F>(kind, KH * KW * C, true, at, |f, i, v| {
+            weights[f].as_flattened_mut().as_flattened_mut()[i] = v;
+        })?;
+        let mut bias = [0i32; F];
+        for (f, b) in bias.iter_mut().enumerate() {
+            let real = self.bias.values().map_or(0.0, |b| b[f]);
+            *b = quantize_bias(kind, real, input.scale() * scales[f])?;
+        }
+        q.from_tflite(weights.as_flattened().as_flattened().as_flattened(), &bias, &scales, input, output)?;
+        Ok(output)
+    }
+}

@@ -1,0 +1,187 @@
+//! Int8 fully connected layer (TFLite's FULLY_CONNECTED).
+
+use super::{quantize_bias, quantize_symmetric, Int8Layer, QuantizeError, QuantizeLayer, QuantizeOptions, Range};
+use super::{QDenseSoftmax, QSoftmax};
+use crate::kernels::int8::{dot, requantize};
+use crate::layers::activation::{Activation, Int8Fused, Softmax};
+use crate::layers::bias::BiasTerm;
+use crate::layers::{fingerprint, str_hash, LayerInfo};
+use crate::quant::{activation_range, channel_requant, Bytes, Le32, QParams, Requant};
+use crate::Dense;
+use core::marker::PhantomData;
+
+/// `O` outputs from `I` int8 inputs, then the activation `A` as a clamp.
+/// Weights are TFLite's layout, `[O][I]`, with one scale per output or one
+/// for the whole matrix (then every output's requantization is the same).
+#[repr(C)]
+pub struct QDense<const I: usize, const O: usize, A> {
+    /// The input's zero point.
+    pub input_zero_point: Le32,
+    /// The output's quantization.
+    pub output: QParams,
+    /// Per output: TFLite's bias minus `input_zero_point * sum(weights)`.
+    pub bias: [Le32; O],
+    /// Per output: `input_scale * weight_scale / output_scale`.
+    pub requant: [Requant; O],
+    /// Weights, `[output][input]`, symmetric int8.
+    pub weight: [[i8; I]; O],
+    activation: PhantomData<A>,
+}
+
+// SAFETY: `#[repr(C)]` of alignment-1 fields and a zero-sized marker.
+unsafe impl<const I: usize, const O: usize, A> Bytes for QDense<I, O, A> {}
+
+impl<const I: usize, const O: usize, A: Activation> QDense<I, O, A> {
+    /// Fails the build when the activation has no int8 form.
+    const CHECK: () = assert!(
+        !matches!(A::INT8, Int8Fused::Unsupported),
+        "int8: this dense layer's activation has no int8 form (TFLite fuses only relu; softmax runs after it)"
+    );
+
+    /// Fills the layer from TFLite's numbers: weights `[O][I]`, the int32
+    /// bias, one weight scale per output (or one for all), the input's and
+    /// the output's quantization.
+    pub fn from_tflite(
+        &mut self,
+        weights: &[i8],
+        bias: &[i32],
+        weight_scales: &[f32],
+        input: QParams,
+        output: QParams,
+    ) -> Result<(), QuantizeError> {
+        if weights.len() != I * O || bias.len() != O || !(weight_scales.len() == O || weight_scales.len() == 1) {
+            return Err(QuantizeError::Unsupported { kind: "QDense" });
+        }
+        self.input_zero_point = Le32::new(input.zero_point());
+        self.output = output;
+        for o in 0..O {
+            let w = &weights[o * I..(o + 1) * I];
+            let sum: i32 = w.iter().map(|&v| v as i32).sum();
+            self.bias[o] = Le32::new(bias[o].wrapping_sub(input.zero_point().wrapping_mul(sum)));
+            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { o }];
+            self.requant[o] = channel_requant(input.scale(), ws, output.scale());
+            self.weight[o].copy_from_slice(w);
+        }
+        Ok(())
+    }
+
+    /// Quantizes a float dense layer's weights with `output` as the output's
+    /// quantization.
+    fn quantize_from<B: BiasTerm<f32, O>, FA>(
+        &mut self,
+        dense: &Dense<f32, I, O, FA, B>,
+        input: QParams,
+        output: QParams,
+        options: &QuantizeOptions,
+    ) -> Result<(), QuantizeError> {
+        let kind = "Dense";
+        let mut weights = [[0i8; I]; O];
+        // Our layout is [input][output]; TFLite's [output][input].
+        let scales = quantize_symmetric::<O>(
+            kind,
+            I,
+            options.dense_per_channel,
+            |o, i| dense.weight[i][o],
+            |o, i, v| weights[o][i] = v,
+        )?;
+        let mut bias = [0i32; O];
+        for (o, b) in bias.iter_mut().enumerate() {
+            *b = quantize_bias(kind, dense.bias.values().map_or(0.0, |b| b[o]), input.scale() * scales[o])?;
+        }
+        self.from_tflite(weights.as_flattened(), &bias, &scales, input, output)
+    }
+}
+
+impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A> {
+    type Input = [i8; I];
+    type Output = [i8; O];
+    const INFO: LayerInfo = LayerInfo { kind: "QDense", activation: A::NAME, bias: true, window: [0, 0] };
+    const FINGERPRINT: u64 = fingerprint(&[str_hash("QDense/int8/OI"), I as u64, O as u64, str_hash(A::NAME)]);
+
+    fn forward(&self, x: &[i8; I], y: &mut [i8; O]) {
+        let () = Self::CHECK;
+        let (lo, hi) = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
+        let zp = self.output.zero_point();
+        for (o, out) in y.iter_mut().enumerate() {
+            let acc = self.bias[o].get().wrapping_add(dot(x, &self.weight[o]));
+            let r = self.requant[o];
+            *out = requantize(acc, r.multiplier(), r.shift(), zp, lo, hi);
+        }
+    }
+
+    fn is_valid(&self) -> bool {
+        (-128..=127).contains(&self.input_zero_point.get())
+            && self.output.is_valid()
+            && self.requant.iter().all(|r| r.is_valid())
+    }
+}
+
+/// Which int8 layer a float dense layer becomes: itself with the clamp, or
+/// (for softmax) the dense layer followed by TFLite's int8 softmax.
+pub trait DenseInt8<const I: usize, const O: usize>: Activation {
+    /// The int8 layer.
+    type Int8: Int8Layer<Input = [i8; I], Output = [i8; O]>;
+    /// Quantizes `dense` into `q`; `range` is the output's (the logits',
+    /// for softmax).
+    fn quantize<B: BiasTerm<f32, O>>(
+        dense: &Dense<f32, I, O, Self, B>,
+        input: QParams,
+        range: Range,
+        options: &QuantizeOptions,
+        q: &mut Self::Int8,
+    ) -> Result<QParams, QuantizeError>;
+}
+
+/// Every activation but softmax stays fused into the int8 dense layer.
+macro_rules! dense_clamp {
+    ($($act:ident)*) => {$(
+        impl<const I: usize, const O: usize> DenseInt8<I, O> for crate::layers::activation::$act {
+            type Int8 = QDense<I, O, Self>;
+            fn quantize<B: BiasTerm<f32, O>>(
+                dense: &Dense<f32, I, O, Self, B>,
+                input: QParams,
+                range: Range,
+                options: &QuantizeOptions,
+                q: &mut Self::Int8,
+            ) -> Result<QParams, QuantizeError> {
+                if matches!(<Self as Activation>::INT8, Int8Fused::Unsupported) {
+                    return Err(QuantizeError::Unsupported { kind: "Dense" });
+                }
+                let output = range.params();
+                q.quantize_from(dense, input, output, options)?;
+                Ok(output)
+            }
+        }
+    )*};
+}
+dense_clamp!(Linear Relu Sigmoid Tanh);
+
+impl<const I: usize, const O: usize> DenseInt8<I, O> for Softmax {
+    type Int8 = QDenseSoftmax<I, O>;
+    fn quantize<B: BiasTerm<f32, O>>(
+        dense: &Dense<f32, I, O, Self, B>,
+        input: QParams,
+        range: Range,
+        options: &QuantizeOptions,
+        q: &mut Self::Int8,
+    ) -> Result<QParams, QuantizeError> {
+        let logits = range.params();
+        q.dense.quantize_from(dense, input, logits, options)?;
+        q.softmax = QSoftmax::new(logits.scale(), 1.0);
+        Ok(QParams::SOFTMAX)
+    }
+}
+
+impl<const I: usize, const O: usize, A: DenseInt8<I, O>, B: BiasTerm<f32, O>> QuantizeLayer for Dense<f32, I, O, A, B> {
+    type Int8 = A::Int8;
+
+    fn quantize(
+        &self,
+        input: QParams,
+        range: Range,
+        options: &QuantizeOptions,
+        q: &mut Self::Int8,
+    ) -> Result<QParams, QuantizeError> {
+        A::quantize(self, input, range, options, q)
+    }
+}

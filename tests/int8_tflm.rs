@@ -1,0 +1,192 @@
+//! Int8 layers against TensorFlow Lite Micro, bit for bit.
+//!
+//! The fixtures (tests/fixtures/tflm, made by tools/tflm-fixtures) hold small
+//! models converted by TFLite's converter, the quantization parameters it
+//! chose, inputs, and the outputs of TFLM's own interpreter (its reference
+//! kernels). Given TFLite's numbers, constnet's int8 layers must give the
+//! same outputs exactly.
+
+use constnet::layers::int8::{Int8Layer, QConv2d, QDense, QDenseSoftmax, QFlatten, QPool2d, QSoftmax};
+use constnet::pool::{Avg, Max};
+use constnet::quant::{zeroed_bytes, Bytes, QParams};
+use constnet::{Linear, Relu, Tensor};
+use serde_json::Value;
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/tflm/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn qparams(v: &Value) -> QParams {
+    QParams::new(v["scale"].as_f64().unwrap() as f32, v["zero_point"].as_i64().unwrap() as i32)
+}
+
+fn ints<T: TryFrom<i64>>(v: &Value) -> Vec<T> {
+    v.as_array().unwrap().iter().map(|x| T::try_from(x.as_i64().unwrap()).ok().unwrap()).collect()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+/// A boxed zeroed layer (some are too large for a test thread's stack).
+fn blank<L: Bytes>() -> Box<L> {
+    Box::new(zeroed_bytes())
+}
+
+/// Runs `layer` (one op of the fixture, or a chain through `run`) on every
+/// case and compares with TFLM's outputs.
+fn check_cases<X: Tensor<i8>, Y: Tensor<i8>>(fx: &Value, run: impl Fn(&X, &mut Y)) {
+    let cases = fx["cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for (i, case) in cases.iter().enumerate() {
+        let input: Vec<i8> = ints(&case["input"]);
+        let expected: Vec<i8> = ints(&case["output"]);
+        let mut x = Box::new(X::zeroed());
+        x.as_flat_mut().copy_from_slice(&input);
+        let mut y = Box::new(Y::zeroed());
+        run(&x, &mut y);
+        assert_eq!(y.as_flat(), &expected[..], "{} case {i}", fx["name"]);
+    }
+}
+
+fn conv_from<L>(op: &Value, layer: &mut L, fill: impl FnOnce(&mut L, &[i8], &[i32], &[f32], QParams, QParams)) {
+    let weights: Vec<i8> = ints(&op["weights"]["data"]);
+    let bias: Vec<i32> = ints(&op["bias"]["data"]);
+    fill(layer, &weights, &bias, &floats(&op["weights"]["scales"]), qparams(&op["input"]), qparams(&op["output"]));
+}
+
+macro_rules! conv_case {
+    ($test:ident, $name:literal, $ty:ty) => {
+        #[test]
+        fn $test() {
+            let fx = fixture($name);
+            let op = &fx["ops"][0];
+            let mut conv = blank::<$ty>();
+            conv_from(op, &mut *conv, |l, w, b, s, i, o| l.from_tflite(w, b, s, i, o).unwrap());
+            assert!(conv.is_valid());
+            check_cases(&fx, |x, y| conv.forward(x, y));
+        }
+    };
+}
+
+conv_case!(conv_3x3_stride1_valid_relu, "conv_3x3_s1_valid_relu", QConv2d<8, 8, 1, 4, 3, 3, 1, 1, 0, 0, 6, 6, Relu>);
+conv_case!(conv_3x3_stride2_same, "conv_3x3_s2_same_none", QConv2d<9, 9, 3, 8, 3, 3, 2, 2, 1, 1, 5, 5, Linear>);
+conv_case!(conv_5x5_stride1_same_relu, "conv_5x5_s1_same_relu", QConv2d<8, 8, 2, 16, 5, 5, 1, 1, 2, 2, 8, 8, Relu>);
+conv_case!(conv_1x1_relu, "conv_1x1_s1_relu", QConv2d<6, 6, 8, 12, 1, 1, 1, 1, 0, 0, 6, 6, Relu>);
+// TF "same" with an even kernel at stride 2 pads one more after than before.
+conv_case!(conv_2x2_stride2_same_pads_after, "conv_2x2_s2_same", QConv2d<7, 7, 3, 5, 2, 2, 2, 2, 0, 0, 4, 4, Linear>);
+conv_case!(conv_3x1_stride_2x1_valid, "conv_3x1_s21_valid", QConv2d<9, 6, 2, 3, 3, 1, 2, 1, 0, 0, 4, 6, Linear>);
+
+macro_rules! pool_case {
+    ($test:ident, $name:literal, $ty:ty) => {
+        #[test]
+        fn $test() {
+            let fx = fixture($name);
+            let pool = blank::<$ty>();
+            check_cases(&fx, |x, y| pool.forward(x, y));
+        }
+    };
+}
+
+pool_case!(maxpool_2x2_stride2, "maxpool_2x2_s2", QPool2d<Max, 8, 8, 4, 2, 2, 2, 2, 0, 0, 4, 4>);
+pool_case!(maxpool_3x3_stride2_same, "maxpool_3x3_s2_same", QPool2d<Max, 9, 9, 3, 3, 3, 2, 2, 1, 1, 5, 5>);
+pool_case!(avgpool_2x2_stride2, "avgpool_2x2_s2", QPool2d<Avg, 8, 8, 4, 2, 2, 2, 2, 0, 0, 4, 4>);
+// Padded windows divide by the positions inside the input.
+pool_case!(avgpool_3x3_stride1_same, "avgpool_3x3_s1_same", QPool2d<Avg, 7, 7, 2, 3, 3, 1, 1, 1, 1, 7, 7>);
+pool_case!(avgpool_whole_map, "avgpool_global", QPool2d<Avg, 5, 5, 8, 5, 5, 1, 1, 0, 0, 1, 1>);
+
+macro_rules! dense_case {
+    ($test:ident, $name:literal, $ty:ty) => {
+        #[test]
+        fn $test() {
+            let fx = fixture($name);
+            let op = &fx["ops"][0];
+            let mut dense = blank::<$ty>();
+            conv_from(op, &mut *dense, |l, w, b, s, i, o| l.from_tflite(w, b, s, i, o).unwrap());
+            assert!(dense.is_valid());
+            check_cases(&fx, |x, y| dense.forward(x, y));
+        }
+    };
+}
+
+dense_case!(dense_per_channel_relu, "dense_per_channel_relu", QDense<48, 10, Relu>);
+dense_case!(dense_per_tensor, "dense_per_tensor", QDense<48, 7, Linear>);
+
+#[test]
+fn dense_per_tensor_has_one_weight_scale() {
+    let fx = fixture("dense_per_tensor");
+    assert_eq!(fx["ops"][0]["weights"]["scales"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn softmax() {
+    let fx = fixture("softmax");
+    let op = &fx["ops"][0];
+    assert_eq!(qparams(&op["output"]), QParams::SOFTMAX);
+    let softmax = QSoftmax::<[i8; 10]>::new(qparams(&op["input"]).scale(), op["beta"].as_f64().unwrap() as f32);
+    assert!(softmax.is_valid());
+    check_cases(&fx, |x, y| softmax.forward(x, y));
+}
+
+#[test]
+fn dense_then_softmax() {
+    let fx = fixture("dense_softmax");
+    let mut layer = blank::<QDenseSoftmax<32, 10>>();
+    conv_from(&fx["ops"][0], &mut layer.dense, |l, w, b, s, i, o| l.from_tflite(w, b, s, i, o).unwrap());
+    layer.softmax = QSoftmax::new(qparams(&fx["ops"][1]["input"]).scale(), 1.0);
+    check_cases(&fx, |x, y| layer.forward(x, y));
+}
+
+/// The LeNet, layer by layer as TFLite converted it.
+#[test]
+fn lenet_layer_by_layer() {
+    let fx = fixture("lenet");
+    let ops = fx["ops"].as_array().unwrap();
+    let kinds: Vec<&str> = ops.iter().map(|op| op["op"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "CONV_2D",
+            "MAX_POOL_2D",
+            "CONV_2D",
+            "MAX_POOL_2D",
+            "RESHAPE",
+            "FULLY_CONNECTED",
+            "FULLY_CONNECTED",
+            "SOFTMAX"
+        ]
+    );
+    let mut conv1 = blank::<QConv2d<28, 28, 1, 8, 5, 5, 1, 1, 0, 0, 24, 24, Relu>>();
+    let pool1 = blank::<QPool2d<Max, 24, 24, 8, 2, 2, 2, 2, 0, 0, 12, 12>>();
+    let mut conv2 = blank::<QConv2d<12, 12, 8, 16, 5, 5, 1, 1, 0, 0, 8, 8, Relu>>();
+    let pool2 = blank::<QPool2d<Max, 8, 8, 16, 2, 2, 2, 2, 0, 0, 4, 4>>();
+    let flat = blank::<QFlatten<4, 4, 16, 256>>();
+    let mut fc1 = blank::<QDense<256, 64, Relu>>();
+    let mut out = blank::<QDenseSoftmax<64, 10>>();
+    let fill = |l: &mut dyn FnMut(&[i8], &[i32], &[f32], QParams, QParams), op: &Value| {
+        let w: Vec<i8> = ints(&op["weights"]["data"]);
+        let b: Vec<i32> = ints(&op["bias"]["data"]);
+        l(&w, &b, &floats(&op["weights"]["scales"]), qparams(&op["input"]), qparams(&op["output"]));
+    };
+    fill(&mut |w, b, s, i, o| conv1.from_tflite(w, b, s, i, o).unwrap(), &ops[0]);
+    fill(&mut |w, b, s, i, o| conv2.from_tflite(w, b, s, i, o).unwrap(), &ops[2]);
+    fill(&mut |w, b, s, i, o| fc1.from_tflite(w, b, s, i, o).unwrap(), &ops[5]);
+    fill(&mut |w, b, s, i, o| out.dense.from_tflite(w, b, s, i, o).unwrap(), &ops[6]);
+    out.softmax = QSoftmax::new(qparams(&ops[7]["input"]).scale(), 1.0);
+    check_cases(&fx, |x: &[[[i8; 1]; 28]; 28], y: &mut [i8; 10]| {
+        let mut a = Box::new([[[0i8; 8]; 24]; 24]);
+        let mut b = Box::new([[[0i8; 8]; 12]; 12]);
+        let mut c = Box::new([[[0i8; 16]; 8]; 8]);
+        let mut d = Box::new([[[0i8; 16]; 4]; 4]);
+        let mut e = [0i8; 256];
+        let mut f = [0i8; 64];
+        conv1.forward(x, &mut a);
+        pool1.forward(&a, &mut b);
+        conv2.forward(&b, &mut c);
+        pool2.forward(&c, &mut d);
+        flat.forward(&d, &mut e);
+        fc1.forward(&e, &mut f);
+        out.forward(&f, y);
+    });
+}
