@@ -28,7 +28,7 @@ pub mod host;
 
 // The paths of the flat layout, kept so user code goes on compiling.
 #[cfg(feature = "std")]
-pub use host::{data, inspect, picture};
+pub use host::{data, inspect, picture, quantize};
 pub use layers as layer;
 pub use layers::{activation, pool};
 pub use model::{fuse, shape, summary};
@@ -39,7 +39,7 @@ pub use layers::{
     Activate, Activation, Backward, BiasTerm, Conv2d, Dense, Dropout, EdgePad, Flatten, Layer, LayerInfo, Linear,
     NoBias, Padding, Pool2d, PoolKind, Relu, Sigmoid, Softmax, Tanh, TrainContext, Upsample, ZeroPad,
 };
-pub use model::{FuseWith, LayerSummary, Model, Workspace};
+pub use model::{FuseWith, Int8, Int8Model, LayerSummary, Model, QuantizeModel, Workspace};
 pub use params::{zeroed, Params};
 pub use persist::{load_into, save, view, LoadError};
 pub use rng::Rng;

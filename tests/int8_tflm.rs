@@ -36,7 +36,7 @@ fn blank<L: Bytes>() -> Box<L> {
 
 /// Runs `layer` (one op of the fixture, or a chain through `run`) on every
 /// case and compares with TFLM's outputs.
-fn check_cases<X: Tensor<i8>, Y: Tensor<i8>>(fx: &Value, run: impl Fn(&X, &mut Y)) {
+fn check_cases<X: Tensor<i8>, Y: Tensor<i8>>(fx: &Value, mut run: impl FnMut(&X, &mut Y)) {
     let cases = fx["cases"].as_array().unwrap();
     assert!(!cases.is_empty());
     for (i, case) in cases.iter().enumerate() {
@@ -189,4 +189,31 @@ fn lenet_layer_by_layer() {
         fc1.forward(&e, &mut f);
         out.forward(&f, y);
     });
+}
+
+/// The same LeNet as `constnet::zoo::Lenet`'s int8 model, filled with
+/// TFLite's numbers: its fused inference (conv+pool as one step) gives
+/// TFLM's outputs too.
+#[test]
+fn lenet_int8_model_with_tflite_parameters() {
+    use constnet::zoo::Lenet;
+    use constnet::{Int8, Int8Model, Workspace};
+    let fx = fixture("lenet");
+    let ops = fx["ops"].as_array().unwrap();
+    let mut q = blank::<Int8<Lenet>>();
+    q.input = qparams(&fx["input"]);
+    q.output = qparams(&fx["output"]);
+    let fill = |l: &mut dyn FnMut(&[i8], &[i32], &[f32], QParams, QParams), op: &Value| {
+        let w: Vec<i8> = ints(&op["weights"]["data"]);
+        let b: Vec<i32> = ints(&op["bias"]["data"]);
+        l(&w, &b, &floats(&op["weights"]["scales"]), qparams(&op["input"]), qparams(&op["output"]));
+    };
+    fill(&mut |w, b, s, i, o| q.conv1.from_tflite(w, b, s, i, o).unwrap(), &ops[0]);
+    fill(&mut |w, b, s, i, o| q.conv2.from_tflite(w, b, s, i, o).unwrap(), &ops[2]);
+    fill(&mut |w, b, s, i, o| q.fc1.from_tflite(w, b, s, i, o).unwrap(), &ops[5]);
+    fill(&mut |w, b, s, i, o| q.out.dense.from_tflite(w, b, s, i, o).unwrap(), &ops[6]);
+    q.out.softmax = QSoftmax::new(qparams(&ops[7]["input"]).scale(), 1.0);
+    assert!(q.is_valid());
+    let mut ws = Box::new(Workspace::new());
+    check_cases(&fx, |x, y: &mut [i8; 10]| *y = *q.predict(x, &mut ws));
 }

@@ -18,8 +18,10 @@
 
 use crate::layers::activation::Activation;
 use crate::layers::bias::BiasTerm;
+use crate::layers::int8::{QConv2d, QPool2d};
 use crate::layers::pool::{Pool2d, PoolKind};
-use crate::layers::window::{windows_holding, Padding};
+use crate::layers::window::{window_span, windows_holding, Padding};
+use crate::model::int8::Int8FuseWith;
 use crate::{Conv2d, Float, Layer};
 
 /// A layer that can run together with the layer `N` after it.
@@ -86,6 +88,55 @@ crate::layers::conv::conv_impl! {
                     if pool_then_activate {
                         A::apply(out, F);
                     }
+                }
+            }
+        }
+    }
+}}
+
+// Int8: each pooling row's windows are folded as the convolution rows they
+// read are computed: max and min on the accumulators (requantization is
+// monotone, so the pooled accumulator requantizes to the pooled output,
+// with a quarter of the requantizations for 2x2 windows), averages on the
+// requantized values, as TFLM averages its convolution's int8 output.
+// Convolution rows shared by overlapping windows are computed once per
+// pooling row that reads them.
+crate::layers::int8::qconv_impl! {
+    [K: PoolKind, const PKH: usize, const PKW: usize, const PSH: usize, const PSW: usize,
+     const PPH: usize, const PPW: usize, const POH: usize, const POW: usize]
+    <Int8FuseWith<QPool2d<K, OH, OW, F, PKH, PKW, PSH, PSW, PPH, PPW, POH, POW>>> {
+    fn forward_fused(
+        &self,
+        _pool: &QPool2d<K, OH, OW, F, PKH, PKW, PSH, PSW, PPH, PPW, POH, POW>,
+        x: &[[[i8; C]; W]; H],
+        y: &mut [[[i8; F]; POW]; POH],
+    ) {
+        let () = Self::CHECK;
+        let () = QPool2d::<K, OH, OW, F, PKH, PKW, PSH, PSW, PPH, PPW, POH, POW>::CHECK;
+        let clamp = self.clamp();
+        let mut acc = [[0i32; F]; POW];
+        for (py, out_row) in y.iter_mut().enumerate() {
+            acc.iter_mut().for_each(|a| *a = [K::INT8_START; F]);
+            let (r0, rows) = window_span(py, PKH, PSH, PPH, OH);
+            for r in r0..r0 + rows {
+                self.row_acc(x, r, |ox, v| {
+                    let Some((px_lo, px_hi)) = windows_holding(ox + PPW, PKW, PSW, POW) else { return };
+                    for a in &mut acc[px_lo..=px_hi] {
+                        for (f, (a, &v)) in a.iter_mut().zip(v).enumerate() {
+                            let v = if K::AVERAGE { self.requantize(f, v, clamp) as i32 } else { v };
+                            *a = K::fold_i32(*a, v);
+                        }
+                    }
+                });
+            }
+            for (px, (out, a)) in out_row.iter_mut().zip(&acc).enumerate() {
+                let (_, cols) = window_span(px, PKW, PSW, PPW, OW);
+                for (f, (o, &a)) in out.iter_mut().zip(a).enumerate() {
+                    *o = if K::AVERAGE {
+                        QPool2d::<K, OH, OW, F, PKH, PKW, PSH, PSW, PPH, PPW, POH, POW>::finish(a, rows * cols)
+                    } else {
+                        self.requantize(f, a, clamp)
+                    };
                 }
             }
         }

@@ -9,11 +9,13 @@ use crate::tensor::Element;
 use crate::{Float, Layer, LayerInfo, Params, Rng, Tensor};
 
 pub mod fuse;
+pub mod int8;
 mod sequential;
 pub mod shape;
 pub mod summary;
 
 pub use fuse::FuseWith;
+pub use int8::{Int8, Int8Model, QuantizeModel};
 
 /// Layer `I` of a model, by position: lets [`sequential!`](crate::sequential)
 /// write each layer's type once.
@@ -152,6 +154,12 @@ pub trait Model<T: Float>: Params<T> {
     /// layer leaves out its activation: the output slot holds logits for a
     /// loss fused with that activation (see [`Model::backward`]).
     fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool);
+
+    /// Inference-mode forward pass of one sample that keeps every layer's
+    /// output in `trace` (dropout passes values through). With `logits`
+    /// the last layer leaves out its activation. Calibration for int8
+    /// quantization reads the ranges of these outputs.
+    fn forward_trace(&self, x: &Self::Input, trace: &mut Self::Trace, logits: bool);
 
     /// Layer `i`'s output in a trace, flat (empty past the last layer).
     fn layer_output(trace: &Self::Trace, i: usize) -> &[T];

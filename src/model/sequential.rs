@@ -251,6 +251,24 @@ macro_rules! sequential {
                 $($crate::Backward::<T>::forward_train(&self.$field, &trace.$prev, &mut trace.$i, &ctx($i));)*
             }
 
+            fn forward_trace(&self, x: &Self::Input, trace: &mut Self::Trace, logits: bool) {
+                let logits_of = |i: u64| $crate::TrainContext { seed: 0, fused: logits && i == $li };
+                let ctx = logits_of($fi);
+                if ctx.fused {
+                    $crate::Backward::<T>::forward_train(&self.$ffield, x, &mut trace.$fi, &ctx);
+                } else {
+                    $crate::Layer::<T>::forward(&self.$ffield, x, &mut trace.$fi);
+                }
+                $(
+                    let ctx = logits_of($i);
+                    if ctx.fused {
+                        $crate::Backward::<T>::forward_train(&self.$field, &trace.$prev, &mut trace.$i, &ctx);
+                    } else {
+                        $crate::Layer::<T>::forward(&self.$field, &trace.$prev, &mut trace.$i);
+                    }
+                )*
+            }
+
             fn layer_output(trace: &Self::Trace, i: usize) -> &[T] {
                 match i {
                     $fi => $crate::Tensor::<T>::as_flat(&trace.$fi),
@@ -282,6 +300,8 @@ macro_rules! sequential {
                 $crate::sequential!(@backward self x trace grad grads ctx [{$lfield $li $lprev $lty} $($rev)*]);
             }
         }
+
+        $crate::__int8_model!($name $input [{$ffield $flen $fip $fi} $({$field $len $ip $i})*]);
     };
     // Inference steps: a convolution and the pooling after it run fused.
     (@steps $p:ident $s:ident []) => {};

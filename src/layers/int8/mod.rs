@@ -18,6 +18,7 @@ mod pool;
 mod reshape;
 mod softmax;
 
+pub(crate) use conv::qconv_impl;
 pub use conv::QConv2d;
 pub use dense::QDense;
 pub use pool::QPool2d;

@@ -1,0 +1,104 @@
+//! Post-training quantization of a trained float model, and the int8
+//! model's inference against its own layer-by-layer definition.
+#![cfg(feature = "std")]
+
+use constnet::data::fashion_mnist_bundled;
+use constnet::layers::int8::{Int8Layer, QuantizeOptions};
+use constnet::quantize::{quantize, CalibrationError};
+use constnet::train::Trainer;
+use constnet::zoo::{Lenet, LenetBinary};
+use constnet::{Adam, Int8, Int8Model, Loss, Model, Tensor, Workspace};
+
+fn argmax<T: PartialOrd + Copy>(v: &[T]) -> usize {
+    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
+}
+
+#[test]
+fn quantized_lenet_agrees_with_float() {
+    let d = fashion_mnist_bundled().unwrap();
+    let mut model = Lenet::<f32>::new(1);
+    Trainer::new(Adam::new(1e-3), Loss::CrossEntropy)
+        .epochs(2)
+        .seed(3)
+        .report_every(0)
+        .progress(false)
+        .fit(&mut model, &d.train)
+        .unwrap();
+    let calibration = (0..200).map(|i| d.train.image(i));
+    for per_channel in [true, false] {
+        let options = QuantizeOptions { dense_per_channel: per_channel };
+        let q = quantize(&model, calibration.clone(), &options).unwrap();
+        assert!(q.is_valid());
+        assert_eq!(q.input_params().zero_point(), -128, "images in [0, 1]");
+        assert_eq!(q.output_params(), constnet::quant::QParams::SOFTMAX);
+        let (mut ws, mut qws) = (Box::new(Workspace::new()), Box::new(Workspace::new()));
+        let (mut agree, mut right_f, mut right_q) = (0, 0, 0);
+        let mut x = [[[0i8; 1]; 28]; 28];
+        for i in 0..d.test.len() {
+            let image = d.test.image(i);
+            let f = model.predict(Tensor::from_flat(image).unwrap(), &mut ws);
+            q.quantize_input(image, &mut x);
+            let y = q.predict(&x, &mut qws);
+            let (cf, cq) = (argmax(f), argmax(y));
+            agree += usize::from(cf == cq);
+            right_f += usize::from(cf == usize::from(d.test.label(i)));
+            right_q += usize::from(cq == usize::from(d.test.label(i)));
+        }
+        let n = d.test.len();
+        // Measured: 99% of the 1,000 bundled test images classified alike.
+        assert!(agree * 100 >= 97 * n, "per_channel={per_channel}: {agree}/{n} agree");
+        assert!(right_q + n / 100 >= right_f, "int8 {right_q} vs f32 {right_f} of {n}");
+    }
+}
+
+#[test]
+fn fused_int8_inference_is_layer_by_layer_bit_for_bit() {
+    let model = Lenet::<f32>::new(7);
+    let images: Vec<f32> = (0..8 * 784).map(|i| ((i * 37) % 256) as f32 / 255.0).collect();
+    let q = quantize(&model, images.chunks(784), &QuantizeOptions::default()).unwrap();
+    let mut ws = Box::new(Workspace::new());
+    for image in images.chunks(784) {
+        let mut x = [[[0i8; 1]; 28]; 28];
+        q.quantize_input(image, &mut x);
+        let fused = *q.predict(&x, &mut ws);
+        let mut a = Box::new([[[0i8; 8]; 24]; 24]);
+        let mut b = Box::new([[[0i8; 8]; 12]; 12]);
+        let mut c = Box::new([[[0i8; 16]; 8]; 8]);
+        let mut e = [0i8; 256];
+        let mut f = [0i8; 64];
+        let mut y = [0i8; 10];
+        q.conv1.forward(&x, &mut a);
+        q.pool1.forward(&a, &mut b);
+        q.conv2.forward(&b, &mut c);
+        let mut d = [[[0i8; 16]; 4]; 4];
+        q.pool2.forward(&c, &mut d);
+        q.flat.forward(&d, &mut e);
+        q.fc1.forward(&e, &mut f);
+        q.out.forward(&f, &mut y);
+        assert_eq!(fused, y);
+    }
+}
+
+#[test]
+fn calibration_errors() {
+    let model = Lenet::<f32>::new(1);
+    let none: [&[f32]; 0] = [];
+    assert_eq!(quantize(&model, none, &Default::default()).err(), Some(CalibrationError::NoImages));
+    let short = [0.5f32; 100];
+    assert_eq!(
+        quantize(&model, [&short[..]], &Default::default()).err(),
+        Some(CalibrationError::WrongLength { index: 0, len: 100, expected: 784 })
+    );
+    // Sigmoid has no int8 form: an error, not a build failure (the model is
+    // never run in int8 here).
+    let binary = LenetBinary::<f32>::new(1);
+    let err = quantize(&binary, [&[0.5f32; 784][..]], &Default::default()).err().unwrap();
+    assert!(err.to_string().contains("no int8 form"), "{err}");
+}
+
+#[test]
+fn int8_sizes_are_constants() {
+    assert_eq!(<Int8<Lenet> as Int8Model>::WORKSPACE_BYTES, 784 + 1152);
+    let layer_bytes: usize = <Int8<Lenet> as Int8Model>::LAYERS.iter().map(|l| l.params).sum();
+    assert_eq!(<Int8<Lenet> as Int8Model>::PARAM_BYTES, layer_bytes + 16);
+}
