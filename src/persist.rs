@@ -19,6 +19,7 @@
 //! [`load_into`] fills caller storage (a `static`) without building the model
 //! on the stack.
 
+use crate::model::Int8Model;
 use crate::{Float, Model};
 use core::fmt;
 use core::marker::PhantomData;
@@ -73,6 +74,8 @@ pub enum LoadError {
     /// [`view`] needs the parameters aligned for the scalar type and a
     /// little-endian target.
     Misaligned,
+    /// An int8 model's zero point, scale or requantization is out of range.
+    InvalidQuantization,
     /// The output buffer is too small to save into.
     BufferTooSmall {
         /// Bytes needed.
@@ -100,6 +103,9 @@ impl fmt::Display for LoadError {
             Self::NonFinite { index } => write!(f, "weight {index} is NaN or infinite"),
             Self::Misaligned => {
                 f.write_str("weights are not aligned for the scalar type (or the target is big-endian)")
+            }
+            Self::InvalidQuantization => {
+                f.write_str("an int8 zero point, scale or requantization multiplier is out of range")
             }
             Self::BufferTooSmall { needed } => write!(f, "output buffer too small: {needed} bytes needed"),
         }
@@ -285,3 +291,88 @@ pub fn view<T: Float, M: Model<T>>(bytes: &[u8]) -> Result<&M, LoadError> {
 /// The header is 16 bytes, so parameters that follow it stay aligned.
 #[repr(C, align(16))]
 pub struct Aligned<B: ?Sized>(pub B);
+
+// ---- int8 models ---------------------------------------------------------------
+//
+// The same header, with scalar size 1 and the int8 model's fingerprint (which
+// covers every layer's quantization layout); the payload is the model's bytes
+// ([`Bytes`]): alignment 1, so `view_int8` works from any address.
+
+/// Total bytes of a saved int8 model `Q`: header plus its bytes.
+pub const fn saved_len_int8<Q: Int8Model>() -> usize {
+    HEADER_LEN + Q::SIZE
+}
+
+fn header_int8<Q: Int8Model>() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..4].copy_from_slice(&MAGIC);
+    h[4] = VERSION;
+    h[5] = 1;
+    h[8..].copy_from_slice(&Q::FINGERPRINT.to_le_bytes());
+    h
+}
+
+/// Checks the header, the length and every stored parameter of an int8 blob.
+fn check_int8<Q: Int8Model>(bytes: &[u8]) -> Result<&Q, LoadError> {
+    let expected = saved_len_int8::<Q>();
+    let h = header_int8::<Q>();
+    if bytes.len() < HEADER_LEN {
+        return Err(LoadError::Truncated { expected, actual: bytes.len() });
+    }
+    if bytes[..4] != MAGIC {
+        return Err(LoadError::BadMagic);
+    }
+    if bytes[4] != VERSION {
+        return Err(LoadError::UnsupportedVersion(bytes[4]));
+    }
+    if bytes[5] != 1 {
+        return Err(LoadError::ScalarMismatch { expected: 1, found: bytes[5] });
+    }
+    if bytes[8..HEADER_LEN] != h[8..] {
+        let mut fp = [0u8; 8];
+        fp.copy_from_slice(&bytes[8..HEADER_LEN]);
+        return Err(LoadError::WrongArchitecture { expected: Q::FINGERPRINT, found: u64::from_le_bytes(fp) });
+    }
+    let model = match bytes.len() {
+        n if n < expected => return Err(LoadError::Truncated { expected, actual: n }),
+        n if n > expected => return Err(LoadError::TrailingBytes { expected, actual: n }),
+        _ => Q::from_bytes(&bytes[HEADER_LEN..]).ok_or(LoadError::Truncated { expected, actual: bytes.len() })?,
+    };
+    if !model.is_valid() {
+        return Err(LoadError::InvalidQuantization);
+    }
+    Ok(model)
+}
+
+/// Saves an int8 model into `buf` and returns the bytes written
+/// ([`saved_len_int8`] of them). No allocation.
+pub fn save_int8<'b, Q: Int8Model>(model: &Q, buf: &'b mut [u8]) -> Result<&'b mut [u8], LoadError> {
+    let needed = saved_len_int8::<Q>();
+    let out = buf.get_mut(..needed).ok_or(LoadError::BufferTooSmall { needed })?;
+    out[..HEADER_LEN].copy_from_slice(&header_int8::<Q>());
+    out[HEADER_LEN..].copy_from_slice(model.as_bytes());
+    Ok(out)
+}
+
+/// Saves an int8 model into a new vector.
+#[cfg(feature = "std")]
+pub fn to_vec_int8<Q: Int8Model>(model: &Q) -> std::vec::Vec<u8> {
+    let mut v = std::vec![0u8; saved_len_int8::<Q>()];
+    let _ = save_int8(model, &mut v);
+    v
+}
+
+/// Uses an int8 model where it lies (in flash): checks header, length and
+/// every zero point, scale and multiplier, then returns it as a reference
+/// into `bytes`, with no copy and no alignment requirement.
+pub fn view_int8<Q: Int8Model>(bytes: &[u8]) -> Result<&Q, LoadError> {
+    check_int8(bytes)
+}
+
+/// Loads an int8 model from `bytes` into `model` (e.g. a `static`). The
+/// blob is checked first: on error `model` is left untouched.
+pub fn load_int8_into<Q: Int8Model>(bytes: &[u8], model: &mut Q) -> Result<(), LoadError> {
+    let checked = check_int8::<Q>(bytes)?;
+    model.as_bytes_mut().copy_from_slice(checked.as_bytes());
+    Ok(())
+}

@@ -102,3 +102,53 @@ fn int8_sizes_are_constants() {
     let layer_bytes: usize = <Int8<Lenet> as Int8Model>::LAYERS.iter().map(|l| l.params).sum();
     assert_eq!(<Int8<Lenet> as Int8Model>::PARAM_BYTES, layer_bytes + 16);
 }
+
+#[test]
+fn int8_blob_round_trips_and_rejects_bad_bytes() {
+    use constnet::persist::{load_int8_into, saved_len_int8, to_vec, to_vec_int8, view_int8, LoadError};
+    use constnet::quant::{zeroed_bytes, Bytes};
+    type Q = Int8<Lenet>;
+    let model = Lenet::<f32>::new(3);
+    let images: Vec<f32> = (0..4 * 784).map(|i| ((i * 13) % 256) as f32 / 255.0).collect();
+    let q = quantize(&model, images.chunks(784), &QuantizeOptions::default()).unwrap();
+    let blob = to_vec_int8(&*q);
+    assert_eq!(blob.len(), saved_len_int8::<Q>());
+    // In place, at an odd address too: int8 models have alignment 1.
+    let mut shifted = vec![0u8; blob.len() + 1];
+    shifted[1..].copy_from_slice(&blob);
+    let viewed: &Q = view_int8(&shifted[1..]).unwrap();
+    assert_eq!(viewed.as_bytes(), q.as_bytes());
+    let mut loaded: Box<Q> = Box::new(zeroed_bytes());
+    load_int8_into(&blob, &mut *loaded).unwrap();
+    let (mut w1, mut w2) = (Box::new(Workspace::new()), Box::new(Workspace::new()));
+    let mut x = [[[0i8; 1]; 28]; 28];
+    q.quantize_input(&images[..784], &mut x);
+    assert_eq!(q.predict(&x, &mut w1), loaded.predict(&x, &mut w2));
+
+    let err = |bytes: &[u8]| view_int8::<Q>(bytes).err().unwrap();
+    assert!(matches!(err(&blob[..blob.len() - 1]), LoadError::Truncated { .. }));
+    assert!(matches!(err(&[blob.clone(), vec![0]].concat()), LoadError::TrailingBytes { .. }));
+    assert!(matches!(err(&to_vec(&model)), LoadError::ScalarMismatch { expected: 1, found: 4 }));
+    let mut other = blob.clone();
+    other[8] ^= 1;
+    assert!(matches!(err(&other), LoadError::WrongArchitecture { .. }));
+    // A zero scale for the input (bytes 16..20 are the input's scale).
+    let mut bad = blob.clone();
+    bad[16..20].copy_from_slice(&0f32.to_le_bytes());
+    assert_eq!(err(&bad), LoadError::InvalidQuantization);
+    // A rejected blob leaves the model untouched.
+    let before = loaded.as_bytes().to_vec();
+    assert!(load_int8_into(&bad, &mut *loaded).is_err());
+    assert_eq!(loaded.as_bytes(), &before[..]);
+    // Arbitrary byte edits never panic: they load (and predict) or are refused.
+    let mut state = 0x1234_5678u64;
+    for _ in 0..2000 {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut m = blob.clone();
+        let at = (state >> 33) as usize % m.len();
+        m[at] = (state >> 13) as u8;
+        if let Ok(v) = view_int8::<Q>(&m) {
+            let _ = v.predict(&x, &mut w1);
+        }
+    }
+}
