@@ -9,12 +9,14 @@
 //! (Debian package `dataset-fashion-mnist`), else the subset bundled in the
 //! repository.
 
-use constnet::data::{fashion_mnist, fashion_mnist_bundled};
+use constnet::data::{fashion_mnist, fashion_mnist_bundled, Dataset};
+use constnet::layers::int8::QuantizeOptions;
 use constnet::picture::{write_curves, Curve};
-use constnet::summary::Summary;
+use constnet::quantize::quantize;
+use constnet::summary::{Int8Summary, Summary};
 use constnet::train::{evaluate, Trainer, Validation};
 use constnet::zoo::{Lenet, SmallConvNet};
-use constnet::{Adam, Loss, Model, Tensor};
+use constnet::{Adam, Int8, Int8Model, Loss, QuantizeModel, Tensor};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -66,7 +68,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 fn train<M>(args: &Args, name: &str) -> Result<(), Box<dyn std::error::Error>>
 where
-    M: Model<f32, Input = [[[f32; 1]; 28]; 28]> + Send + Sync,
+    M: QuantizeModel<Input = [[[f32; 1]; 28]; 28]> + Send + Sync,
     M::Trace: Send,
 {
     let data = if args.bundled { fashion_mnist_bundled::<f32>()? } else { fashion_mnist(args.data.as_deref())? };
@@ -87,9 +89,19 @@ where
     let (test, confusion) = evaluate(&model, &data.test, Loss::CrossEntropy)?;
     println!("\ntest loss {:.4}  test accuracy {:.4}\n{confusion}\n", test.loss, test.accuracy);
 
+    // Post-training quantization: per-tensor min/max ranges from 1,000
+    // training images, weights per output channel.
+    let calibration = (0..data.train.len().min(1000)).map(|i| data.train.image(i));
+    let int8 = quantize(&model, calibration, &QuantizeOptions::default())?;
+    let int8_acc = int8_accuracy(&*int8, &data.test);
+    println!("{}\n", Int8Summary::<Int8<M>>::new());
+    println!("test accuracy: f32 {:.4}  int8 {:.4}\n", test.accuracy, int8_acc);
+
     std::fs::create_dir_all(&args.out)?;
     let weights = args.out.join(format!("{name}.postcard"));
     std::fs::write(&weights, constnet::persist::to_vec(&model))?;
+    let int8_weights = args.out.join(format!("{name}_int8.postcard"));
+    std::fs::write(&int8_weights, constnet::persist::to_vec_int8(&*int8))?;
     let x = <[[[f32; 1]; 28]; 28]>::from_flat(data.test.image(0)).ok_or("bad image")?;
     let pictures = constnet::inspect::write_model_pictures(&model, x, &args.out)?;
     let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
@@ -104,18 +116,41 @@ where
         args.out.join("accuracy.png"),
         &[Curve::new("train acc", &accs, [200, 40, 40]), Curve::new("test acc", &val_accs, [40, 40, 200])],
     )?;
-    println!("wrote {} and {} pictures to {}", weights.display(), pictures.len() + 2, args.out.display());
+    println!(
+        "wrote {}, {} and {} pictures to {}",
+        weights.display(),
+        int8_weights.display(),
+        pictures.len() + 2,
+        args.out.display()
+    );
 
     let mut rates: Vec<f64> = history.epochs.iter().map(|e| e.samples_per_s).collect();
     rates.sort_by(f64::total_cmp);
     println!(
-        "RESULT test_acc={:.4} train_samples_per_s={:.0} epochs={} params={}",
+        "RESULT test_acc={:.4} train_samples_per_s={:.0} epochs={} params={} int8_test_acc={:.4}",
         test.accuracy,
         rates[rates.len() / 2],
         args.epochs,
-        M::param_count()
+        M::param_count(),
+        int8_acc
     );
     Ok(())
+}
+
+/// Accuracy of an int8 model on `data`: each image quantized with the
+/// model's input parameters, the class the largest output.
+fn int8_accuracy<Q: Int8Model>(q: &Q, data: &Dataset<f32>) -> f64 {
+    let mut workspace = Q::Workspace::default();
+    let mut x = Q::Input::zeroed();
+    let right = (0..data.len())
+        .filter(|&i| {
+            q.quantize_input(data.image(i), &mut x);
+            let y = q.predict(&x, &mut workspace).as_flat();
+            let class = (0..y.len()).fold(0, |best, c| if y[c] > y[best] { c } else { best });
+            class == usize::from(data.label(i))
+        })
+        .count();
+    right as f64 / data.len() as f64
 }
 
 fn main() -> ExitCode {

@@ -7,6 +7,8 @@
 //! | `images.bin`       | the first 300 test images of the bundled Fashion-MNIST subset, 784 raw `u8` pixels each |
 //! | `labels.bin`       | their 300 labels, one `u8` each |
 //! | `host_outputs.bin` | the host's `predict` output for each image, 10 `f32` little-endian each |
+//! | `lenet_int8.postcard` | the int8 model of the same weights ([`constnet::quantize`], calibrated on the first 1,000 training images), as [`constnet::persist::to_vec_int8`] writes it |
+//! | `host_outputs_int8.bin` | the int8 model's output for each image, 10 `i8` each |
 //!
 //! ```sh
 //! cargo run --release --features std --example firmware_data -- [weights.postcard]
@@ -38,7 +40,7 @@ mod run {
     use constnet::data::{self, FASHION_MNIST_FILES};
     use constnet::persist;
     use constnet::zoo::Lenet;
-    use constnet::{Model, Tensor};
+    use constnet::{Int8, Int8Model, Model, Tensor};
     use std::path::{Path, PathBuf};
 
     /// Test images the firmware runs.
@@ -51,6 +53,10 @@ mod run {
     /// The library's `Normalize::Scale01` for one pixel, as the firmware does it.
     fn scale(p: u8) -> f32 {
         (f64::from(p) / 255.0) as f32
+    }
+
+    fn argmax_i8(y: &[i8]) -> usize {
+        (0..y.len()).fold(0, |best, i| if y[i] > y[best] { i } else { best })
     }
 
     fn argmax(y: &[f32]) -> usize {
@@ -118,10 +124,33 @@ mod run {
             outputs.extend(y.iter().flat_map(|v| v.to_le_bytes()));
         }
 
+        // --- the int8 model and its outputs ---------------------------------------------
+        let calibration = (0..sets.train.len().min(1000)).map(|i| sets.train.image(i));
+        let int8 = constnet::quantize::quantize(&*model, calibration, &Default::default())?;
+        let int8_blob = persist::to_vec_int8(&*int8);
+        let mut qws = <Int8<Lenet> as Int8Model>::Workspace::new();
+        let mut int8_outputs = Vec::with_capacity(SAMPLES * CLASSES);
+        let mut int8_correct = 0;
+        for i in 0..SAMPLES {
+            let mut x = [[[0i8; 1]; 28]; 28];
+            int8.quantize_input(test.image(i), &mut x);
+            let y = int8.predict(&x, &mut qws);
+            if argmax_i8(y) == usize::from(labels[i]) {
+                int8_correct += 1;
+            }
+            int8_outputs.extend(y.iter().map(|&v| v as u8));
+        }
+
         // --- files ---------------------------------------------------------------------
         std::fs::create_dir_all(&out_dir)?;
-        let files: [(&str, &[u8]); 4] =
-            [("lenet.postcard", &blob), ("images.bin", pixels), ("labels.bin", labels), ("host_outputs.bin", &outputs)];
+        let files: [(&str, &[u8]); 6] = [
+            ("lenet.postcard", &blob),
+            ("images.bin", pixels),
+            ("labels.bin", labels),
+            ("host_outputs.bin", &outputs),
+            ("lenet_int8.postcard", &int8_blob),
+            ("host_outputs_int8.bin", &int8_outputs),
+        ];
         for (name, bytes) in files {
             let path = out_dir.join(name);
             std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -132,6 +161,7 @@ mod run {
             "host accuracy on the first {SAMPLES} test images of the bundled subset: {correct}/{SAMPLES} = {:.4}",
             correct as f64 / SAMPLES as f64
         );
+        println!("host int8 accuracy on them: {int8_correct}/{SAMPLES} = {:.4}", int8_correct as f64 / SAMPLES as f64);
         Ok(())
     }
 }

@@ -21,6 +21,7 @@
 #
 # Another firmware crate of this repository (tools/firmware-m0.sh sets these):
 #   FIRMWARE_CRATE   crate directory and binary name   (default firmware-example)
+#   FIRMWARE_BIN     binary of that crate              (default: the crate's name)
 #   FIRMWARE_TARGET  its build target                  (default thumbv7em-none-eabihf)
 #   QEMU_MACHINE     machine for tools/qemu-run.sh     (default netduinoplus2)
 #   RESULT_TAG       first word of the final line      (default RESULT)
@@ -30,6 +31,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 crate=${FIRMWARE_CRATE:-firmware-example}
+bin=${FIRMWARE_BIN:-$crate}
 fw=$root/$crate
 tools=$root/tools
 target=${FIRMWARE_TARGET:-thumbv7em-none-eabihf}
@@ -58,10 +60,10 @@ llvm_bin=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p
 plugin=$(bash "$tools/icount/build.sh")
 
 # --- build ---------------------------------------------------------------------
-(cd "$fw" && cargo build --release --quiet "$@") || die "firmware build failed"
+(cd "$fw" && cargo build --release --quiet --bin "$bin" "$@") || die "firmware build failed"
 target_dir=$(cd "$fw" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
              sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-elf=$target_dir/$target/release/$crate
+elf=$target_dir/$target/release/$bin
 [ -f "$elf" ] || die "no ELF at $elf"
 
 # --- run under QEMU with the instruction counter -------------------------------------
@@ -88,7 +90,7 @@ if [ "$status" = 124 ]; then die "firmware timed out"; fi
 # --- figures ----------------------------------------------------------------------
 line=$(grep 'agree=' "$work/firmware.txt" | tail -n 1) || die "firmware printed no agree= line"
 field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
-agree=$(field agree); acc=$(field acc); stack_peak=$(field stack_peak)
+agree=$(field agree); acc=$(field acc); stack_peak=$(field stack_peak); bit_identical=$(field bit_identical)
 
 sizes=$("$llvm_bin/llvm-size" -A "$elf")
 section() { printf '%s\n' "$sizes" | awk -v s="$1" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }'; }
@@ -131,7 +133,7 @@ fi
 # --- flash and RAM by symbol ------------------------------------------------------------
 symbols=$("$llvm_bin/llvm-nm" -S -C --radix=d "$elf")
 sym_size() { # total size of symbols <crate>::NAME::h... (e.g. firmware_example::WEIGHTS::h...)
-    printf '%s\n' "$symbols" | awk -v n="${crate//-/_}::$1::" 'index($0, n) { s += $2 } END { print s + 0 }'
+    printf '%s\n' "$symbols" | awk -v n="${bin//-/_}::$1::" 'index($0, n) { s += $2 } END { print s + 0 }'
 }
 weights=$(sym_size WEIGHTS)
 test_data=$(( $(sym_size IMAGES) + $(sym_size LABELS) + $(sym_size HOST_OUTPUTS) ))
@@ -158,4 +160,4 @@ if [ -n "$ram_budget" ]; then
     fi
 fi
 
-echo "$result_tag agree=$agree acc=$acc ram_static=$ram_static stack_peak=$stack_peak flash=$flash instructions_per_inference=$instructions"
+echo "$result_tag agree=$agree acc=$acc ram_static=$ram_static stack_peak=$stack_peak flash=$flash instructions_per_inference=$instructions bit_identical=${bit_identical:-?} flash_no_data=$(( flash - test_data )) elf=$elf"

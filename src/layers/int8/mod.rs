@@ -83,7 +83,7 @@ impl Range {
             return QParams::new(1.0 / 255.0, -128);
         }
         let scale = (hi - lo) / 255.0;
-        let zp = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i32;
+        let zp = libm::roundf(-128.0 - lo / scale).clamp(-128.0, 127.0) as i32;
         QParams::new(scale, zp)
     }
 }

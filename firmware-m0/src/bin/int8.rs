@@ -1,0 +1,33 @@
+//! The int8 LeNet on the emulated nRF51822 (Cortex-M0, no DSP, no FPU):
+//! firmware-example's `src/int8_app.rs` with the first `SAMPLES` images.
+
+#![no_std]
+#![no_main]
+
+#[path = "../../../firmware-example/src/int8_app.rs"]
+mod int8_app;
+#[path = "../../../firmware-example/src/measure.rs"]
+mod measure;
+
+use core::ptr::addr_of_mut;
+use cortex_m_rt::entry;
+use int8_app::{first, Net, CLASSES, PIXELS};
+use panic_semihosting as _;
+
+/// Test images embedded and run: the first `SAMPLES` of firmware-example's 300.
+const SAMPLES: usize = 100;
+
+static IMAGES: [u8; SAMPLES * PIXELS] = first(include_bytes!("../../../firmware-example/model/images.bin"));
+static LABELS: [u8; SAMPLES] = first(include_bytes!("../../../firmware-example/model/labels.bin"));
+static HOST_OUTPUTS: [u8; SAMPLES * CLASSES] =
+    first(include_bytes!("../../../firmware-example/model/host_outputs_int8.bin"));
+
+/// The workspace (1,936 bytes), which also holds the input image.
+static mut WORKSPACE: <Net as constnet::Int8Model>::Workspace = constnet::Workspace::new();
+
+#[entry]
+fn main() -> ! {
+    // SAFETY: the only reference to WORKSPACE, taken once.
+    let ws = unsafe { &mut *addr_of_mut!(WORKSPACE) };
+    int8_app::run(&IMAGES, &LABELS, &HOST_OUTPUTS, ws)
+}
