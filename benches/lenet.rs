@@ -1,11 +1,12 @@
-//! Speed of the LeNet: one inference (batch 1) and one training step.
+//! Speed of the LeNet: one inference (batch 1, f32 and int8) and one
+//! training step.
 //!
 //! `cargo bench --features std --bench lenet`; quote the medians.
 
 use constnet::data::fashion_mnist_bundled;
 use constnet::train::Trainer;
 use constnet::zoo::Lenet;
-use constnet::{Adam, Loss, Model, Tensor, Workspace};
+use constnet::{Adam, Int8Model, Loss, Model, Tensor, Workspace};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -16,6 +17,16 @@ fn benches(c: &mut Criterion) {
 
     let mut ws = Workspace::new();
     c.bench_function("inference/lenet_batch1", |b| b.iter(|| black_box(model.predict(black_box(x), &mut ws)[0])));
+
+    // The int8 model of the same weights (calibrated on 200 training images).
+    let calibration = (0..200).map(|i| data.train.image(i));
+    let int8 = constnet::quantize::quantize(&model, calibration, &Default::default()).expect("quantizes");
+    let mut qx = [[[0i8; 1]; 28]; 28];
+    int8.quantize_input(data.test.image(0), &mut qx);
+    let mut qws = Workspace::new();
+    c.bench_function("inference/lenet_int8_batch1", |b| {
+        b.iter(|| black_box(int8.predict(black_box(&qx), &mut qws)[0]))
+    });
 
     // One sample's forward and backward pass (what a batch runs per sample).
     let mut trace = Lenet::<f32>::new_trace();

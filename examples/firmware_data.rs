@@ -131,11 +131,11 @@ mod run {
         let mut qws = <Int8<Lenet> as Int8Model>::Workspace::new();
         let mut int8_outputs = Vec::with_capacity(SAMPLES * CLASSES);
         let mut int8_correct = 0;
-        for i in 0..SAMPLES {
+        for (i, &label) in labels.iter().enumerate() {
             let mut x = [[[0i8; 1]; 28]; 28];
             int8.quantize_input(test.image(i), &mut x);
             let y = int8.predict(&x, &mut qws);
-            if argmax_i8(y) == usize::from(labels[i]) {
+            if argmax_i8(y) == usize::from(label) {
                 int8_correct += 1;
             }
             int8_outputs.extend(y.iter().map(|&v| v as u8));

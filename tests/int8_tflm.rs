@@ -6,7 +6,7 @@
 //! kernels). Given TFLite's numbers, constnet's int8 layers must give the
 //! same outputs exactly.
 
-use constnet::layers::int8::{Int8Layer, QConv2d, QDense, QDenseSoftmax, QFlatten, QPool2d, QSoftmax};
+use constnet::layers::int8::{Int8Layer, LoadTflite, QConv2d, QDense, QDenseSoftmax, QFlatten, QPool2d, QSoftmax};
 use constnet::pool::{Avg, Max};
 use constnet::quant::{zeroed_bytes, Bytes, QParams};
 use constnet::{Linear, Relu, Tensor};
@@ -50,10 +50,12 @@ fn check_cases<X: Tensor<i8>, Y: Tensor<i8>>(fx: &Value, mut run: impl FnMut(&X,
     }
 }
 
-fn conv_from<L>(op: &Value, layer: &mut L, fill: impl FnOnce(&mut L, &[i8], &[i32], &[f32], QParams, QParams)) {
+/// Fills a conv or dense layer with the numbers of fixture op `op`.
+fn fill<L: LoadTflite>(op: &Value, layer: &mut L) {
     let weights: Vec<i8> = ints(&op["weights"]["data"]);
     let bias: Vec<i32> = ints(&op["bias"]["data"]);
-    fill(layer, &weights, &bias, &floats(&op["weights"]["scales"]), qparams(&op["input"]), qparams(&op["output"]));
+    let scales = floats(&op["weights"]["scales"]);
+    layer.load_tflite(&weights, &bias, &scales, qparams(&op["input"]), qparams(&op["output"])).unwrap();
 }
 
 macro_rules! conv_case {
@@ -63,7 +65,7 @@ macro_rules! conv_case {
             let fx = fixture($name);
             let op = &fx["ops"][0];
             let mut conv = blank::<$ty>();
-            conv_from(op, &mut *conv, |l, w, b, s, i, o| l.from_tflite(w, b, s, i, o).unwrap());
+            fill(op, &mut *conv);
             assert!(conv.is_valid());
             check_cases(&fx, |x, y| conv.forward(x, y));
         }
@@ -103,7 +105,7 @@ macro_rules! dense_case {
             let fx = fixture($name);
             let op = &fx["ops"][0];
             let mut dense = blank::<$ty>();
-            conv_from(op, &mut *dense, |l, w, b, s, i, o| l.from_tflite(w, b, s, i, o).unwrap());
+            fill(op, &mut *dense);
             assert!(dense.is_valid());
             check_cases(&fx, |x, y| dense.forward(x, y));
         }
@@ -133,7 +135,7 @@ fn softmax() {
 fn dense_then_softmax() {
     let fx = fixture("dense_softmax");
     let mut layer = blank::<QDenseSoftmax<32, 10>>();
-    conv_from(&fx["ops"][0], &mut layer.dense, |l, w, b, s, i, o| l.from_tflite(w, b, s, i, o).unwrap());
+    fill(&fx["ops"][0], &mut layer.dense);
     layer.softmax = QSoftmax::new(qparams(&fx["ops"][1]["input"]).scale(), 1.0);
     check_cases(&fx, |x, y| layer.forward(x, y));
 }
@@ -164,15 +166,10 @@ fn lenet_layer_by_layer() {
     let flat = blank::<QFlatten<4, 4, 16, 256>>();
     let mut fc1 = blank::<QDense<256, 64, Relu>>();
     let mut out = blank::<QDenseSoftmax<64, 10>>();
-    let fill = |l: &mut dyn FnMut(&[i8], &[i32], &[f32], QParams, QParams), op: &Value| {
-        let w: Vec<i8> = ints(&op["weights"]["data"]);
-        let b: Vec<i32> = ints(&op["bias"]["data"]);
-        l(&w, &b, &floats(&op["weights"]["scales"]), qparams(&op["input"]), qparams(&op["output"]));
-    };
-    fill(&mut |w, b, s, i, o| conv1.from_tflite(w, b, s, i, o).unwrap(), &ops[0]);
-    fill(&mut |w, b, s, i, o| conv2.from_tflite(w, b, s, i, o).unwrap(), &ops[2]);
-    fill(&mut |w, b, s, i, o| fc1.from_tflite(w, b, s, i, o).unwrap(), &ops[5]);
-    fill(&mut |w, b, s, i, o| out.dense.from_tflite(w, b, s, i, o).unwrap(), &ops[6]);
+    fill(&ops[0], &mut *conv1);
+    fill(&ops[2], &mut *conv2);
+    fill(&ops[5], &mut *fc1);
+    fill(&ops[6], &mut out.dense);
     out.softmax = QSoftmax::new(qparams(&ops[7]["input"]).scale(), 1.0);
     check_cases(&fx, |x: &[[[i8; 1]; 28]; 28], y: &mut [i8; 10]| {
         let mut a = Box::new([[[0i8; 8]; 24]; 24]);
@@ -203,15 +200,10 @@ fn lenet_int8_model_with_tflite_parameters() {
     let mut q = blank::<Int8<Lenet>>();
     q.input = qparams(&fx["input"]);
     q.output = qparams(&fx["output"]);
-    let fill = |l: &mut dyn FnMut(&[i8], &[i32], &[f32], QParams, QParams), op: &Value| {
-        let w: Vec<i8> = ints(&op["weights"]["data"]);
-        let b: Vec<i32> = ints(&op["bias"]["data"]);
-        l(&w, &b, &floats(&op["weights"]["scales"]), qparams(&op["input"]), qparams(&op["output"]));
-    };
-    fill(&mut |w, b, s, i, o| q.conv1.from_tflite(w, b, s, i, o).unwrap(), &ops[0]);
-    fill(&mut |w, b, s, i, o| q.conv2.from_tflite(w, b, s, i, o).unwrap(), &ops[2]);
-    fill(&mut |w, b, s, i, o| q.fc1.from_tflite(w, b, s, i, o).unwrap(), &ops[5]);
-    fill(&mut |w, b, s, i, o| q.out.dense.from_tflite(w, b, s, i, o).unwrap(), &ops[6]);
+    fill(&ops[0], &mut q.conv1);
+    fill(&ops[2], &mut q.conv2);
+    fill(&ops[5], &mut q.fc1);
+    fill(&ops[6], &mut q.out.dense);
     q.out.softmax = QSoftmax::new(qparams(&ops[7]["input"]).scale(), 1.0);
     assert!(q.is_valid());
     let mut ws = Box::new(Workspace::new());

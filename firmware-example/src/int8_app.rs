@@ -65,12 +65,15 @@ fn argmax(y: impl Fn(usize) -> i8) -> usize {
     (0..CLASSES).fold(0, |best, i| if y(i) > y(best) { i } else { best })
 }
 
+/// A bad blob: what it is, its bytes, and the error it must give.
+type BadBlob<'a> = (&'a str, &'a [u8], fn(&LoadError) -> bool);
+
 /// Bad blobs must be refused with the expected error.
 fn check_bad_blobs() -> bool {
     let mut other = [0u8; 16];
     other.copy_from_slice(&BLOB[..16]);
     other[8] ^= 1;
-    let cases: [(&str, &[u8], fn(&LoadError) -> bool); 3] = [
+    let cases: [BadBlob; 3] = [
         ("truncated", &BLOB[..BLOB_LEN - 1], |e| matches!(e, LoadError::Truncated { .. })),
         ("another architecture", &other, |e| matches!(e, LoadError::WrongArchitecture { .. })),
         ("one byte off", &BLOB[1..], |e| matches!(e, LoadError::BadMagic)),

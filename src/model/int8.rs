@@ -146,13 +146,13 @@ impl<'w> Pass<'w, i8> {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __int8_model {
-    ($name:ident $input:tt [$({$field:ident $len:tt $role:tt $i:tt})*]) => {
+    ($vis:vis $name:ident $input:tt [$({$field:ident $len:tt $role:tt $i:tt})*]) => {
         const _: () = {
             /// The int8 form of the model. (Generic only so that its code is
             /// built where it is used: a model with a layer that has no int8
             /// form still declares and trains in float.)
             #[repr(C)]
-            pub struct Int8<Z> {
+            $vis struct Int8<Z> {
                 /// The input's quantization.
                 pub input: $crate::quant::QParams,
                 /// The output's quantization.

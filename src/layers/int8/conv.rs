@@ -1,6 +1,8 @@
 //! Int8 two-dimensional convolution (TFLite's CONV_2D).
 
-use super::{quantize_bias, quantize_symmetric, Int8Layer, QuantizeError, QuantizeLayer, QuantizeOptions, Range};
+use super::{
+    quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError, QuantizeLayer, QuantizeOptions, Range,
+};
 use crate::kernels::int8::{dot, requantize};
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
@@ -169,36 +171,6 @@ qconv_impl! {{
             emit(ox, &acc);
         }
     }
-
-    /// Fills the layer from TFLite's numbers: weights `[F][KH][KW][C]`, the
-    /// int32 bias, one weight scale per filter (or one for all), the input's
-    /// and the output's quantization.
-    pub fn from_tflite(
-        &mut self,
-        weights: &[i8],
-        bias: &[i32],
-        weight_scales: &[f32],
-        input: QParams,
-        output: QParams,
-    ) -> Result<(), QuantizeError> {
-        let kind = "QConv2d";
-        if weights.len() != F * KH * KW * C || bias.len() != F || !(weight_scales.len() == F || weight_scales.len() == 1) {
-            return Err(QuantizeError::Unsupported { kind });
-        }
-        self.input_zero_point = Le32::new(input.zero_point());
-        self.output = output;
-        for f in 0..F {
-            let w = &weights[f * KH * KW * C..(f + 1) * KH * KW * C];
-            let sum: i32 = w.iter().map(|&v| v as i32).sum();
-            self.bias[f] = Le32::new(bias[f].wrapping_sub(input.zero_point().wrapping_mul(sum)));
-            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { f }];
-            self.requant[f] = channel_requant(input.scale(), ws, output.scale());
-            for (dst, &v) in self.weight[f].as_flattened_mut().as_flattened_mut().iter_mut().zip(w) {
-                *dst = v;
-            }
-        }
-        Ok(())
-    }
 }}
 
 qconv_impl! {<Int8Layer> {
@@ -228,6 +200,35 @@ qconv_impl! {<Int8Layer> {
         (-128..=127).contains(&self.input_zero_point.get())
             && self.output.is_valid()
             && self.requant.iter().all(|r| r.is_valid())
+    }
+}}
+
+qconv_impl! {<LoadTflite> {
+    fn load_tflite(
+        &mut self,
+        weights: &[i8],
+        bias: &[i32],
+        weight_scales: &[f32],
+        input: QParams,
+        output: QParams,
+    ) -> Result<(), QuantizeError> {
+        let kind = "QConv2d";
+        if weights.len() != F * KH * KW * C || bias.len() != F || !(weight_scales.len() == F || weight_scales.len() == 1) {
+            return Err(QuantizeError::Unsupported { kind });
+        }
+        self.input_zero_point = Le32::new(input.zero_point());
+        self.output = output;
+        for f in 0..F {
+            let w = &weights[f * KH * KW * C..(f + 1) * KH * KW * C];
+            let sum: i32 = w.iter().map(|&v| v as i32).sum();
+            self.bias[f] = Le32::new(bias[f].wrapping_sub(input.zero_point().wrapping_mul(sum)));
+            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { f }];
+            self.requant[f] = channel_requant(input.scale(), ws, output.scale());
+            for (dst, &v) in self.weight[f].as_flattened_mut().as_flattened_mut().iter_mut().zip(w) {
+                *dst = v;
+            }
+        }
+        Ok(())
     }
 }}
 
@@ -278,7 +279,7 @@ impl<
             let real = self.bias.values().map_or(0.0, |b| b[f]);
             *b = quantize_bias(kind, real, input.scale() * scales[f])?;
         }
-        q.from_tflite(weights.as_flattened().as_flattened().as_flattened(), &bias, &scales, input, output)?;
+        q.load_tflite(weights.as_flattened().as_flattened().as_flattened(), &bias, &scales, input, output)?;
         Ok(output)
     }
 }

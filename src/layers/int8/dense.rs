@@ -1,6 +1,8 @@
 //! Int8 fully connected layer (TFLite's FULLY_CONNECTED).
 
-use super::{quantize_bias, quantize_symmetric, Int8Layer, QuantizeError, QuantizeLayer, QuantizeOptions, Range};
+use super::{
+    quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError, QuantizeLayer, QuantizeOptions, Range,
+};
 use super::{QDenseSoftmax, QSoftmax};
 use crate::kernels::int8::{dot, requantize};
 use crate::layers::activation::{Activation, Int8Fused, Softmax};
@@ -38,33 +40,6 @@ impl<const I: usize, const O: usize, A: Activation> QDense<I, O, A> {
         "int8: this dense layer's activation has no int8 form (TFLite fuses only relu; softmax runs after it)"
     );
 
-    /// Fills the layer from TFLite's numbers: weights `[O][I]`, the int32
-    /// bias, one weight scale per output (or one for all), the input's and
-    /// the output's quantization.
-    pub fn from_tflite(
-        &mut self,
-        weights: &[i8],
-        bias: &[i32],
-        weight_scales: &[f32],
-        input: QParams,
-        output: QParams,
-    ) -> Result<(), QuantizeError> {
-        if weights.len() != I * O || bias.len() != O || !(weight_scales.len() == O || weight_scales.len() == 1) {
-            return Err(QuantizeError::Unsupported { kind: "QDense" });
-        }
-        self.input_zero_point = Le32::new(input.zero_point());
-        self.output = output;
-        for o in 0..O {
-            let w = &weights[o * I..(o + 1) * I];
-            let sum: i32 = w.iter().map(|&v| v as i32).sum();
-            self.bias[o] = Le32::new(bias[o].wrapping_sub(input.zero_point().wrapping_mul(sum)));
-            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { o }];
-            self.requant[o] = channel_requant(input.scale(), ws, output.scale());
-            self.weight[o].copy_from_slice(w);
-        }
-        Ok(())
-    }
-
     /// Quantizes a float dense layer's weights with `output` as the output's
     /// quantization.
     fn quantize_from<B: BiasTerm<f32, O>, FA>(
@@ -88,7 +63,33 @@ impl<const I: usize, const O: usize, A: Activation> QDense<I, O, A> {
         for (o, b) in bias.iter_mut().enumerate() {
             *b = quantize_bias(kind, dense.bias.values().map_or(0.0, |b| b[o]), input.scale() * scales[o])?;
         }
-        self.from_tflite(weights.as_flattened(), &bias, &scales, input, output)
+        self.load_tflite(weights.as_flattened(), &bias, &scales, input, output)
+    }
+}
+
+impl<const I: usize, const O: usize, A> LoadTflite for QDense<I, O, A> {
+    fn load_tflite(
+        &mut self,
+        weights: &[i8],
+        bias: &[i32],
+        weight_scales: &[f32],
+        input: QParams,
+        output: QParams,
+    ) -> Result<(), QuantizeError> {
+        if weights.len() != I * O || bias.len() != O || !(weight_scales.len() == O || weight_scales.len() == 1) {
+            return Err(QuantizeError::Unsupported { kind: "QDense" });
+        }
+        self.input_zero_point = Le32::new(input.zero_point());
+        self.output = output;
+        for o in 0..O {
+            let w = &weights[o * I..(o + 1) * I];
+            let sum: i32 = w.iter().map(|&v| v as i32).sum();
+            self.bias[o] = Le32::new(bias[o].wrapping_sub(input.zero_point().wrapping_mul(sum)));
+            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { o }];
+            self.requant[o] = channel_requant(input.scale(), ws, output.scale());
+            self.weight[o].copy_from_slice(w);
+        }
+        Ok(())
     }
 }
 

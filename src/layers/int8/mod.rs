@@ -54,6 +54,21 @@ pub trait Int8Layer: Bytes {
     }
 }
 
+/// A layer filled from the numbers a `.tflite` file stores for it.
+pub trait LoadTflite {
+    /// Weights in TFLite's layout (`[F][KH][KW][C]`, `[O][I]`), the int32
+    /// bias, one weight scale per output channel (or one for all), the
+    /// input's and the output's quantization.
+    fn load_tflite(
+        &mut self,
+        weights: &[i8],
+        bias: &[i32],
+        weight_scales: &[f32],
+        input: QParams,
+        output: QParams,
+    ) -> Result<(), QuantizeError>;
+}
+
 /// How a layer's output range was seen on the calibration data, in floats.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Range {
