@@ -1,11 +1,15 @@
 //! Inner loops, one file per instruction set: [`portable`] Rust that the
 //! compiler vectorizes (every target), and beside it the assembly that a
-//! target needs where measurements asked for it (`arm_fpu`: hard-float Arm).
+//! target needs where measurements asked for it (`arm_fpu`: hard-float Arm,
+//! `f32`; `arm_dsp`: Arm with the DSP extension, int8; `int8` holds the
+//! portable integer arithmetic of TFLite's scheme).
 //!
 //! Layers call these; kernels know nothing of layers or models. Every
 //! architecture's kernel computes exactly what the portable one does, in the
 //! same order, so outputs are bit-identical on every target.
 
+#[cfg(constnet_dsp)]
+pub(crate) mod arm_dsp;
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
 pub(crate) mod arm_fpu;
 pub(crate) mod int8;

@@ -119,11 +119,19 @@ crate::layers::int8::qconv_impl! {
             acc.iter_mut().for_each(|a| *a = [K::INT8_START; F]);
             let (r0, rows) = window_span(py, PKH, PSH, PPH, OH);
             for r in r0..r0 + rows {
-                self.row_acc(x, r, |ox, v| {
-                    let Some((px_lo, px_hi)) = windows_holding(ox + PPW, PKW, PSW, POW) else { return };
-                    for a in &mut acc[px_lo..=px_hi] {
-                        for (f, (a, &v)) in a.iter_mut().zip(v).enumerate() {
-                            let v = if K::AVERAGE { self.requantize(f, v, clamp) as i32 } else { v };
+                self.row_acc(x, r, |ox, f0, v| {
+                    // Windows side by side (the usual 2x2/2): one window, or none.
+                    let (px_lo, px_hi) = if PKW == PSW && PPW == 0 {
+                        (ox / PSW, ox / PSW)
+                    } else {
+                        match windows_holding(ox + PPW, PKW, PSW, POW) {
+                            Some(w) => w,
+                            None => return,
+                        }
+                    };
+                    for a in acc.iter_mut().take(px_hi + 1).skip(px_lo) {
+                        for (k, (a, &v)) in a[f0..].iter_mut().zip(v).enumerate() {
+                            let v = if K::AVERAGE { self.requantize(f0 + k, v, clamp) as i32 } else { v };
                             *a = K::fold_i32(*a, v);
                         }
                     }

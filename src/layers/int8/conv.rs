@@ -134,41 +134,118 @@ qconv_impl! {{
     }
 
     /// Output row `oy` as accumulators (before requantization), handed to
-    /// `emit(ox, acc)` pixel by pixel, left to right.
+    /// `emit(ox, f0, acc)` in pieces: `acc` holds filters `f0 ..
+    /// f0 + acc.len()` of output pixel `ox`.
     #[inline(always)]
-    pub(crate) fn row_acc(&self, x: &[[[i8; C]; W]; H], oy: usize, mut emit: impl FnMut(usize, &[i32; F])) {
+    pub(crate) fn row_acc(&self, x: &[[[i8; C]; W]; H], oy: usize, mut emit: impl FnMut(usize, usize, &[i32])) {
+        let mut acc = [0i32; F];
+        let mut ox = 0;
+        while ox < OW {
+            // Up to three pixels whose windows lie inside the input at a time.
+            #[cfg(constnet_dsp)]
+            if self.inside(oy, ox) {
+                let n = (OW - ox).min(3);
+                let n = (1..=n).rev().find(|&n| self.inside(oy, ox + n - 1)).unwrap_or(1);
+                match n {
+                    3 => self.block_dsp::<3>(x, oy, ox, &mut emit),
+                    2 => self.block_dsp::<2>(x, oy, ox, &mut emit),
+                    _ => self.block_dsp::<1>(x, oy, ox, &mut emit),
+                }
+                ox += n;
+                continue;
+            }
+            self.pixel_acc(x, oy, ox, &mut acc);
+            emit(ox, 0, &acc);
+            ox += 1;
+        }
+    }
+
+    /// Whether the window of output pixel `(oy, ox)` lies inside the input.
+    #[cfg(constnet_dsp)]
+    #[inline(always)]
+    fn inside(&self, oy: usize, ox: usize) -> bool {
+        oy * SH >= PH && oy * SH - PH + KH <= H && ox * SW >= PW && ox * SW - PW + KW <= W
+    }
+
+    /// The accumulators of output pixel `(oy, ox)`, any position: taps in
+    /// the padding read the zero point.
+    #[inline(always)]
+    fn pixel_acc(&self, x: &[[[i8; C]; W]; H], oy: usize, ox: usize, acc: &mut [i32; F]) {
         let zp = self.input_zero_point.get() as i8;
         let y0 = (oy * SH) as isize - PH as isize;
-        let mut acc = [0i32; F];
-        for ox in 0..OW {
-            let x0 = (ox * SW) as isize - PW as isize;
-            for (a, b) in acc.iter_mut().zip(&self.bias) {
-                *a = b.get();
-            }
-            let inside_x = x0 >= 0 && x0 as usize + KW <= W;
-            for ky in 0..KH {
-                let iy = y0 + ky as isize;
-                if inside_x && iy >= 0 && (iy as usize) < H {
-                    let x0 = x0 as usize;
-                    let span = x[iy as usize][x0..x0 + KW].as_flattened();
-                    for (a, w) in acc.iter_mut().zip(&self.weight) {
-                        *a = a.wrapping_add(dot(span, w[ky].as_flattened()));
-                    }
-                } else {
-                    // Border: positions outside read the zero point.
-                    for kx in 0..KW {
-                        let ix = x0 + kx as isize;
-                        let inside = iy >= 0 && (iy as usize) < H && ix >= 0 && (ix as usize) < W;
-                        for c in 0..C {
-                            let v = if inside { x[iy as usize][ix as usize][c] } else { zp } as i32;
-                            for (a, w) in acc.iter_mut().zip(&self.weight) {
-                                *a = a.wrapping_add(v * w[ky][kx][c] as i32);
-                            }
+        let x0 = (ox * SW) as isize - PW as isize;
+        for (a, b) in acc.iter_mut().zip(&self.bias) {
+            *a = b.get();
+        }
+        let inside_x = x0 >= 0 && x0 as usize + KW <= W;
+        for ky in 0..KH {
+            let iy = y0 + ky as isize;
+            if inside_x && iy >= 0 && (iy as usize) < H {
+                let x0 = x0 as usize;
+                let span = x[iy as usize][x0..x0 + KW].as_flattened();
+                for (a, w) in acc.iter_mut().zip(&self.weight) {
+                    *a = a.wrapping_add(dot(span, w[ky].as_flattened()));
+                }
+            } else {
+                for kx in 0..KW {
+                    let ix = x0 + kx as isize;
+                    let inside = iy >= 0 && (iy as usize) < H && ix >= 0 && (ix as usize) < W;
+                    for c in 0..C {
+                        let v = if inside { x[iy as usize][ix as usize][c] } else { zp } as i32;
+                        for (a, w) in acc.iter_mut().zip(&self.weight) {
+                            *a = a.wrapping_add(v * w[ky][kx][c] as i32);
                         }
                     }
                 }
             }
-            emit(ox, &acc);
+        }
+    }
+
+    /// `P` (1 to 3) output pixels `(oy, ox ..)` whose windows lie inside
+    /// the input, two filters at a time with the DSP kernels, handed to
+    /// `emit` as [`Self::row_acc`] does.
+    #[cfg(constnet_dsp)]
+    #[inline(always)]
+    fn block_dsp<const P: usize>(
+        &self,
+        x: &[[[i8; C]; W]; H],
+        oy: usize,
+        ox: usize,
+        emit: &mut impl FnMut(usize, usize, &[i32]),
+    ) {
+        use crate::kernels::arm_dsp::{block3x2, block3x2_fits, block3x2_unrolled, dot};
+        let (y0, x0) = (oy * SH - PH, ox * SW - PW);
+        let span = |ky: usize, p: usize| x[y0 + ky][x0 + p * SW..x0 + p * SW + KW].as_flattened();
+        let mut f = 0;
+        while f + 2 <= F {
+            let mut acc = [[self.bias[f].get(), self.bias[f + 1].get()]; 3];
+            if const { block3x2_fits(KH, KW, C, W, SW) } {
+                // The block reads rows y0 .. y0 + KH of pixels ox .. ox + 2's
+                // windows and filters f, f + 1: all inside (`inside` holds for
+                // both end pixels, and f + 1 < F).
+                let xs = &x.as_flattened().as_flattened()[(y0 * W + x0) * C..];
+                let ws = self.weight[f..f + 2].as_flattened().as_flattened().as_flattened();
+                assert!(xs.len() >= (KH - 1) * W * C + (P - 1) * SW * C + KW * C && ws.len() == 2 * KH * KW * C);
+                // SAFETY: the lengths asserted above are the bounds the
+                // kernel reads; its offsets fit (`block3x2_fits`).
+                unsafe { block3x2_unrolled::<P, KH, KW, C, W, SW>(xs.as_ptr(), ws.as_ptr(), &mut acc) };
+            } else {
+                for ky in 0..KH {
+                    let w = [self.weight[f][ky].as_flattened(), self.weight[f + 1][ky].as_flattened()];
+                    let last = |p: usize| span(ky, p.min(P - 1));
+                    block3x2([last(0), last(1), last(2)], w, KW * C, &mut acc);
+                }
+            }
+            for (p, a) in acc.iter().enumerate().take(P) {
+                emit(ox + p, f, a);
+            }
+            f += 2;
+        }
+        if f < F {
+            for p in 0..P {
+                let a = (0..KH).fold(self.bias[f].get(), |a, ky| dot(span(ky, p), self.weight[f][ky].as_flattened(), a));
+                emit(ox + p, f, &[a]);
+            }
         }
     }
 }}
@@ -188,9 +265,9 @@ qconv_impl! {<Int8Layer> {
         let () = Self::CHECK;
         let clamp = self.clamp();
         for (oy, row) in y.iter_mut().enumerate() {
-            self.row_acc(x, oy, |ox, acc| {
-                for (f, (out, &a)) in row[ox].iter_mut().zip(acc).enumerate() {
-                    *out = self.requantize(f, a, clamp);
+            self.row_acc(x, oy, |ox, f0, acc| {
+                for (k, (out, &a)) in row[ox][f0..].iter_mut().zip(acc).enumerate() {
+                    *out = self.requantize(f0 + k, a, clamp);
                 }
             });
         }

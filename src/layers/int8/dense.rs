@@ -103,10 +103,23 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
         let () = Self::CHECK;
         let (lo, hi) = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
         let zp = self.output.zero_point();
-        for (o, out) in y.iter_mut().enumerate() {
+        let mut o = 0;
+        #[cfg(constnet_dsp)]
+        while o + 4 <= O {
+            let mut acc = [0i32; 4];
+            let rows = [&self.weight[o][..], &self.weight[o + 1], &self.weight[o + 2], &self.weight[o + 3]];
+            crate::kernels::arm_dsp::dot4(x, rows, &mut acc);
+            for (k, a) in acc.into_iter().enumerate() {
+                let r = self.requant[o + k];
+                y[o + k] = requantize(self.bias[o + k].get().wrapping_add(a), r.multiplier(), r.shift(), zp, lo, hi);
+            }
+            o += 4;
+        }
+        while o < O {
             let acc = self.bias[o].get().wrapping_add(dot(x, &self.weight[o]));
             let r = self.requant[o];
-            *out = requantize(acc, r.multiplier(), r.shift(), zp, lo, hi);
+            y[o] = requantize(acc, r.multiplier(), r.shift(), zp, lo, hi);
+            o += 1;
         }
     }
 

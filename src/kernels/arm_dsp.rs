@@ -1,0 +1,299 @@
+//! Int8 inner loops for Arm cores with the DSP extension (Cortex-M4, M7).
+//!
+//! `SXTB16` widens bytes 0 and 2 of a word (or, rotated by 8, bytes 1 and
+//! 3) into two signed halfwords, and `SMLAD` adds both halfword products to
+//! an accumulator in one instruction. Applied alike to four input bytes and
+//! four weight bytes, the two pairs line up (0 with 0, 2 with 2; 1 with 1,
+//! 3 with 3), so two `SMLAD`s take a word's four multiply-accumulates with
+//! no reordering of either operand. Integer sums do not depend on their
+//! order, so results equal the portable loops' exactly.
+//!
+//! Stable Rust has no DSP intrinsics, so each instruction is one `asm!`
+//! (pure, no memory, no stack: the compiler still allocates the registers and
+//! schedules the loads). The blocks keep 3 pixels x 2 filters of
+//! accumulators in registers, with each input word widened once for both
+//! filters and each weight word once for all three pixels.
+
+use core::arch::asm;
+
+/// Bytes 0 and 2 of `x`, sign-extended to halfwords.
+#[inline(always)]
+fn sxtb16(x: u32) -> u32 {
+    let r: u32;
+    // SAFETY: register-only arithmetic.
+    unsafe {
+        asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
+    };
+    r
+}
+
+/// Bytes 1 and 3 of `x`, sign-extended to halfwords.
+#[inline(always)]
+fn sxtb16_ror8(x: u32) -> u32 {
+    let r: u32;
+    // SAFETY: register-only arithmetic.
+    unsafe {
+        asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
+    };
+    r
+}
+
+/// `acc + a.lo * b.lo + a.hi * b.hi` on signed halfwords.
+#[inline(always)]
+fn smlad(a: u32, b: u32, acc: i32) -> i32 {
+    let r: i32;
+    // SAFETY: register-only arithmetic. SMLAD sets the Q flag on overflow,
+    // which nothing reads; the sum wraps like the portable code's.
+    unsafe {
+        asm!("smlad {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc,
+             options(pure, nomem, nostack))
+    };
+    r
+}
+
+/// Four bytes from `s` at `at` as a little-endian word (one `LDR`: ARMv7-M
+/// loads words from any address).
+#[inline(always)]
+fn word(s: &[i8], at: usize) -> u32 {
+    let b: &[i8; 4] = s[at..at + 4].try_into().expect("in bounds");
+    u32::from_le_bytes(b.map(|v| v as u8))
+}
+
+/// Adds, for pixels `p` of 3 and filters `f` of 2, the dot product of the
+/// `n` bytes `x[p]` and `w[f]` to `acc[p][f]` (`n` is a constant where it is
+/// inlined, so the loops unroll and the bounds checks fold away).
+#[inline(always)]
+pub(crate) fn block3x2(x: [&[i8]; 3], w: [&[i8]; 2], n: usize, acc: &mut [[i32; 2]; 3]) {
+    let (x, w) = (x.map(|s| &s[..n]), w.map(|s| &s[..n]));
+    let mut a = *acc;
+    let mut j = 0;
+    while j + 4 <= n {
+        let (w0, w1) = (word(w[0], j), word(w[1], j));
+        let (w0a, w0b, w1a, w1b) = (sxtb16(w0), sxtb16_ror8(w0), sxtb16(w1), sxtb16_ror8(w1));
+        for (p, a) in a.iter_mut().enumerate() {
+            let xv = word(x[p], j);
+            let (xa, xb) = (sxtb16(xv), sxtb16_ror8(xv));
+            a[0] = smlad(xb, w0b, smlad(xa, w0a, a[0]));
+            a[1] = smlad(xb, w1b, smlad(xa, w1a, a[1]));
+        }
+        j += 4;
+    }
+    while j < n {
+        for (p, a) in a.iter_mut().enumerate() {
+            let xv = x[p][j] as i32;
+            a[0] = a[0].wrapping_add(xv * w[0][j] as i32);
+            a[1] = a[1].wrapping_add(xv * w[1][j] as i32);
+        }
+        j += 1;
+    }
+    *acc = a;
+}
+
+/// The dot product of `x` and `w` (of the same length), plus `acc`.
+#[inline(always)]
+pub(crate) fn dot(x: &[i8], w: &[i8], acc: i32) -> i32 {
+    let n = x.len().min(w.len());
+    let (mut a, mut b) = (acc, 0);
+    let mut j = 0;
+    while j + 4 <= n {
+        let (xv, wv) = (word(x, j), word(w, j));
+        a = smlad(sxtb16(xv), sxtb16(wv), a);
+        b = smlad(sxtb16_ror8(xv), sxtb16_ror8(wv), b);
+        j += 4;
+    }
+    while j < n {
+        a = a.wrapping_add(x[j] as i32 * w[j] as i32);
+        j += 1;
+    }
+    a.wrapping_add(b)
+}
+
+/// One `P`-pixel (1 to 3) x 2-filter block of a convolution over an
+/// `H x W x C` input with `KH x KW` filters at column stride `SW`: with
+/// `ROW = W * C`, `SPAN = KW * C` (`SPAN / 4` words and `SPAN % 4` more
+/// bytes), `XSTEP = SW * C` and `FSTEP = KH * SPAN`, adds the dot products
+/// of pixel `p`'s window (rows at `x + ky * ROW + p * XSTEP`) and filter
+/// `f`'s weights (rows at `w + f * FSTEP + ky * SPAN`) to `acc[p][f]`, for
+/// `p < P` (the other accumulators pass through).
+///
+/// A row of taps is unrolled; rows are unrolled too when a filter is at most
+/// [`UNROLL_ROWS_BYTES`], else looped over (the count kept on the stack).
+/// Not inlined: one copy per layer shape and `P`. Every input word is
+/// widened once for both filters and every weight word once for the `P`
+/// pixels; the six accumulators, four widened weight halves, two
+/// temporaries and two pointers use fourteen registers, so r6 and r7 (which
+/// `asm!` cannot take as operands) are saved and restored around the block.
+///
+/// # Safety
+/// Every byte read must be in bounds: `x .. x + (KH - 1) * ROW + (P - 1) *
+/// XSTEP + SPAN` and `w .. w + FSTEP + KH * SPAN`, and every offset below
+/// 4,096 (`ldr.w` immediates): see [`block3x2_fits`].
+#[inline(never)]
+pub(crate) unsafe fn block3x2_unrolled<
+    const P: usize,
+    const KH: usize,
+    const KW: usize,
+    const C: usize,
+    const W: usize,
+    const SW: usize,
+>(
+    x: *const i8,
+    w: *const i8,
+    acc: &mut [[i32; 2]; 3],
+) {
+    const { assert!(P >= 1 && P <= 3, "1 to 3 pixels") };
+    let [[mut a00, mut a01], [mut a10, mut a11], [mut a20, mut a21]] = *acc;
+    let (mut x, mut w) = (x, w);
+    // SAFETY: the caller guarantees the reads are in bounds; r6 and r7 are
+    // pushed and popped inside the block, and so is the row counter;
+    // everything else it writes is an operand or a declared clobber.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            ".if {loops} > 1",
+            "  movs r6, #{loops}",
+            "  push {{r6}}",
+            "2:",
+            ".endif",
+            ".set cn_xr, 0",
+            ".set cn_wr, 0",
+            ".rept {rows}",
+            "  .set cn_j, 0",
+            "  .rept {words}",
+            "    ldr.w r6, [r9, #(cn_wr + cn_j)]",
+            "    ldr.w r7, [r9, #(cn_wr + cn_j + {fstep})]",
+            "    sxtb16 r10, r6",
+            "    sxtb16 r11, r6, ror #8",
+            "    sxtb16 r12, r7",
+            "    sxtb16 lr, r7, ror #8",
+            "    ldr.w r6, [r8, #(cn_xr + cn_j)]",
+            "    sxtb16 r7, r6",
+            "    sxtb16 r6, r6, ror #8",
+            "    smlad r0, r7, r10, r0",
+            "    smlad r0, r6, r11, r0",
+            "    smlad r1, r7, r12, r1",
+            "    smlad r1, r6, lr, r1",
+            "    .if {p} > 1",
+            "    ldr.w r6, [r8, #(cn_xr + cn_j + {xstep})]",
+            "    sxtb16 r7, r6",
+            "    sxtb16 r6, r6, ror #8",
+            "    smlad r2, r7, r10, r2",
+            "    smlad r2, r6, r11, r2",
+            "    smlad r3, r7, r12, r3",
+            "    smlad r3, r6, lr, r3",
+            "    .endif",
+            "    .if {p} > 2",
+            "    ldr.w r6, [r8, #(cn_xr + cn_j + 2 * {xstep})]",
+            "    sxtb16 r7, r6",
+            "    sxtb16 r6, r6, ror #8",
+            "    smlad r4, r7, r10, r4",
+            "    smlad r4, r6, r11, r4",
+            "    smlad r5, r7, r12, r5",
+            "    smlad r5, r6, lr, r5",
+            "    .endif",
+            "    .set cn_j, cn_j + 4",
+            "  .endr",
+            "  .rept {tail}",
+            "    ldrsb.w r10, [r9, #(cn_wr + cn_j)]",
+            "    ldrsb.w r11, [r9, #(cn_wr + cn_j + {fstep})]",
+            "    ldrsb.w r6, [r8, #(cn_xr + cn_j)]",
+            "    smlabb r0, r6, r10, r0",
+            "    smlabb r1, r6, r11, r1",
+            "    .if {p} > 1",
+            "    ldrsb.w r6, [r8, #(cn_xr + cn_j + {xstep})]",
+            "    smlabb r2, r6, r10, r2",
+            "    smlabb r3, r6, r11, r3",
+            "    .endif",
+            "    .if {p} > 2",
+            "    ldrsb.w r6, [r8, #(cn_xr + cn_j + 2 * {xstep})]",
+            "    smlabb r4, r6, r10, r4",
+            "    smlabb r5, r6, r11, r5",
+            "    .endif",
+            "    .set cn_j, cn_j + 1",
+            "  .endr",
+            "  .set cn_xr, cn_xr + {row}",
+            "  .set cn_wr, cn_wr + {span}",
+            ".endr",
+            ".if {loops} > 1",
+            "  addw r8, r8, #{row}",
+            "  addw r9, r9, #{span}",
+            "  ldr r6, [sp]",
+            "  subs r6, r6, #1",
+            "  str r6, [sp]",
+            "  bne 2b",
+            "  add sp, sp, #4",
+            ".endif",
+            "pop {{r6, r7}}",
+            p = const P,
+            loops = const KH / rows::<KH, KW, C>(),
+            rows = const rows::<KH, KW, C>(),
+            words = const KW * C / 4,
+            tail = const KW * C % 4,
+            span = const KW * C,
+            row = const W * C,
+            xstep = const SW * C,
+            fstep = const KH * KW * C,
+            inout("r0") a00,
+            inout("r1") a01,
+            inout("r2") a10,
+            inout("r3") a11,
+            inout("r4") a20,
+            inout("r5") a21,
+            inout("r8") x,
+            inout("r9") w,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            out("lr") _,
+        );
+    }
+    let _ = (x, w);
+    *acc = [[a00, a01], [a10, a11], [a20, a21]];
+}
+
+/// Filters of at most this many bytes have their rows unrolled in
+/// [`block3x2_unrolled`]; larger ones loop over rows.
+pub(crate) const UNROLL_ROWS_BYTES: usize = 64;
+
+/// Rows of taps [`block3x2_unrolled`] unrolls per loop iteration: all of
+/// them for a small filter, else one.
+const fn rows<const KH: usize, const KW: usize, const C: usize>() -> usize {
+    if KH * KW * C <= UNROLL_ROWS_BYTES {
+        KH
+    } else {
+        1
+    }
+}
+
+/// Whether [`block3x2_unrolled`]'s offsets fit its `ldr.w` and `add.w`
+/// immediates.
+pub(crate) const fn block3x2_fits(kh: usize, kw: usize, c: usize, w: usize, sw: usize) -> bool {
+    (kh - 1) * w * c + 2 * sw * c + kw * c < 4096 && kh * kw * c * 2 < 4096 && w * c < 4096
+}
+
+/// `acc[k] += dot(x, w[k])` for four weight rows of `x.len()` bytes: each
+/// input word is widened once for the four rows. Not inlined: a loop, not
+/// a few KB of unrolled code per dense layer.
+#[inline(never)]
+pub(crate) fn dot4(x: &[i8], w: [&[i8]; 4], acc: &mut [i32; 4]) {
+    let n = x.len();
+    let w = w.map(|r| &r[..n]);
+    let mut a = *acc;
+    let mut j = 0;
+    while j + 4 <= n {
+        let xv = word(x, j);
+        let (xa, xb) = (sxtb16(xv), sxtb16_ror8(xv));
+        for (a, w) in a.iter_mut().zip(w) {
+            let wv = word(w, j);
+            *a = smlad(xb, sxtb16_ror8(wv), smlad(xa, sxtb16(wv), *a));
+        }
+        j += 4;
+    }
+    while j < n {
+        for (a, w) in a.iter_mut().zip(w) {
+            *a = a.wrapping_add(x[j] as i32 * w[j] as i32);
+        }
+        j += 1;
+    }
+    *acc = a;
+}
