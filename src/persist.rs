@@ -34,17 +34,20 @@
 //!    another architecture's weights ([`LoadError::WrongArchitecture`]) from
 //!    a cut or padded blob ([`LoadError::Truncated`],
 //!    [`LoadError::TrailingBytes`]);
-//! 3. the checksum ([`LoadError::ChecksumMismatch`]), before the fields it
-//!    covers, so that a corrupted byte is reported as corruption;
+//! 3. the checksum ([`LoadError::ChecksumMismatch`]), before the header
+//!    fields left, so that a corrupted fingerprint or reserved byte is
+//!    reported as corruption rather than as another architecture;
 //! 4. the reserved bytes ([`LoadError::ReservedNotZero`]), the fingerprint
 //!    ([`LoadError::WrongArchitecture`]) and that every parameter is finite
 //!    ([`LoadError::NonFinite`]).
 //!
 //! The checksum and the finiteness check read the bytes once, together: a
 //! load costs one pass over the blob (and `load_into` a second one to copy
-//! it, after everything has passed). CRC-32 detects every error of up to 3
-//! bits and every burst of up to 32 bits, so no single flipped bit or edited
-//! byte loads (the tests flip every bit of a small model's blob).
+//! it, after everything has passed). CRC-32 detects every error burst of up
+//! to 32 bits (a flipped bit, an edited byte, up to 4 edited bytes in a row)
+//! and any two flipped bits in a blob of up to 512 MiB; other corruption
+//! gets through with a chance of about 1 in 4 billion. The tests flip every
+//! bit of a small model's blob and edit every header byte.
 //!
 //! **Version 1** (the same bytes without the trailer, with 1 at byte 4 and
 //! the reserved bytes unchecked) is refused with
