@@ -3,7 +3,7 @@
 //!
 //! | file in `firmware-example/model/` | content |
 //! |---|---|
-//! | `lenet.postcard`   | the weights, as [`constnet::persist::to_vec`] writes them (header + params) |
+//! | `lenet.postcard`   | the weights, as [`constnet::persist::to_vec`] writes them (header + params + CRC-32) |
 //! | `images.bin`       | the first 300 test images of the bundled Fashion-MNIST subset, 784 raw `u8` pixels each |
 //! | `labels.bin`       | their 300 labels, one `u8` each |
 //! | `host_outputs.bin` | the host's `predict` output for each image, 10 `f32` little-endian each |

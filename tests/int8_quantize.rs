@@ -105,7 +105,7 @@ fn int8_sizes_are_constants() {
 
 #[test]
 fn int8_blob_round_trips_and_rejects_bad_bytes() {
-    use constnet::persist::{load_int8_into, saved_len_int8, to_vec, to_vec_int8, view_int8, LoadError};
+    use constnet::persist::{load_int8_into, reseal, saved_len_int8, to_vec, to_vec_int8, view_int8, LoadError};
     use constnet::quant::{zeroed_bytes, Bytes};
     type Q = Int8<Lenet>;
     let model = Lenet::<f32>::new(3);
@@ -131,22 +131,32 @@ fn int8_blob_round_trips_and_rejects_bad_bytes() {
     assert!(matches!(err(&to_vec(&model)), LoadError::ScalarMismatch { expected: 1, found: 4 }));
     let mut other = blob.clone();
     other[8] ^= 1;
+    assert!(matches!(err(&other), LoadError::ChecksumMismatch { .. }));
+    reseal(&mut other);
     assert!(matches!(err(&other), LoadError::WrongArchitecture { .. }));
     // A zero scale for the input (bytes 16..20 are the input's scale).
     let mut bad = blob.clone();
     bad[16..20].copy_from_slice(&0f32.to_le_bytes());
+    reseal(&mut bad);
     assert_eq!(err(&bad), LoadError::InvalidQuantization);
     // A rejected blob leaves the model untouched.
     let before = loaded.as_bytes().to_vec();
     assert!(load_int8_into(&bad, &mut *loaded).is_err());
     assert_eq!(loaded.as_bytes(), &before[..]);
-    // Arbitrary byte edits never panic: they load (and predict) or are refused.
+    // Arbitrary byte edits never panic: they are refused (the checksum), and
+    // resealed they load (and predict) or are refused.
     let mut state = 0x1234_5678u64;
     for _ in 0..2000 {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let mut m = blob.clone();
         let at = (state >> 33) as usize % m.len();
-        m[at] = (state >> 13) as u8;
+        let byte = (state >> 13) as u8;
+        if m[at] == byte {
+            continue;
+        }
+        m[at] = byte;
+        assert!(view_int8::<Q>(&m).is_err(), "an edited byte at {at} loaded");
+        reseal(&mut m);
         if let Ok(v) = view_int8::<Q>(&m) {
             let _ = v.predict(&x, &mut w1);
         }

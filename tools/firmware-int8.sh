@@ -33,7 +33,7 @@ chip() { # chip TAG CRATE TARGET MACHINE INSTRUCTION_BUDGET
     field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
     local agree bits ram stack flash instr elf
     agree=$(field agree); bits=$(field bit_identical); ram=$(field ram_static); stack=$(field stack_peak)
-    flash=$(field flash_no_data); instr=$(field instructions_per_inference); elf=$(field elf)
+    flash=$(field flash_without_test_data); instr=$(field instructions_per_inference); elf=$(field elf)
     if [ "${bits%/*}" != "${bits#*/}" ]; then
         cat "$log" >&2
         echo "firmware-int8: $tag: outputs not bit-identical to the host's: $bits" >&2

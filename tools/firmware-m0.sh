@@ -5,7 +5,7 @@
 # firmware's output, the plugin's summary, the flash and RAM breakdown, the
 # RAM budget, and one final line:
 #
-#   RESULT-M0 agree=<k>/<n> acc=<f> ram_static=<bytes> stack_peak=<bytes> flash=<bytes> instructions_per_inference=<n>
+#   RESULT-M0 agree=<k>/<n> bit_identical=<k>/<n> acc=<f> ram_static=<bytes> stack_peak=<bytes> flash=<bytes> flash_without_test_data=<bytes> instructions_per_inference=<n>
 #
 # The figures mean what they mean in tools/firmware-figures.sh (same script:
 # the firmware's agree= line, llvm-size -A, the QEMU plugin with -icount

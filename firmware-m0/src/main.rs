@@ -5,7 +5,8 @@
 //! host's, as `firmware-example` does on the Cortex-M4F.
 //!
 //! The data are firmware-example's files, embedded with `include_bytes!`;
-//! 256 KiB of flash hold the weights (82,104 bytes) and the first
+//! 256 KiB of flash hold the weights (82,108 bytes with header and CRC-32
+//! trailer) and the first
 //! [`SAMPLES`] images with their labels and host outputs, not all 300. The
 //! marker and stack tools (`src/measure.rs`) and the checking code
 //! (`src/check.rs`: input scaling, host outputs, the agreement tally and the

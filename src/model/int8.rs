@@ -146,7 +146,7 @@ impl<'w> Pass<'w, i8> {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __int8_model {
-    ($vis:vis $name:ident $input:tt [$({$field:ident $len:tt $role:tt $i:tt})*]) => {
+    ($vis:vis $name:ident [$({$field:ident $role:tt $i:tt})*]) => {
         const _: () = {
             /// The int8 form of the model. (Generic only so that its code is
             /// built where it is used: a model with a layer that has no int8
@@ -170,11 +170,11 @@ macro_rules! __int8_model {
             impl<Z> $crate::model::Int8Model for Int8<Z> {
                 type Input = <$crate::__int8_first!($name $($i)*) as $crate::layers::int8::Int8Layer>::Input;
                 type Output = <$crate::__int8_last!($name $($i)*) as $crate::layers::int8::Int8Layer>::Output;
+                // As many elements as the float model's workspace: the same
+                // activations live at once (and the shape rules are checked
+                // there, once).
                 type Workspace = $crate::Workspace<i8, {
-                    $crate::model::shape::workspace_len(
-                        $crate::__len!($input),
-                        &[$(($crate::__paren!($len), $crate::__role!($role))),*],
-                    )
+                    <<$name<f32> as $crate::Model<f32>>::Workspace as $crate::model::WorkspaceLen>::LEN
                 }>;
 
                 const LAYERS: &'static [$crate::LayerSummary] = &[

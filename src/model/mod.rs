@@ -91,7 +91,7 @@ pub trait Model<T: Float>: Params<T> {
     type Output: Tensor<T>;
     /// Scratch memory for [`Model::predict`]; its size is the RAM that
     /// inference needs beyond the weights and the input.
-    type Workspace: AsMut<[T]> + Default;
+    type Workspace: AsMut<[T]> + Default + WorkspaceLen;
     /// Every layer's output, kept by a training step for the backward pass.
     type Trace: Zeroable;
 
@@ -210,6 +210,18 @@ impl<T: Element, const N: usize> Default for Workspace<T, N> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The number of elements of a workspace type, for workspaces of other
+/// element types sized alike (the int8 model's).
+#[doc(hidden)]
+pub trait WorkspaceLen {
+    /// Elements.
+    const LEN: usize;
+}
+
+impl<T, const N: usize> WorkspaceLen for Workspace<T, N> {
+    const LEN: usize = N;
 }
 
 impl<T, const N: usize> AsMut<[T]> for Workspace<T, N> {

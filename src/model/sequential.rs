@@ -301,7 +301,7 @@ macro_rules! sequential {
             }
         }
 
-        $crate::__int8_model!($vis $name $input [{$ffield $flen $fip $fi} $({$field $len $ip $i})*]);
+        $crate::__int8_model!($vis $name [{$ffield $fip $fi} $({$field $ip $i})*]);
     };
     // Inference steps: a convolution and the pooling after it run fused.
     (@steps $p:ident $s:ident []) => {};
