@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use constnet::data::{self, DataError, Dataset, Normalize, Source};
+use constnet::data::{self, DataError, Dataset, Normalize, Source, ValueDataset};
 
 /// A fresh, empty directory under the system temp dir, unique per test.
 fn temp_dir(name: &str) -> PathBuf {
@@ -430,6 +430,44 @@ fn dataset_handling() {
     let u = Dataset::<f32>::from_u8(&[0, 255, 51, 0], vec![1, 0], (1, 2, 1), 2, Normalize::Scale01).unwrap();
     assert_eq!(u.images(), &[0.0, 1.0, 0.2, 0.0]);
     assert!(format!("{u:?}").contains("len: 2"));
+}
+
+#[test]
+fn value_dataset_handling() {
+    // Four 1x2 images, targets of 3 values: image i is (2i, 2i + 1), its
+    // target (10i, 10i + 1, 10i + 2).
+    let images: Vec<f32> = (0..8).map(|i| i as f32).collect();
+    let targets: Vec<f32> =
+        (0..4).flat_map(|i| [10.0 * i as f32, 10.0 * i as f32 + 1.0, 10.0 * i as f32 + 2.0]).collect();
+    let d = ValueDataset::with_values(images, targets, (1, 2, 1), 3).unwrap();
+    assert_eq!((d.len(), d.shape(), d.image_len(), d.target_len()), (4, (1, 2, 1), 2, 3));
+    assert_eq!(d.image(2), &[4.0, 5.0]);
+    assert_eq!(d.target(2), &[20.0, 21.0, 22.0]);
+    assert_eq!(d.targets().len(), 12);
+    assert!(format!("{d:?}").contains("len: 4") && format!("{d:?}").contains("Values { len: 3"));
+
+    let s = d.subset(1..3);
+    assert_eq!((s.images(), s.targets()), (&[2.0, 3.0, 4.0, 5.0][..], &[10.0, 11.0, 12.0, 20.0, 21.0, 22.0][..]));
+    let picked = d.select(&[3, 0]).unwrap();
+    assert_eq!(picked.target(0), &[30.0, 31.0, 32.0]);
+    assert_eq!(picked.image(1), &[0.0, 1.0]);
+    assert!(d.select(&[4]).is_none());
+    assert!(d.select(&[usize::MAX]).is_none());
+    let (train, val) = d.clone().split_validation(0.25);
+    assert_eq!((train.len(), val.len()), (3, 1));
+    assert_eq!((val.image(0), val.target(0)), (&[6.0, 7.0][..], &[30.0, 31.0, 32.0][..]));
+    let (a, b) = d.split(9);
+    assert_eq!((a.len(), b.len(), b.target_len()), (4, 0, 3));
+
+    // Constructor checks.
+    let e = ValueDataset::<f32>::with_values(vec![0.0; 4], vec![0.0; 5], (1, 2, 1), 3).unwrap_err();
+    assert!(matches!(e, DataError::PartialTarget { values: 5, target_len: 3 }), "{e:?}");
+    assert_eq!(e.to_string(), "5 target values are not a whole number of 3-value targets");
+    let e = ValueDataset::<f32>::with_values(vec![0.0; 5], vec![0.0; 6], (1, 2, 1), 3).unwrap_err();
+    assert!(matches!(e, DataError::SizeMismatch { expected: 4, actual: 5 }), "{e:?}");
+    let e = ValueDataset::<f32>::with_values(vec![], vec![], (1, 2, 1), 0).unwrap_err();
+    assert!(matches!(e, DataError::Empty));
+    assert!(ValueDataset::<f32>::with_values(vec![], vec![], (1, 2, 1), 1).unwrap().is_empty());
 }
 
 #[test]

@@ -171,7 +171,7 @@ pub enum DataError {
         /// Values given.
         values: usize,
         /// Values per target.
-        width: usize,
+        target_len: usize,
     },
     /// A file holds no examples, or a dimension, the class count or the
     /// target width is zero.
@@ -241,8 +241,8 @@ impl fmt::Display for DataError {
             DataError::SizeMismatch { expected, actual } => {
                 write!(f, "pixel buffer holds {actual} values, the shape needs {expected}")
             }
-            DataError::PartialTarget { values, width } => {
-                write!(f, "{values} target values are not a whole number of {width}-value targets")
+            DataError::PartialTarget { values, target_len } => {
+                write!(f, "{values} target values are not a whole number of {target_len}-value targets")
             }
             DataError::Empty => f.write_str("empty dataset or zero-sized shape"),
             DataError::InFile { path, error } => write!(f, "{}: {error}", path.display()),
@@ -339,35 +339,151 @@ pub fn one_hot<T: Float, const N: usize>(label: u8) -> Option<[T; N]> {
 // Dataset
 // ---------------------------------------------------------------------------
 
-/// Labelled images of one shape, stored flat in HWC order.
+/// Images of one shape, stored flat in HWC order, each paired with a
+/// target: a class label (`Y` = [`Labels`], the default: a classification
+/// set) or a vector of values ([`ValueDataset`]: a regression set).
 ///
 /// Image `i` is `images[i * h * w * c .. (i + 1) * h * w * c]`, with value
-/// `[y][x][ch]` at `(y * w + x) * c + ch`. Every label is below
-/// [`Dataset::classes`].
+/// `[y][x][ch]` at `(y * w + x) * c + ch`. In a labelled set every label is
+/// below [`Dataset::classes`].
 #[derive(Clone, PartialEq)]
-pub struct Dataset<T: Float> {
+pub struct Dataset<T: Float, Y = Labels> {
     images: Vec<T>,
-    labels: Vec<u8>,
+    targets: Y,
     height: usize,
     width: usize,
     channels: usize,
+}
+
+/// Images paired with vectors of values of one length, for regression
+/// ([`Trainer::fit_values`](crate::train::Trainer::fit_values)); built by
+/// [`Dataset::with_values`].
+///
+/// ```
+/// use constnet::data::{DataError, ValueDataset};
+///
+/// // Three 1x2 grayscale "images", each with a 1-value target.
+/// let d = ValueDataset::with_values(vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0], vec![1.0, 5.0, 9.0], (1, 2, 1), 1)?;
+/// assert_eq!((d.len(), d.target_len()), (3, 1));
+/// assert_eq!((d.image(1), d.target(1)), (&[2.0, 3.0][..], &[5.0][..]));
+/// let (train, validation) = d.split_validation(0.34);
+/// assert_eq!((train.targets(), validation.targets()), (&[1.0, 5.0][..], &[9.0][..]));
+/// # Ok::<(), DataError>(())
+/// ```
+pub type ValueDataset<T> = Dataset<T, Values<T>>;
+
+/// A class label per image, each below the class count: the targets of a
+/// [`Dataset`] by default.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Labels {
+    labels: Vec<u8>,
     classes: usize,
 }
 
-impl<T: Float> fmt::Debug for Dataset<T> {
+/// A vector of values per image, all of one length: the targets of a
+/// [`ValueDataset`].
+#[derive(Clone, PartialEq)]
+pub struct Values<T> {
+    values: Vec<T>,
+    len: usize,
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Labels").field("classes", &self.classes).finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Values<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Values").field("len", &self.len).finish_non_exhaustive()
+    }
+}
+
+/// What a [`Dataset`] pairs its images with: [`Labels`] or [`Values`]
+/// (sealed: no other kinds).
+pub trait Targets: sealed::Rows + Clone + fmt::Debug {}
+
+impl Targets for Labels {}
+impl<T: Float> Targets for Values<T> {}
+
+mod sealed {
+    /// One row of targets per example, split, copied and selected as the
+    /// images are.
+    pub trait Rows: Sized {
+        /// Number of examples.
+        fn count(&self) -> usize;
+        /// Keeps rows `[0, at)`, returns the rest.
+        fn split_off(&mut self, at: usize) -> Self;
+        /// A copy of rows `[start, end)`, a valid range.
+        fn range(&self, start: usize, end: usize) -> Self;
+        /// A copy of the rows at `indices`; `None` if one is out of range.
+        fn select(&self, indices: &[usize]) -> Option<Self>;
+    }
+}
+
+/// Rows `[start, end)` of `values`, `len` values a row.
+fn rows<E: Copy>(values: &[E], len: usize, start: usize, end: usize) -> Vec<E> {
+    values[start * len..end * len].to_vec()
+}
+
+/// The rows of `values` at `indices`, in that order, `len` values a row;
+/// `None` if an index is out of range.
+fn select_rows<E: Copy>(values: &[E], len: usize, indices: &[usize]) -> Option<Vec<E>> {
+    let mut out = Vec::with_capacity(indices.len().saturating_mul(len));
+    for &i in indices {
+        let start = i.checked_mul(len)?;
+        out.extend_from_slice(values.get(start..start.checked_add(len)?)?);
+    }
+    Some(out)
+}
+
+impl sealed::Rows for Labels {
+    fn count(&self) -> usize {
+        self.labels.len()
+    }
+    fn split_off(&mut self, at: usize) -> Self {
+        Labels { labels: self.labels.split_off(at), classes: self.classes }
+    }
+    fn range(&self, start: usize, end: usize) -> Self {
+        Labels { labels: rows(&self.labels, 1, start, end), classes: self.classes }
+    }
+    fn select(&self, indices: &[usize]) -> Option<Self> {
+        Some(Labels { labels: select_rows(&self.labels, 1, indices)?, classes: self.classes })
+    }
+}
+
+impl<T: Float> sealed::Rows for Values<T> {
+    fn count(&self) -> usize {
+        self.values.len() / self.len
+    }
+    fn split_off(&mut self, at: usize) -> Self {
+        Values { values: self.values.split_off(at * self.len), len: self.len }
+    }
+    fn range(&self, start: usize, end: usize) -> Self {
+        Values { values: rows(&self.values, self.len, start, end), len: self.len }
+    }
+    fn select(&self, indices: &[usize]) -> Option<Self> {
+        Some(Values { values: select_rows(&self.values, self.len, indices)?, len: self.len })
+    }
+}
+
+impl<T: Float, Y: Targets> fmt::Debug for Dataset<T, Y> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dataset")
             .field("len", &self.len())
             .field("height", &self.height)
             .field("width", &self.width)
             .field("channels", &self.channels)
-            .field("classes", &self.classes)
+            .field("targets", &self.targets)
             .finish_non_exhaustive()
     }
 }
 
-fn check_shape(height: usize, width: usize, channels: usize, classes: usize) -> Result<usize, DataError> {
-    if height == 0 || width == 0 || channels == 0 || classes == 0 {
+/// Checks that no dimension and `per_target` (the class count or the
+/// target length) is zero; returns the values per image.
+fn check_shape(height: usize, width: usize, channels: usize, per_target: usize) -> Result<usize, DataError> {
+    if height == 0 || width == 0 || channels == 0 || per_target == 0 {
         return Err(DataError::Empty);
     }
     height
@@ -383,19 +499,26 @@ fn check_labels(labels: &[u8], classes: usize) -> Result<(), DataError> {
     }
 }
 
-/// The checks of [`Dataset::new`]: shape, `values == labels * h * w * c`,
-/// labels in range. Returns the values per image.
-fn check_all(
+/// The shape checks of the constructors: [`check_shape`], and `values ==
+/// count * h * w * c`. Returns the values per image.
+fn check_images(
     values: usize,
-    labels: &[u8],
+    count: usize,
     (height, width, channels): (usize, usize, usize),
-    classes: usize,
+    per_target: usize,
 ) -> Result<usize, DataError> {
-    let per = check_shape(height, width, channels, classes)?;
-    let expected = labels.len().saturating_mul(per);
+    let per = check_shape(height, width, channels, per_target)?;
+    let expected = count.saturating_mul(per);
     if values != expected {
         return Err(DataError::SizeMismatch { expected, actual: values });
     }
+    Ok(per)
+}
+
+/// The checks of [`Dataset::new`]: shape, `values == labels * h * w * c`,
+/// labels in range. Returns the values per image.
+fn check_all(values: usize, labels: &[u8], shape: (usize, usize, usize), classes: usize) -> Result<usize, DataError> {
+    let per = check_images(values, labels.len(), shape, classes)?;
     check_labels(labels, classes)?;
     Ok(per)
 }
@@ -415,48 +538,16 @@ fn clamp_range(range: impl RangeBounds<usize>, len: usize) -> (usize, usize) {
     (start.min(end), end)
 }
 
-impl<T: Float> Dataset<T> {
-    /// Builds a dataset from already-normalized values in HWC order.
-    ///
-    /// Errors: [`DataError::Empty`] if a dimension or `classes` is zero,
-    /// [`DataError::SizeMismatch`] unless `images.len() == labels.len() *
-    /// height * width * channels`, [`DataError::LabelOutOfRange`] for a label
-    /// `>= classes`. Zero examples are allowed.
-    pub fn new(
-        images: Vec<T>,
-        labels: Vec<u8>,
-        (height, width, channels): (usize, usize, usize),
-        classes: usize,
-    ) -> Result<Self, DataError> {
-        check_all(images.len(), &labels, (height, width, channels), classes)?;
-        Ok(Dataset { images, labels, height, width, channels, classes })
-    }
-
-    /// Builds a dataset from raw `u8` pixels in HWC order, normalizing each
-    /// image with `normalize`. Same checks as [`Dataset::new`].
-    pub fn from_u8(
-        pixels: &[u8],
-        labels: Vec<u8>,
-        (height, width, channels): (usize, usize, usize),
-        classes: usize,
-        normalize: Normalize,
-    ) -> Result<Self, DataError> {
-        let per = check_all(pixels.len(), &labels, (height, width, channels), classes)?;
-        let mut images = Vec::with_capacity(pixels.len());
-        for image in pixels.chunks_exact(per) {
-            normalize.extend(image, &mut images);
-        }
-        Ok(Dataset { images, labels, height, width, channels, classes })
-    }
-
+/// What every data set does, whatever its targets.
+impl<T: Float, Y: Targets> Dataset<T, Y> {
     /// Number of examples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.targets.count()
     }
 
     /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
     }
 
     /// Image height in pixels.
@@ -472,11 +563,6 @@ impl<T: Float> Dataset<T> {
     /// Channels per pixel (1 for grayscale, 3 for RGB).
     pub fn channels(&self) -> usize {
         self.channels
-    }
-
-    /// Number of classes; every label is below it.
-    pub fn classes(&self) -> usize {
-        self.classes
     }
 
     /// `(height, width, channels)`.
@@ -499,42 +585,9 @@ impl<T: Float> Dataset<T> {
         &self.images[i * per..(i + 1) * per]
     }
 
-    /// Label of example `i`.
-    ///
-    /// # Panics
-    /// If `i >= self.len()`, like slice indexing; see [`Dataset::get`].
-    pub fn label(&self, i: usize) -> u8 {
-        self.labels[i]
-    }
-
-    /// Example `i` as `(image, label)`, or `None` if out of range.
-    pub fn get(&self, i: usize) -> Option<(&[T], u8)> {
-        let label = *self.labels.get(i)?;
-        Some((self.image(i), label))
-    }
-
     /// All images back to back, HWC each.
     pub fn images(&self) -> &[T] {
         &self.images
-    }
-
-    /// All labels.
-    pub fn labels(&self) -> &[u8] {
-        &self.labels
-    }
-
-    /// Iterates over `(image, label)` pairs in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[T], u8)> + '_ {
-        self.images.chunks_exact(self.image_len()).zip(self.labels.iter().copied())
-    }
-
-    /// How many examples each class has, indexed by label.
-    pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = std::vec![0; self.classes];
-        for &l in &self.labels {
-            counts[usize::from(l)] += 1;
-        }
-        counts
     }
 
     /// Splits into examples `[0, at)` and `[at, len)`. `at` is clamped to
@@ -542,8 +595,8 @@ impl<T: Float> Dataset<T> {
     pub fn split(mut self, at: usize) -> (Self, Self) {
         let at = at.min(self.len());
         let rest_images = self.images.split_off(at * self.image_len());
-        let rest_labels = self.labels.split_off(at);
-        let rest = Dataset { images: rest_images, labels: rest_labels, ..self.empty_like() };
+        let rest_targets = self.targets.split_off(at);
+        let rest = self.with(rest_images, rest_targets);
         (self, rest)
     }
 
@@ -561,37 +614,139 @@ impl<T: Float> Dataset<T> {
     /// A copy of the examples in `range`, clamped to `0..len()`.
     pub fn subset(&self, range: impl RangeBounds<usize>) -> Self {
         let (start, end) = clamp_range(range, self.len());
-        let per = self.image_len();
-        Dataset {
-            images: self.images[start * per..end * per].to_vec(),
-            labels: self.labels[start..end].to_vec(),
-            ..self.empty_like()
-        }
+        self.with(rows(&self.images, self.image_len(), start, end), self.targets.range(start, end))
     }
 
     /// A copy of the examples at `indices`, in that order (for shuffling or
     /// sampling); `None` if an index is out of range.
     pub fn select(&self, indices: &[usize]) -> Option<Self> {
-        let mut out = self.empty_like();
-        out.images.reserve(indices.len() * self.image_len());
-        out.labels.reserve(indices.len());
-        for &i in indices {
-            let (image, label) = self.get(i)?;
-            out.images.extend_from_slice(image);
-            out.labels.push(label);
-        }
-        Some(out)
+        let images = select_rows(&self.images, self.image_len(), indices)?;
+        Some(self.with(images, self.targets.select(indices)?))
     }
 
-    fn empty_like(&self) -> Self {
-        Dataset {
-            images: Vec::new(),
-            labels: Vec::new(),
-            height: self.height,
-            width: self.width,
-            channels: self.channels,
-            classes: self.classes,
+    /// A data set of this one's shape.
+    fn with(&self, images: Vec<T>, targets: Y) -> Self {
+        Dataset { images, targets, height: self.height, width: self.width, channels: self.channels }
+    }
+}
+
+/// Classification: images with class labels.
+impl<T: Float> Dataset<T> {
+    /// Builds a dataset from already-normalized values in HWC order.
+    ///
+    /// Errors: [`DataError::Empty`] if a dimension or `classes` is zero,
+    /// [`DataError::SizeMismatch`] unless `images.len() == labels.len() *
+    /// height * width * channels`, [`DataError::LabelOutOfRange`] for a label
+    /// `>= classes`. Zero examples are allowed.
+    pub fn new(
+        images: Vec<T>,
+        labels: Vec<u8>,
+        (height, width, channels): (usize, usize, usize),
+        classes: usize,
+    ) -> Result<Self, DataError> {
+        check_all(images.len(), &labels, (height, width, channels), classes)?;
+        Ok(Dataset { images, targets: Labels { labels, classes }, height, width, channels })
+    }
+
+    /// Builds a dataset from raw `u8` pixels in HWC order, normalizing each
+    /// image with `normalize`. Same checks as [`Dataset::new`].
+    pub fn from_u8(
+        pixels: &[u8],
+        labels: Vec<u8>,
+        (height, width, channels): (usize, usize, usize),
+        classes: usize,
+        normalize: Normalize,
+    ) -> Result<Self, DataError> {
+        let per = check_all(pixels.len(), &labels, (height, width, channels), classes)?;
+        let mut images = Vec::with_capacity(pixels.len());
+        for image in pixels.chunks_exact(per) {
+            normalize.extend(image, &mut images);
         }
+        Ok(Dataset { images, targets: Labels { labels, classes }, height, width, channels })
+    }
+
+    /// Number of classes; every label is below it.
+    pub fn classes(&self) -> usize {
+        self.targets.classes
+    }
+
+    /// Label of example `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`, like slice indexing; see [`Dataset::get`].
+    pub fn label(&self, i: usize) -> u8 {
+        self.targets.labels[i]
+    }
+
+    /// Example `i` as `(image, label)`, or `None` if out of range.
+    pub fn get(&self, i: usize) -> Option<(&[T], u8)> {
+        let label = *self.targets.labels.get(i)?;
+        Some((self.image(i), label))
+    }
+
+    /// All labels.
+    pub fn labels(&self) -> &[u8] {
+        &self.targets.labels
+    }
+
+    /// Iterates over `(image, label)` pairs in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[T], u8)> + '_ {
+        self.images.chunks_exact(self.image_len()).zip(self.labels().iter().copied())
+    }
+
+    /// How many examples each class has, indexed by label.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = std::vec![0; self.classes()];
+        for &l in self.labels() {
+            counts[usize::from(l)] += 1;
+        }
+        counts
+    }
+}
+
+/// Regression: images with vectors of values ([`ValueDataset`]).
+impl<T: Float> Dataset<T, Values<T>> {
+    /// Builds a regression data set from already-normalized images in HWC
+    /// order and `target_len` target values per image, targets back to
+    /// back in the images' order.
+    ///
+    /// Errors: [`DataError::Empty`] if a dimension or `target_len` is zero,
+    /// [`DataError::PartialTarget`] unless `targets.len()` is a multiple of
+    /// `target_len`, [`DataError::SizeMismatch`] unless `images.len() ==
+    /// targets.len() / target_len * height * width * channels`. Zero
+    /// examples are allowed.
+    pub fn with_values(
+        images: Vec<T>,
+        targets: Vec<T>,
+        (height, width, channels): (usize, usize, usize),
+        target_len: usize,
+    ) -> Result<Self, DataError> {
+        check_shape(height, width, channels, target_len)?;
+        if !targets.len().is_multiple_of(target_len) {
+            return Err(DataError::PartialTarget { values: targets.len(), target_len });
+        }
+        check_images(images.len(), targets.len() / target_len, (height, width, channels), target_len)?;
+        Ok(Dataset { images, targets: Values { values: targets, len: target_len }, height, width, channels })
+    }
+
+    /// Values per target.
+    pub fn target_len(&self) -> usize {
+        self.targets.len
+    }
+
+    /// The target of example `i`: [`ValueDataset::target_len`] values.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`, like slice indexing.
+    pub fn target(&self, i: usize) -> &[T] {
+        assert!(i < self.len(), "target index {i} out of range for {} examples", self.len());
+        let per = self.target_len();
+        &self.targets.values[i * per..(i + 1) * per]
+    }
+
+    /// All targets back to back.
+    pub fn targets(&self) -> &[T] {
+        &self.targets.values
     }
 }
 
