@@ -859,7 +859,7 @@ impl<R: Read> Idx<R> {
             return Err(DataError::Truncated { expected, actual: self.header + body.len() as u64 });
         }
         // Also makes the gzip decoder read and check the member's trailer.
-        if self.stream.read(&mut [0])? != 0 {
+        if (&mut self.stream).take(1).read_to_end(&mut Vec::new())? != 0 {
             return Err(DataError::TrailingData { expected });
         }
         Ok(body)
