@@ -1,6 +1,10 @@
 //! The main job: train the LeNet on Fashion-MNIST, evaluate it, save its
 //! weights and pictures.
 //!
+//! Validation (the per-epoch `val_` figures and the curves) uses the last
+//! 10 % of the training set, held out from training; the test set is used
+//! once, at the end, for the reported accuracy.
+//!
 //! ```text
 //! cargo run --release --features std --example fashion_lenet -- [--epochs N] [--data DIR] [--bundled] [--threads N] [--out DIR] [--model lenet|m1] [--seed N]
 //! ```
@@ -9,7 +13,7 @@
 //! (Debian package `dataset-fashion-mnist`), else the subset bundled in the
 //! repository.
 
-use constnet::data::{fashion_mnist, fashion_mnist_bundled, Dataset};
+use constnet::data::{fashion_mnist, fashion_mnist_bundled, Dataset, TrainTest};
 use constnet::layers::int8::QuantizeOptions;
 use constnet::picture::{write_curves, Curve};
 use constnet::quantize::quantize;
@@ -19,6 +23,9 @@ use constnet::zoo::{Lenet, SmallConvNet};
 use constnet::{Adam, Int8, Int8Model, Loss, QuantizeModel, Tensor};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Fraction of the training set held out for validation (its end).
+const VALIDATION: f64 = 0.1;
 
 struct Args {
     epochs: usize,
@@ -72,7 +79,9 @@ where
     M::Trace: Send,
 {
     let data = if args.bundled { fashion_mnist_bundled::<f32>()? } else { fashion_mnist(args.data.as_deref())? };
-    println!("data: {} ({} train, {} test)", data.source, data.train.len(), data.test.len());
+    let TrainTest { train, test: test_data, source } = data;
+    let (train, validation) = train.split_validation(VALIDATION);
+    println!("data: {source} ({} train, {} validation, {} test)", train.len(), validation.len(), test_data.len());
     println!("{}\n", Summary::<f32, M>::new());
 
     let mut model = M::new(args.seed);
@@ -80,20 +89,22 @@ where
         .batch_size(32)
         .epochs(args.epochs)
         .seed(args.seed)
-        .validation(Validation::Set(&data.test));
+        .validation(Validation::Set(&validation));
     if let Some(n) = args.threads {
         trainer = trainer.threads(n);
     }
-    let history = trainer.fit(&mut model, &data.train)?;
+    let history = trainer.fit(&mut model, &train)?;
 
-    let (test, confusion) = evaluate(&model, &data.test, Loss::CrossEntropy)?;
+    // The test set is used once per model, here at the end: the float
+    // model, then its int8 form.
+    let (test, confusion) = evaluate(&model, &test_data, Loss::CrossEntropy)?;
     println!("\ntest loss {:.4}  test accuracy {:.4}\n{confusion}\n", test.loss, test.accuracy);
 
     // Post-training quantization: per-tensor min/max ranges from 1,000
     // training images, weights per output channel.
-    let calibration = (0..data.train.len().min(1000)).map(|i| data.train.image(i));
+    let calibration = (0..train.len().min(1000)).map(|i| train.image(i));
     let int8 = quantize(&model, calibration, &QuantizeOptions::default())?;
-    let int8_acc = int8_accuracy(&*int8, &data.test);
+    let int8_acc = int8_accuracy(&*int8, &test_data);
     println!("{}\n", Int8Summary::<Int8<M>>::new());
     println!("test accuracy: f32 {:.4}  int8 {:.4}\n", test.accuracy, int8_acc);
 
@@ -102,7 +113,7 @@ where
     std::fs::write(&weights, constnet::persist::to_vec(&model))?;
     let int8_weights = args.out.join(format!("{name}_int8.postcard"));
     std::fs::write(&int8_weights, constnet::persist::to_vec_int8(&*int8))?;
-    let x = <[[[f32; 1]; 28]; 28]>::from_flat(data.test.image(0)).ok_or("bad image")?;
+    let x = <[[[f32; 1]; 28]; 28]>::from_flat(validation.image(0)).ok_or("bad image")?;
     let pictures = constnet::inspect::write_model_pictures(&model, x, &args.out)?;
     let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
     let accs: Vec<f64> = history.epochs.iter().map(|e| e.accuracy).collect();
@@ -110,11 +121,11 @@ where
     let val_accs: Vec<f64> = history.epochs.iter().filter_map(|e| e.validation.map(|v| v.accuracy)).collect();
     write_curves(
         args.out.join("loss.png"),
-        &[Curve::new("train loss", &losses, [200, 40, 40]), Curve::new("test loss", &val_losses, [40, 40, 200])],
+        &[Curve::new("train loss", &losses, [200, 40, 40]), Curve::new("validation loss", &val_losses, [40, 40, 200])],
     )?;
     write_curves(
         args.out.join("accuracy.png"),
-        &[Curve::new("train acc", &accs, [200, 40, 40]), Curve::new("test acc", &val_accs, [40, 40, 200])],
+        &[Curve::new("train acc", &accs, [200, 40, 40]), Curve::new("validation acc", &val_accs, [40, 40, 200])],
     )?;
     println!(
         "wrote {}, {} and {} pictures to {}",

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use constnet::data::{self, DataError, Dataset, Normalize, Source};
+use constnet::data::{self, DataError, Dataset, Normalize, Source, ValueDataset};
 
 /// A fresh, empty directory under the system temp dir, unique per test.
 fn temp_dir(name: &str) -> PathBuf {
@@ -193,17 +193,37 @@ fn idx_errors() {
     let p = write(&dir, "tiny", &[0, 0]);
     let e = data::read_idx_labels(&p).unwrap_err();
     assert!(matches!(e.inner(), DataError::Truncated { expected: 4, actual: 2 }));
-    // A huge count in the header is caught before allocating anything.
+    // A huge count in the header is refused before anything is read
+    // (tests/data_limits.rs checks the memory).
     let p = write(&dir, "huge", &idx(data::IDX_IMAGES_MAGIC, &[u32::MAX, u32::MAX, 28], &[1]));
     let e = data::read_idx_images(&p).unwrap_err();
-    assert!(matches!(e.inner(), DataError::Truncated { actual: 17, .. }));
+    let declared = u64::MAX; // 2^32 * 2^32 * 28 saturates
+    assert!(
+        matches!(e.inner(), DataError::TooLarge { declared: Some(d), limit: data::MAX_FILE_BYTES } if *d == declared)
+    );
+    assert!(e.to_string().contains("1073741824"), "{e}");
 
     // Trailing bytes.
     let mut long = labels.clone();
     long.push(1);
     let p = write(&dir, "long", &long);
     let e = data::read_idx_labels(&p).unwrap_err();
-    assert!(matches!(e.inner(), DataError::TrailingData { expected: 11, actual: 12 }));
+    assert!(matches!(e.inner(), DataError::TrailingData { expected: 11 }));
+    assert!(e.to_string().contains("past the 11 bytes"), "{e}");
+    // The same inside a gzip stream, and after a second gzip member.
+    let p = write(&dir, "long.gz", &gz(&long));
+    let e = data::read_idx_labels(&p).unwrap_err();
+    assert!(matches!(e.inner(), DataError::TrailingData { expected: 11 }));
+    let mut two_members = gz(&labels);
+    two_members.extend(gz(&[1]));
+    let p = write(&dir, "two-members.gz", &two_members);
+    let e = data::read_idx_labels(&p).unwrap_err();
+    assert!(matches!(e.inner(), DataError::TrailingData { expected: 11 }));
+    // A file split across gzip members is one stream.
+    let mut split = gz(&labels[..5]);
+    split.extend(gz(&labels[5..]));
+    let p = write(&dir, "split.gz", &split);
+    assert_eq!(data::read_idx_labels(&p).unwrap(), vec![0, 9, 5]);
 
     // Bad magic: labels where images are expected, and garbage.
     let e = data::read_idx_images(&y).unwrap_err();
@@ -213,11 +233,12 @@ fn idx_errors() {
     let e = data::read_idx_labels(&p).unwrap_err();
     assert!(matches!(e.inner(), DataError::BadMagic { expected: 0x0801, .. }));
 
-    // Count mismatch.
+    // Count mismatch, blamed on the image file, naming the label file.
     let p = write(&dir, "two-labels", &idx(data::IDX_LABELS_MAGIC, &[2], &[1, 2]));
     let e = data::load_idx::<f32>(&x, &p).unwrap_err();
-    assert!(matches!(e, DataError::CountMismatch { images: 3, labels: 2 }));
-    assert!(e.to_string().contains('3') && e.to_string().contains('2'));
+    assert!(matches!(e.inner(), DataError::CountMismatch { images: 3, labels: 2, labels_file } if labels_file == &p));
+    assert_eq!(e.path(), Some(x.as_path()));
+    assert_eq!(e.to_string(), format!("{}: 3 images, but {} holds 2 labels", x.display(), p.display()));
 
     // Label out of range.
     let p = write(&dir, "bad-label", &idx(data::IDX_LABELS_MAGIC, &[3], &[1, 10, 2]));
@@ -267,7 +288,12 @@ fn cifar10_errors() {
 
     let p = write(&dir, "empty.bin", &[]);
     let e = data::load_cifar10::<f32, _>(&[&p]).unwrap_err();
-    assert!(matches!(e, DataError::Empty));
+    assert!(matches!(e.inner(), DataError::Empty));
+    assert_eq!(e.path(), Some(p.as_path()));
+    // An empty file among good ones is still an error.
+    let good = write(&dir, "good.bin", &cifar_record(4));
+    let e = data::load_cifar10::<f32, _>(&[&good, &p]).unwrap_err();
+    assert_eq!(e.path(), Some(p.as_path()));
     let none: [&Path; 0] = [];
     assert!(matches!(data::load_cifar10::<f32, _>(&none), Err(DataError::Empty)));
     assert!(matches!(
@@ -276,6 +302,73 @@ fn cifar10_errors() {
     ));
     let e = data::load_cifar10::<f32, _>(&[dir.join("nope.bin")]).unwrap_err();
     assert!(matches!(e.inner(), DataError::Io(_)));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Every error about a file names it: in `path()` and in the message.
+#[test]
+fn every_file_error_names_the_file() {
+    let dir = temp_dir("names");
+    let (images, labels) = small_idx();
+    let x = write(&dir, "x", &images);
+    let y = write(&dir, "y", &labels);
+    let mut long = labels.clone();
+    long.push(0);
+    let bad_label = {
+        let mut r = cifar_record(0);
+        r[0] = 10;
+        r
+    };
+    let case = |name: &str, bytes: &[u8]| write(&dir, name, bytes);
+    let idx_cases: Vec<(PathBuf, DataError)> = [
+        ("truncated", images[..20].to_vec()),
+        ("header", images[..6].to_vec()),
+        ("magic", labels.clone()),
+        ("trailing", {
+            let mut v = images.clone();
+            v.push(0);
+            v
+        }),
+        ("too-large", idx(data::IDX_IMAGES_MAGIC, &[u32::MAX, 28, 28], &[])),
+        ("empty", idx(data::IDX_IMAGES_MAGIC, &[0, 28, 28], &[])),
+        ("corrupt.gz", vec![0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6]),
+    ]
+    .into_iter()
+    .map(|(name, bytes)| {
+        let p = case(name, &bytes);
+        let e = data::read_idx_images(&p).unwrap_err();
+        (p, e)
+    })
+    .collect();
+    let missing = dir.join("missing");
+    let two = case("two-labels", &idx(data::IDX_LABELS_MAGIC, &[2], &[1, 2]));
+    let label_10 = case("label-10", &idx(data::IDX_LABELS_MAGIC, &[3], &[1, 10, 2]));
+    let trailing_labels = case("trailing-labels.gz", &gz(&long));
+    let cifar_empty = case("empty.bin", &[]);
+    let cifar_partial = case("partial.bin", &[1, 2, 3]);
+    let cifar_label = case("label.bin", &bad_label);
+    let mut cases = idx_cases;
+    cases.extend([
+        (missing.clone(), data::read_idx_images(&missing).unwrap_err()),
+        (missing.clone(), data::read_idx_labels(&missing).unwrap_err()),
+        (missing.clone(), data::load_idx::<f32>(&missing, &y).unwrap_err()),
+        (missing.clone(), data::load_idx::<f32>(&x, &missing).unwrap_err()),
+        (x.clone(), data::load_idx::<f32>(&x, &two).unwrap_err()),
+        (label_10.clone(), data::load_idx::<f32>(&x, &label_10).unwrap_err()),
+        (trailing_labels.clone(), data::load_idx::<f32>(&x, &trailing_labels).unwrap_err()),
+        (missing.clone(), data::load_cifar10::<f32, _>(&[&missing]).unwrap_err()),
+        (cifar_empty.clone(), data::load_cifar10::<f32, _>(&[&cifar_empty]).unwrap_err()),
+        (cifar_partial.clone(), data::load_cifar10::<f32, _>(&[&cifar_partial]).unwrap_err()),
+        (cifar_label.clone(), data::load_cifar10::<f32, _>(&[&cifar_label]).unwrap_err()),
+        (missing.clone(), data::read_maybe_gz(&missing, 10).unwrap_err()),
+        (x.clone(), data::read_maybe_gz(&x, 10).unwrap_err()),
+    ]);
+    for (path, e) in &cases {
+        assert_eq!(e.path(), Some(path.as_path()), "{e:?}");
+        let shown = path.display().to_string();
+        assert!(e.to_string().starts_with(&format!("{shown}: ")), "{e}");
+        assert_eq!(e.to_string().matches(&shown).count(), 1, "named once: {e}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -337,6 +430,44 @@ fn dataset_handling() {
     let u = Dataset::<f32>::from_u8(&[0, 255, 51, 0], vec![1, 0], (1, 2, 1), 2, Normalize::Scale01).unwrap();
     assert_eq!(u.images(), &[0.0, 1.0, 0.2, 0.0]);
     assert!(format!("{u:?}").contains("len: 2"));
+}
+
+#[test]
+fn value_dataset_handling() {
+    // Four 1x2 images, targets of 3 values: image i is (2i, 2i + 1), its
+    // target (10i, 10i + 1, 10i + 2).
+    let images: Vec<f32> = (0..8).map(|i| i as f32).collect();
+    let targets: Vec<f32> =
+        (0..4).flat_map(|i| [10.0 * i as f32, 10.0 * i as f32 + 1.0, 10.0 * i as f32 + 2.0]).collect();
+    let d = ValueDataset::with_values(images, targets, (1, 2, 1), 3).unwrap();
+    assert_eq!((d.len(), d.shape(), d.image_len(), d.target_len()), (4, (1, 2, 1), 2, 3));
+    assert_eq!(d.image(2), &[4.0, 5.0]);
+    assert_eq!(d.target(2), &[20.0, 21.0, 22.0]);
+    assert_eq!(d.targets().len(), 12);
+    assert!(format!("{d:?}").contains("len: 4") && format!("{d:?}").contains("Values { len: 3"));
+
+    let s = d.subset(1..3);
+    assert_eq!((s.images(), s.targets()), (&[2.0, 3.0, 4.0, 5.0][..], &[10.0, 11.0, 12.0, 20.0, 21.0, 22.0][..]));
+    let picked = d.select(&[3, 0]).unwrap();
+    assert_eq!(picked.target(0), &[30.0, 31.0, 32.0]);
+    assert_eq!(picked.image(1), &[0.0, 1.0]);
+    assert!(d.select(&[4]).is_none());
+    assert!(d.select(&[usize::MAX]).is_none());
+    let (train, val) = d.clone().split_validation(0.25);
+    assert_eq!((train.len(), val.len()), (3, 1));
+    assert_eq!((val.image(0), val.target(0)), (&[6.0, 7.0][..], &[30.0, 31.0, 32.0][..]));
+    let (a, b) = d.split(9);
+    assert_eq!((a.len(), b.len(), b.target_len()), (4, 0, 3));
+
+    // Constructor checks.
+    let e = ValueDataset::<f32>::with_values(vec![0.0; 4], vec![0.0; 5], (1, 2, 1), 3).unwrap_err();
+    assert!(matches!(e, DataError::PartialTarget { values: 5, target_len: 3 }), "{e:?}");
+    assert_eq!(e.to_string(), "5 target values are not a whole number of 3-value targets");
+    let e = ValueDataset::<f32>::with_values(vec![0.0; 5], vec![0.0; 6], (1, 2, 1), 3).unwrap_err();
+    assert!(matches!(e, DataError::SizeMismatch { expected: 4, actual: 5 }), "{e:?}");
+    let e = ValueDataset::<f32>::with_values(vec![], vec![], (1, 2, 1), 0).unwrap_err();
+    assert!(matches!(e, DataError::Empty));
+    assert!(ValueDataset::<f32>::with_values(vec![], vec![], (1, 2, 1), 1).unwrap().is_empty());
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! determinism, persistence and the error cases.
 #![cfg(feature = "std")]
 
-use constnet::data::{fashion_mnist_bundled, Dataset, TrainTest};
-use constnet::train::{evaluate, predict_classes, TrainError, Trainer, Validation};
+use constnet::data::{fashion_mnist_bundled, Dataset, TrainTest, ValueDataset};
+use constnet::train::{evaluate, evaluate_values, predict_classes, TrainError, Trainer, Validation};
 use constnet::zoo::{Lenet, LenetBinary};
 use constnet::{Adam, Loss, Model, Momentum, Params, Sgd, Tensor, Workspace};
 use std::sync::OnceLock;
@@ -177,8 +177,9 @@ constnet::sequential! {
 
 #[test]
 fn mean_squared_error_regression_on_value_targets() {
-    let d = data().train.subset(..2000);
-    let targets: Vec<f32> = (0..d.len()).map(|i| d.image(i).iter().sum::<f32>() / 784.0).collect();
+    let images = data().train.subset(..2000);
+    let targets: Vec<f32> = (0..images.len()).map(|i| images.image(i).iter().sum::<f32>() / 784.0).collect();
+    let d = ValueDataset::with_values(images.images().to_vec(), targets.clone(), images.shape(), 1).unwrap();
     let variance = {
         let mean = targets.iter().sum::<f32>() / targets.len() as f32;
         targets.iter().map(|t| (t - mean) * (t - mean)).sum::<f32>() / targets.len() as f32
@@ -187,15 +188,124 @@ fn mean_squared_error_regression_on_value_targets() {
     let history = Trainer::new(Adam::new(3e-3), Loss::MeanSquaredError)
         .epochs(8)
         .report_every(0)
-        .fit_values(&mut model, &d, &targets)
+        .fit_values(&mut model, &d)
         .unwrap();
     let last = history.epochs.last().unwrap();
-    assert!(last.accuracy.is_nan());
+    assert!(last.validation.is_none());
     // Far better than predicting the mean, whose MSE is the variance
     // (measured: about 7% of it over the last epoch).
     assert!(last.loss < f64::from(variance) * 0.1, "mse {} vs variance {variance}", last.loss);
 
-    let err =
-        Trainer::new(Adam::new(1e-3), Loss::MeanSquaredError).fit_values(&mut model, &d, &targets[1..]).unwrap_err();
-    assert!(matches!(err, TrainError::TargetCount { expected: 2000, found: 1999 }), "{err}");
+    // Targets of two values for a model of one output.
+    let two = ValueDataset::with_values(images.images().to_vec(), [targets.clone(), targets].concat(), d.shape(), 2);
+    let err = Trainer::new(Adam::new(1e-3), Loss::MeanSquaredError).fit_values(&mut model, &two.unwrap()).unwrap_err();
+    assert!(matches!(err, TrainError::TargetLength { outputs: 1, target_len: 2 }), "{err}");
+    assert_eq!(err.to_string(), "the model has 1 outputs, the data set's targets have 2 values");
+}
+
+constnet::sequential! {
+    /// Two inputs, two outputs, linear: fits any affine map exactly.
+    struct Affine: [2] {
+        out: Dense<2>,
+    }
+}
+
+/// `n` points of the plane and their images under a fixed affine map.
+fn affine_problem(n: usize) -> ValueDataset<f32> {
+    let mut rng = constnet::Rng::new(4);
+    let inputs: Vec<f32> = (0..2 * n).map(|_| rng.next_f64() as f32).collect();
+    let targets = inputs.chunks(2).flat_map(|x| [x[0] + x[1], x[0] - 2.0 * x[1] + 0.5]).collect();
+    ValueDataset::with_values(inputs, targets, (1, 2, 1), 2).unwrap()
+}
+
+#[test]
+fn regression_with_a_validation_split() {
+    let data = affine_problem(200);
+    let fit = |threads| {
+        let mut model = Affine::<f32>::new(1);
+        let history = Trainer::new(Adam::new(0.02), Loss::MeanSquaredError)
+            .epochs(30)
+            .batch_size(16)
+            .seed(2)
+            .threads(threads)
+            .validation(Validation::Split(0.25))
+            .report_every(0)
+            .fit_values(&mut model, &data)
+            .unwrap();
+        (model, history)
+    };
+    let (model, history) = fit(2);
+    let (first, last) = (&history.epochs[0], history.epochs.last().unwrap());
+    assert!(last.loss < first.loss * 0.01, "training loss must fall: {history:?}");
+    let (v0, v) = (first.validation.unwrap(), last.validation.unwrap());
+    assert!(history.epochs.iter().all(|e| e.validation.is_some()));
+    assert!(v.loss < v0.loss * 0.01 && v.mean_absolute_error < 0.05, "{v0:?} -> {v:?}");
+    // The validation figures are those of the last 50 points.
+    let (_, held_out) = data.clone().split_validation(0.25);
+    assert_eq!(held_out.len(), 50);
+    assert_eq!(evaluate_values(&model, &held_out, Loss::MeanSquaredError).unwrap(), v);
+
+    // The printed line: loss and validation loss and error, no accuracy.
+    let line = last.line(30);
+    assert!(line.starts_with("epoch  30/30 "), "{line}");
+    assert!(
+        line.contains(&format!("loss {:.4}  val_loss {:.4}  val_mae {:.4}", last.loss, v.loss, v.mean_absolute_error))
+    );
+    assert!(!line.contains("acc") && !line.contains("NaN"), "{line}");
+
+    // Deterministic whatever the thread count, like `fit`.
+    let (one, _) = fit(1);
+    assert_eq!(one.flat(), model.flat());
+
+    // An explicit validation set, and a bad fraction.
+    let mut model = Affine::<f32>::new(1);
+    let history = Trainer::new(Adam::new(0.02), Loss::MeanSquaredError)
+        .validation(Validation::Set(&held_out))
+        .report_every(0)
+        .fit_values(&mut model, &data)
+        .unwrap();
+    assert!(history.epochs[0].validation.is_some());
+    let err = Trainer::new(Adam::new(0.02), Loss::MeanSquaredError)
+        .validation(Validation::Split(1.0))
+        .fit_values(&mut model, &data)
+        .unwrap_err();
+    assert!(matches!(err, TrainError::BadSetting(_)), "{err}");
+}
+
+#[test]
+fn evaluate_values_by_hand() {
+    // y0 = x0 + 1, y1 = 2 x1: weights [input][output], then biases.
+    let mut model = Affine::<f32>::new(0);
+    model.flat_mut().copy_from_slice(&[1.0, 0.0, 0.0, 2.0, 1.0, 0.0]);
+    // Inputs (0, 1) and (2, 3) give (1, 2) and (3, 6); the targets are
+    // (1, 5) and (3.5, 6): errors (0, -3) and (-0.5, 0).
+    let data = ValueDataset::with_values(vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 5.0, 3.5, 6.0], (1, 2, 1), 2).unwrap();
+    let m = evaluate_values(&model, &data, Loss::MeanSquaredError).unwrap();
+    // MSE per sample (0 + 9) / 2 and (0.25 + 0) / 2; their mean.
+    assert_eq!(m.loss, (4.5 + 0.125) / 2.0);
+    // Mean |error| per sample 1.5 and 0.25; their mean.
+    assert_eq!(m.mean_absolute_error, 0.875);
+
+    let three = ValueDataset::with_values(vec![0.0, 1.0], vec![1.0, 2.0, 3.0], (1, 2, 1), 3).unwrap();
+    let err = evaluate_values(&model, &three, Loss::MeanSquaredError).unwrap_err();
+    assert!(matches!(err, TrainError::TargetLength { outputs: 2, target_len: 3 }), "{err}");
+    let empty = data.subset(..0);
+    assert!(matches!(evaluate_values(&model, &empty, Loss::MeanSquaredError), Err(TrainError::EmptyDataset)));
+}
+
+/// The classification line is the one printed before regression had its own.
+#[test]
+fn classification_line_unchanged() {
+    let e = constnet::train::Epoch {
+        epoch: 3,
+        seconds: 1.25,
+        samples_per_s: 12_345.6,
+        loss: 0.123_44,
+        accuracy: 0.9,
+        validation: Some(constnet::train::Metrics { loss: 0.2, accuracy: 0.8 }),
+    };
+    assert_eq!(
+        e.line(5),
+        "epoch   3/5     1.2s   12,345 samples/s  loss 0.1234  acc 0.9000  val_loss 0.2000  val_acc 0.8000"
+    );
 }

@@ -6,9 +6,15 @@
 //! ([`Normalize::Scale01`]); the `*_with` loaders take a [`Normalize`] to
 //! choose per-image standardization instead.
 //!
-//! Loaders never panic on bad file contents: every size in a header is
-//! checked against the file's length before anything is allocated, and
-//! problems come back as a [`DataError`].
+//! Loaders never panic on bad file contents, and problems come back as a
+//! [`DataError`] naming the file. Files are read as streams, decompressed
+//! (gzip, detected by content) only as far as they are read: an IDX
+//! header is read and checked (magic number, dimensions, the count against
+//! the label file's, the size against [`MAX_FILE_BYTES`]) before any data
+//! is read or allocated, then exactly the data it declares is read, and
+//! one byte more to check that the file ends there. Anything after the
+//! declared data is an error ([`DataError::TrailingData`]), so a small
+//! gzip bomb fails after inflating one byte too many, not gigabytes.
 //!
 //! A 7000-image subset of Fashion-MNIST ships with the crate (see
 //! `data/fashion-mnist-subset/README.md`), so this works on any machine:
@@ -52,6 +58,12 @@ pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// Bytes per CIFAR-10 record: one label byte, then 3 × 1024 pixel bytes.
 pub const CIFAR10_RECORD: usize = 1 + 3 * 32 * 32;
+
+/// Most bytes of data a loader takes from one file, after decompression
+/// (1 GiB): an IDX header declaring more is refused before any data is
+/// read, and reading a CIFAR-10 file stops there. The largest IDX files
+/// published (EMNIST ByClass, 547 MB of pixels) fit.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Where the Debian package `dataset-fashion-mnist` installs the full dataset.
 pub const SYSTEM_FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -102,12 +114,22 @@ pub enum DataError {
         /// Bytes present.
         actual: u64,
     },
-    /// The file is longer than its header says (after gzip decompression).
+    /// The file goes on past the end its header declares (after gzip
+    /// decompression). Found by reading one byte past that end: the rest
+    /// is neither read nor decompressed, so its length is not known.
     TrailingData {
-        /// Bytes the header requires.
+        /// Bytes the header accounts for.
         expected: u64,
-        /// Bytes present.
-        actual: u64,
+    },
+    /// A file's data would exceed [`MAX_FILE_BYTES`]: an IDX header
+    /// declaring more (refused before any data is read), or a CIFAR-10
+    /// file decompressing to more (reading stops there).
+    TooLarge {
+        /// The data bytes an IDX header declares; `None` for a file read
+        /// up to the limit.
+        declared: Option<u64>,
+        /// The limit, [`MAX_FILE_BYTES`].
+        limit: u64,
     },
     /// A CIFAR-10 batch whose length is not a whole number of records.
     PartialRecord {
@@ -116,12 +138,16 @@ pub enum DataError {
         /// Bytes per record ([`CIFAR10_RECORD`]).
         record: usize,
     },
-    /// The image file and the label file hold different numbers of examples.
+    /// The image file and the label file hold different numbers of
+    /// examples. Found from the two headers, before the images are read;
+    /// wrapped in [`DataError::InFile`] naming the image file.
     CountMismatch {
-        /// Number of images.
+        /// Number of images the image file's header declares.
         images: usize,
-        /// Number of labels.
+        /// Number of labels in the label file.
         labels: usize,
+        /// The label file.
+        labels_file: PathBuf,
     },
     /// A label is not below the number of classes.
     LabelOutOfRange {
@@ -139,7 +165,16 @@ pub enum DataError {
         /// Values given.
         actual: usize,
     },
-    /// A file holds no examples, or a dimension or the class count is zero.
+    /// Target values that are not a whole number of targets of the width
+    /// given ([`Dataset::with_values`]).
+    PartialTarget {
+        /// Values given.
+        values: usize,
+        /// Values per target.
+        target_len: usize,
+    },
+    /// A file holds no examples, or a dimension, the class count or the
+    /// target width is zero.
     Empty,
     /// Another error, in a named file.
     InFile {
@@ -185,20 +220,29 @@ impl fmt::Display for DataError {
             DataError::Truncated { expected, actual } => {
                 write!(f, "truncated file: {actual} bytes, expected {expected} bytes")
             }
-            DataError::TrailingData { expected, actual } => {
-                write!(f, "file too long: {actual} bytes, the header accounts for {expected} bytes")
+            DataError::TrailingData { expected } => {
+                write!(f, "file too long: data goes on past the {expected} bytes the header accounts for")
+            }
+            DataError::TooLarge { declared: Some(declared), limit } => {
+                write!(f, "the header declares {declared} bytes of data, more than the limit of {limit}")
+            }
+            DataError::TooLarge { declared: None, limit } => {
+                write!(f, "more than the limit of {limit} bytes (after decompression)")
             }
             DataError::PartialRecord { len, record } => {
                 write!(f, "file length {len} is not a multiple of the {record}-byte record size")
             }
-            DataError::CountMismatch { images, labels } => {
-                write!(f, "{images} images but {labels} labels")
+            DataError::CountMismatch { images, labels, labels_file } => {
+                write!(f, "{images} images, but {} holds {labels} labels", labels_file.display())
             }
             DataError::LabelOutOfRange { index, label, classes } => {
                 write!(f, "label {label} of example {index} is out of range for {classes} classes")
             }
             DataError::SizeMismatch { expected, actual } => {
                 write!(f, "pixel buffer holds {actual} values, the shape needs {expected}")
+            }
+            DataError::PartialTarget { values, target_len } => {
+                write!(f, "{values} target values are not a whole number of {target_len}-value targets")
             }
             DataError::Empty => f.write_str("empty dataset or zero-sized shape"),
             DataError::InFile { path, error } => write!(f, "{}: {error}", path.display()),
@@ -295,35 +339,151 @@ pub fn one_hot<T: Float, const N: usize>(label: u8) -> Option<[T; N]> {
 // Dataset
 // ---------------------------------------------------------------------------
 
-/// Labelled images of one shape, stored flat in HWC order.
+/// Images of one shape, stored flat in HWC order, each paired with a
+/// target: a class label (`Y` = [`Labels`], the default: a classification
+/// set) or a vector of values ([`ValueDataset`]: a regression set).
 ///
 /// Image `i` is `images[i * h * w * c .. (i + 1) * h * w * c]`, with value
-/// `[y][x][ch]` at `(y * w + x) * c + ch`. Every label is below
-/// [`Dataset::classes`].
+/// `[y][x][ch]` at `(y * w + x) * c + ch`. In a labelled set every label is
+/// below [`Dataset::classes`].
 #[derive(Clone, PartialEq)]
-pub struct Dataset<T: Float> {
+pub struct Dataset<T: Float, Y = Labels> {
     images: Vec<T>,
-    labels: Vec<u8>,
+    targets: Y,
     height: usize,
     width: usize,
     channels: usize,
+}
+
+/// Images paired with vectors of values of one length, for regression
+/// ([`Trainer::fit_values`](crate::train::Trainer::fit_values)); built by
+/// [`Dataset::with_values`].
+///
+/// ```
+/// use constnet::data::{DataError, ValueDataset};
+///
+/// // Three 1x2 grayscale "images", each with a 1-value target.
+/// let d = ValueDataset::with_values(vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0], vec![1.0, 5.0, 9.0], (1, 2, 1), 1)?;
+/// assert_eq!((d.len(), d.target_len()), (3, 1));
+/// assert_eq!((d.image(1), d.target(1)), (&[2.0, 3.0][..], &[5.0][..]));
+/// let (train, validation) = d.split_validation(0.34);
+/// assert_eq!((train.targets(), validation.targets()), (&[1.0, 5.0][..], &[9.0][..]));
+/// # Ok::<(), DataError>(())
+/// ```
+pub type ValueDataset<T> = Dataset<T, Values<T>>;
+
+/// A class label per image, each below the class count: the targets of a
+/// [`Dataset`] by default.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Labels {
+    labels: Vec<u8>,
     classes: usize,
 }
 
-impl<T: Float> fmt::Debug for Dataset<T> {
+/// A vector of values per image, all of one length: the targets of a
+/// [`ValueDataset`].
+#[derive(Clone, PartialEq)]
+pub struct Values<T> {
+    values: Vec<T>,
+    len: usize,
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Labels").field("classes", &self.classes).finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Values<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Values").field("len", &self.len).finish_non_exhaustive()
+    }
+}
+
+/// What a [`Dataset`] pairs its images with: [`Labels`] or [`Values`]
+/// (sealed: no other kinds).
+pub trait Targets: sealed::Rows + Clone + fmt::Debug {}
+
+impl Targets for Labels {}
+impl<T: Float> Targets for Values<T> {}
+
+mod sealed {
+    /// One row of targets per example, split, copied and selected as the
+    /// images are.
+    pub trait Rows: Sized {
+        /// Number of examples.
+        fn count(&self) -> usize;
+        /// Keeps rows `[0, at)`, returns the rest.
+        fn split_off(&mut self, at: usize) -> Self;
+        /// A copy of rows `[start, end)`, a valid range.
+        fn range(&self, start: usize, end: usize) -> Self;
+        /// A copy of the rows at `indices`; `None` if one is out of range.
+        fn select(&self, indices: &[usize]) -> Option<Self>;
+    }
+}
+
+/// Rows `[start, end)` of `values`, `len` values a row.
+fn rows<E: Copy>(values: &[E], len: usize, start: usize, end: usize) -> Vec<E> {
+    values[start * len..end * len].to_vec()
+}
+
+/// The rows of `values` at `indices`, in that order, `len` values a row;
+/// `None` if an index is out of range.
+fn select_rows<E: Copy>(values: &[E], len: usize, indices: &[usize]) -> Option<Vec<E>> {
+    let mut out = Vec::with_capacity(indices.len().saturating_mul(len));
+    for &i in indices {
+        let start = i.checked_mul(len)?;
+        out.extend_from_slice(values.get(start..start.checked_add(len)?)?);
+    }
+    Some(out)
+}
+
+impl sealed::Rows for Labels {
+    fn count(&self) -> usize {
+        self.labels.len()
+    }
+    fn split_off(&mut self, at: usize) -> Self {
+        Labels { labels: self.labels.split_off(at), classes: self.classes }
+    }
+    fn range(&self, start: usize, end: usize) -> Self {
+        Labels { labels: rows(&self.labels, 1, start, end), classes: self.classes }
+    }
+    fn select(&self, indices: &[usize]) -> Option<Self> {
+        Some(Labels { labels: select_rows(&self.labels, 1, indices)?, classes: self.classes })
+    }
+}
+
+impl<T: Float> sealed::Rows for Values<T> {
+    fn count(&self) -> usize {
+        self.values.len() / self.len
+    }
+    fn split_off(&mut self, at: usize) -> Self {
+        Values { values: self.values.split_off(at * self.len), len: self.len }
+    }
+    fn range(&self, start: usize, end: usize) -> Self {
+        Values { values: rows(&self.values, self.len, start, end), len: self.len }
+    }
+    fn select(&self, indices: &[usize]) -> Option<Self> {
+        Some(Values { values: select_rows(&self.values, self.len, indices)?, len: self.len })
+    }
+}
+
+impl<T: Float, Y: Targets> fmt::Debug for Dataset<T, Y> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dataset")
             .field("len", &self.len())
             .field("height", &self.height)
             .field("width", &self.width)
             .field("channels", &self.channels)
-            .field("classes", &self.classes)
+            .field("targets", &self.targets)
             .finish_non_exhaustive()
     }
 }
 
-fn check_shape(height: usize, width: usize, channels: usize, classes: usize) -> Result<usize, DataError> {
-    if height == 0 || width == 0 || channels == 0 || classes == 0 {
+/// Checks that no dimension and `per_target` (the class count or the
+/// target length) is zero; returns the values per image.
+fn check_shape(height: usize, width: usize, channels: usize, per_target: usize) -> Result<usize, DataError> {
+    if height == 0 || width == 0 || channels == 0 || per_target == 0 {
         return Err(DataError::Empty);
     }
     height
@@ -339,19 +499,26 @@ fn check_labels(labels: &[u8], classes: usize) -> Result<(), DataError> {
     }
 }
 
-/// The checks of [`Dataset::new`]: shape, `values == labels * h * w * c`,
-/// labels in range. Returns the values per image.
-fn check_all(
+/// The shape checks of the constructors: [`check_shape`], and `values ==
+/// count * h * w * c`. Returns the values per image.
+fn check_images(
     values: usize,
-    labels: &[u8],
+    count: usize,
     (height, width, channels): (usize, usize, usize),
-    classes: usize,
+    per_target: usize,
 ) -> Result<usize, DataError> {
-    let per = check_shape(height, width, channels, classes)?;
-    let expected = labels.len().saturating_mul(per);
+    let per = check_shape(height, width, channels, per_target)?;
+    let expected = count.saturating_mul(per);
     if values != expected {
         return Err(DataError::SizeMismatch { expected, actual: values });
     }
+    Ok(per)
+}
+
+/// The checks of [`Dataset::new`]: shape, `values == labels * h * w * c`,
+/// labels in range. Returns the values per image.
+fn check_all(values: usize, labels: &[u8], shape: (usize, usize, usize), classes: usize) -> Result<usize, DataError> {
+    let per = check_images(values, labels.len(), shape, classes)?;
     check_labels(labels, classes)?;
     Ok(per)
 }
@@ -371,48 +538,16 @@ fn clamp_range(range: impl RangeBounds<usize>, len: usize) -> (usize, usize) {
     (start.min(end), end)
 }
 
-impl<T: Float> Dataset<T> {
-    /// Builds a dataset from already-normalized values in HWC order.
-    ///
-    /// Errors: [`DataError::Empty`] if a dimension or `classes` is zero,
-    /// [`DataError::SizeMismatch`] unless `images.len() == labels.len() *
-    /// height * width * channels`, [`DataError::LabelOutOfRange`] for a label
-    /// `>= classes`. Zero examples are allowed.
-    pub fn new(
-        images: Vec<T>,
-        labels: Vec<u8>,
-        (height, width, channels): (usize, usize, usize),
-        classes: usize,
-    ) -> Result<Self, DataError> {
-        check_all(images.len(), &labels, (height, width, channels), classes)?;
-        Ok(Dataset { images, labels, height, width, channels, classes })
-    }
-
-    /// Builds a dataset from raw `u8` pixels in HWC order, normalizing each
-    /// image with `normalize`. Same checks as [`Dataset::new`].
-    pub fn from_u8(
-        pixels: &[u8],
-        labels: Vec<u8>,
-        (height, width, channels): (usize, usize, usize),
-        classes: usize,
-        normalize: Normalize,
-    ) -> Result<Self, DataError> {
-        let per = check_all(pixels.len(), &labels, (height, width, channels), classes)?;
-        let mut images = Vec::with_capacity(pixels.len());
-        for image in pixels.chunks_exact(per) {
-            normalize.extend(image, &mut images);
-        }
-        Ok(Dataset { images, labels, height, width, channels, classes })
-    }
-
+/// What every data set does, whatever its targets.
+impl<T: Float, Y: Targets> Dataset<T, Y> {
     /// Number of examples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.targets.count()
     }
 
     /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
     }
 
     /// Image height in pixels.
@@ -428,11 +563,6 @@ impl<T: Float> Dataset<T> {
     /// Channels per pixel (1 for grayscale, 3 for RGB).
     pub fn channels(&self) -> usize {
         self.channels
-    }
-
-    /// Number of classes; every label is below it.
-    pub fn classes(&self) -> usize {
-        self.classes
     }
 
     /// `(height, width, channels)`.
@@ -455,42 +585,9 @@ impl<T: Float> Dataset<T> {
         &self.images[i * per..(i + 1) * per]
     }
 
-    /// Label of example `i`.
-    ///
-    /// # Panics
-    /// If `i >= self.len()`, like slice indexing; see [`Dataset::get`].
-    pub fn label(&self, i: usize) -> u8 {
-        self.labels[i]
-    }
-
-    /// Example `i` as `(image, label)`, or `None` if out of range.
-    pub fn get(&self, i: usize) -> Option<(&[T], u8)> {
-        let label = *self.labels.get(i)?;
-        Some((self.image(i), label))
-    }
-
     /// All images back to back, HWC each.
     pub fn images(&self) -> &[T] {
         &self.images
-    }
-
-    /// All labels.
-    pub fn labels(&self) -> &[u8] {
-        &self.labels
-    }
-
-    /// Iterates over `(image, label)` pairs in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[T], u8)> + '_ {
-        self.images.chunks_exact(self.image_len()).zip(self.labels.iter().copied())
-    }
-
-    /// How many examples each class has, indexed by label.
-    pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = std::vec![0; self.classes];
-        for &l in &self.labels {
-            counts[usize::from(l)] += 1;
-        }
-        counts
     }
 
     /// Splits into examples `[0, at)` and `[at, len)`. `at` is clamped to
@@ -498,8 +595,8 @@ impl<T: Float> Dataset<T> {
     pub fn split(mut self, at: usize) -> (Self, Self) {
         let at = at.min(self.len());
         let rest_images = self.images.split_off(at * self.image_len());
-        let rest_labels = self.labels.split_off(at);
-        let rest = Dataset { images: rest_images, labels: rest_labels, ..self.empty_like() };
+        let rest_targets = self.targets.split_off(at);
+        let rest = self.with(rest_images, rest_targets);
         (self, rest)
     }
 
@@ -517,37 +614,139 @@ impl<T: Float> Dataset<T> {
     /// A copy of the examples in `range`, clamped to `0..len()`.
     pub fn subset(&self, range: impl RangeBounds<usize>) -> Self {
         let (start, end) = clamp_range(range, self.len());
-        let per = self.image_len();
-        Dataset {
-            images: self.images[start * per..end * per].to_vec(),
-            labels: self.labels[start..end].to_vec(),
-            ..self.empty_like()
-        }
+        self.with(rows(&self.images, self.image_len(), start, end), self.targets.range(start, end))
     }
 
     /// A copy of the examples at `indices`, in that order (for shuffling or
     /// sampling); `None` if an index is out of range.
     pub fn select(&self, indices: &[usize]) -> Option<Self> {
-        let mut out = self.empty_like();
-        out.images.reserve(indices.len() * self.image_len());
-        out.labels.reserve(indices.len());
-        for &i in indices {
-            let (image, label) = self.get(i)?;
-            out.images.extend_from_slice(image);
-            out.labels.push(label);
-        }
-        Some(out)
+        let images = select_rows(&self.images, self.image_len(), indices)?;
+        Some(self.with(images, self.targets.select(indices)?))
     }
 
-    fn empty_like(&self) -> Self {
-        Dataset {
-            images: Vec::new(),
-            labels: Vec::new(),
-            height: self.height,
-            width: self.width,
-            channels: self.channels,
-            classes: self.classes,
+    /// A data set of this one's shape.
+    fn with(&self, images: Vec<T>, targets: Y) -> Self {
+        Dataset { images, targets, height: self.height, width: self.width, channels: self.channels }
+    }
+}
+
+/// Classification: images with class labels.
+impl<T: Float> Dataset<T> {
+    /// Builds a dataset from already-normalized values in HWC order.
+    ///
+    /// Errors: [`DataError::Empty`] if a dimension or `classes` is zero,
+    /// [`DataError::SizeMismatch`] unless `images.len() == labels.len() *
+    /// height * width * channels`, [`DataError::LabelOutOfRange`] for a label
+    /// `>= classes`. Zero examples are allowed.
+    pub fn new(
+        images: Vec<T>,
+        labels: Vec<u8>,
+        (height, width, channels): (usize, usize, usize),
+        classes: usize,
+    ) -> Result<Self, DataError> {
+        check_all(images.len(), &labels, (height, width, channels), classes)?;
+        Ok(Dataset { images, targets: Labels { labels, classes }, height, width, channels })
+    }
+
+    /// Builds a dataset from raw `u8` pixels in HWC order, normalizing each
+    /// image with `normalize`. Same checks as [`Dataset::new`].
+    pub fn from_u8(
+        pixels: &[u8],
+        labels: Vec<u8>,
+        (height, width, channels): (usize, usize, usize),
+        classes: usize,
+        normalize: Normalize,
+    ) -> Result<Self, DataError> {
+        let per = check_all(pixels.len(), &labels, (height, width, channels), classes)?;
+        let mut images = Vec::with_capacity(pixels.len());
+        for image in pixels.chunks_exact(per) {
+            normalize.extend(image, &mut images);
         }
+        Ok(Dataset { images, targets: Labels { labels, classes }, height, width, channels })
+    }
+
+    /// Number of classes; every label is below it.
+    pub fn classes(&self) -> usize {
+        self.targets.classes
+    }
+
+    /// Label of example `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`, like slice indexing; see [`Dataset::get`].
+    pub fn label(&self, i: usize) -> u8 {
+        self.targets.labels[i]
+    }
+
+    /// Example `i` as `(image, label)`, or `None` if out of range.
+    pub fn get(&self, i: usize) -> Option<(&[T], u8)> {
+        let label = *self.targets.labels.get(i)?;
+        Some((self.image(i), label))
+    }
+
+    /// All labels.
+    pub fn labels(&self) -> &[u8] {
+        &self.targets.labels
+    }
+
+    /// Iterates over `(image, label)` pairs in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[T], u8)> + '_ {
+        self.images.chunks_exact(self.image_len()).zip(self.labels().iter().copied())
+    }
+
+    /// How many examples each class has, indexed by label.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = std::vec![0; self.classes()];
+        for &l in self.labels() {
+            counts[usize::from(l)] += 1;
+        }
+        counts
+    }
+}
+
+/// Regression: images with vectors of values ([`ValueDataset`]).
+impl<T: Float> Dataset<T, Values<T>> {
+    /// Builds a regression data set from already-normalized images in HWC
+    /// order and `target_len` target values per image, targets back to
+    /// back in the images' order.
+    ///
+    /// Errors: [`DataError::Empty`] if a dimension or `target_len` is zero,
+    /// [`DataError::PartialTarget`] unless `targets.len()` is a multiple of
+    /// `target_len`, [`DataError::SizeMismatch`] unless `images.len() ==
+    /// targets.len() / target_len * height * width * channels`. Zero
+    /// examples are allowed.
+    pub fn with_values(
+        images: Vec<T>,
+        targets: Vec<T>,
+        (height, width, channels): (usize, usize, usize),
+        target_len: usize,
+    ) -> Result<Self, DataError> {
+        check_shape(height, width, channels, target_len)?;
+        if !targets.len().is_multiple_of(target_len) {
+            return Err(DataError::PartialTarget { values: targets.len(), target_len });
+        }
+        check_images(images.len(), targets.len() / target_len, (height, width, channels), target_len)?;
+        Ok(Dataset { images, targets: Values { values: targets, len: target_len }, height, width, channels })
+    }
+
+    /// Values per target.
+    pub fn target_len(&self) -> usize {
+        self.targets.len
+    }
+
+    /// The target of example `i`: [`ValueDataset::target_len`] values.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`, like slice indexing.
+    pub fn target(&self, i: usize) -> &[T] {
+        assert!(i < self.len(), "target index {i} out of range for {} examples", self.len());
+        let per = self.target_len();
+        &self.targets.values[i * per..(i + 1) * per]
+    }
+
+    /// All targets back to back.
+    pub fn targets(&self) -> &[T] {
+        &self.targets.values
     }
 }
 
@@ -569,112 +768,179 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
+/// Opens `path` for [`decoded`], the error naming the file.
+fn open(path: &Path) -> Result<fs::File, DataError> {
+    fs::File::open(path).map_err(|e| DataError::Io(e).in_file(path))
+}
+
+/// `reader`'s bytes, decompressed as they are read if they start with the
+/// gzip magic bytes `1f 8b` (whatever the file is called; several gzip
+/// members back to back are one stream). Nothing is inflated ahead of what
+/// the caller reads.
+fn decoded<'a>(mut reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut head = Vec::with_capacity(2);
+    (&mut reader).take(2).read_to_end(&mut head)?;
+    let gzip = head == [0x1f, 0x8b];
+    let stream = io::Cursor::new(head).chain(reader);
+    Ok(if gzip { Box::new(flate2::read::MultiGzDecoder::new(stream)) } else { Box::new(stream) })
+}
+
 /// Reads a whole file, decompressing it if it starts with the gzip magic
-/// bytes `1f 8b` (whatever its name).
-pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let bytes = fs::read(path).map_err(|e| DataError::Io(e).in_file(path))?;
-    if is_gzip(&bytes) {
-        gunzip(&bytes).map_err(|e| e.in_file(path))
-    } else {
-        Ok(bytes)
-    }
-}
-
-fn is_gzip(bytes: &[u8]) -> bool {
-    bytes.starts_with(&[0x1f, 0x8b])
-}
-
-/// Decompresses a (possibly multi-member) gzip stream.
-fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
-    let mut out = Vec::with_capacity(bytes.len().saturating_mul(2));
-    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
-    Ok(out)
-}
-
-/// Checks an IDX header against `magic` and the data length; returns the
-/// dimensions and the body.
-fn parse_idx(bytes: &[u8], magic: u32) -> Result<(Vec<usize>, &[u8]), DataError> {
-    let actual = bytes.len() as u64;
-    let Some(head) = bytes.get(..4) else {
-        return Err(DataError::Truncated { expected: 4, actual });
-    };
-    let found = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-    if found != magic {
-        return Err(DataError::BadMagic { expected: magic, found });
-    }
-    let rank = (magic & 0xff) as usize;
-    let header = 4 + 4 * rank;
-    if bytes.len() < header {
-        return Err(DataError::Truncated { expected: header as u64, actual });
-    }
-    let dims: Vec<usize> =
-        bytes[4..header].chunks_exact(4).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize).collect();
-    // At most three u32 factors: fits in u128.
-    let body: u128 = dims.iter().map(|&d| d as u128).product();
-    let expected = u64::try_from(body + header as u128).unwrap_or(u64::MAX);
-    if actual < expected {
-        return Err(DataError::Truncated { expected, actual });
-    }
-    if actual > expected {
-        return Err(DataError::TrailingData { expected, actual });
-    }
-    if dims.contains(&0) {
-        return Err(DataError::Empty);
-    }
-    Ok((dims, &bytes[header..]))
-}
-
-/// Parses an IDX image file (magic `0x00000803`, `u8`, rank 3) held in
-/// memory, gzip-compressed or raw.
-pub fn parse_idx_images(bytes: &[u8]) -> Result<IdxImages, DataError> {
-    let owned;
-    let bytes = if is_gzip(bytes) {
-        owned = gunzip(bytes)?;
-        &owned[..]
-    } else {
-        bytes
-    };
-    let (dims, body) = parse_idx(bytes, IDX_IMAGES_MAGIC)?;
-    Ok(IdxImages { count: dims[0], rows: dims[1], cols: dims[2], pixels: body.to_vec() })
-}
-
-/// Parses an IDX label file (magic `0x00000801`, `u8`, rank 1) held in
-/// memory, gzip-compressed or raw.
-pub fn parse_idx_labels(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
-    let owned;
-    let bytes = if is_gzip(bytes) {
-        owned = gunzip(bytes)?;
-        &owned[..]
-    } else {
-        bytes
-    };
-    let (_, body) = parse_idx(bytes, IDX_LABELS_MAGIC)?;
-    Ok(body.to_vec())
-}
-
-/// Reads an IDX image file (gzip-compressed or raw, detected by content).
+/// bytes `1f 8b` (whatever its name), but never more than `limit` bytes
+/// after decompression.
 ///
-/// Errors: [`DataError::Io`], [`DataError::BadMagic`],
-/// [`DataError::Truncated`], [`DataError::TrailingData`],
-/// [`DataError::Empty`] (no images or a zero dimension), each wrapped in
+/// Errors: [`DataError::Io`], [`DataError::TooLarge`] (with `declared:
+/// None`) once the data passes `limit`, both wrapped in
+/// [`DataError::InFile`] naming `path`.
+pub fn read_maybe_gz(path: &Path, limit: u64) -> Result<Vec<u8>, DataError> {
+    let read = || {
+        let mut out = Vec::new();
+        decoded(open(path)?)?.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+        if out.len() as u64 > limit {
+            return Err(DataError::TooLarge { declared: None, limit });
+        }
+        Ok(out)
+    };
+    read().map_err(|e| e.in_file(path))
+}
+
+/// An IDX stream whose header has been read and checked, its data not yet.
+struct Idx<R> {
+    stream: R,
+    dims: Vec<usize>,
+    /// Header bytes: magic number and dimensions.
+    header: u64,
+    /// Data bytes the header declares: the product of the dimensions.
+    payload: u64,
+}
+
+impl<R: Read> Idx<R> {
+    /// Reads and checks the header of an IDX stream of magic `magic`
+    /// (which gives the rank): the magic number, no dimension zero, the
+    /// data within [`MAX_FILE_BYTES`]. Reads nothing past the header.
+    fn open(mut stream: R, magic: u32) -> Result<Self, DataError> {
+        let rank = (magic & 0xff) as u64;
+        let header = 4 + 4 * rank;
+        let mut head = Vec::with_capacity(header as usize);
+        (&mut stream).take(4).read_to_end(&mut head)?;
+        let Ok(found) = <[u8; 4]>::try_from(&head[..]) else {
+            return Err(DataError::Truncated { expected: 4, actual: head.len() as u64 });
+        };
+        let found = u32::from_be_bytes(found);
+        if found != magic {
+            return Err(DataError::BadMagic { expected: magic, found });
+        }
+        (&mut stream).take(4 * rank).read_to_end(&mut head)?;
+        if (head.len() as u64) < header {
+            return Err(DataError::Truncated { expected: header, actual: head.len() as u64 });
+        }
+        let dims: Vec<u32> = head[4..].chunks_exact(4).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])).collect();
+        if dims.contains(&0) {
+            return Err(DataError::Empty);
+        }
+        // At most three u32 factors: fits in u128.
+        let declared = dims.iter().map(|&d| u128::from(d)).product::<u128>();
+        let declared = u64::try_from(declared).unwrap_or(u64::MAX);
+        if declared > MAX_FILE_BYTES {
+            return Err(DataError::TooLarge { declared: Some(declared), limit: MAX_FILE_BYTES });
+        }
+        // Each dimension is at most the payload, at most MAX_FILE_BYTES.
+        let dims = dims.into_iter().map(|d| d as usize).collect();
+        Ok(Idx { stream, dims, header, payload: declared })
+    }
+
+    /// Reads exactly the data the header declares, then checks that the
+    /// stream ends there by reading at most one byte more.
+    fn read_payload(mut self) -> Result<Vec<u8>, DataError> {
+        let expected = self.header + self.payload;
+        let mut body = Vec::new();
+        (&mut self.stream).take(self.payload).read_to_end(&mut body)?;
+        if (body.len() as u64) < self.payload {
+            return Err(DataError::Truncated { expected, actual: self.header + body.len() as u64 });
+        }
+        // Also makes the gzip decoder read and check the member's trailer.
+        if (&mut self.stream).take(1).read_to_end(&mut Vec::new())? != 0 {
+            return Err(DataError::TrailingData { expected });
+        }
+        Ok(body)
+    }
+}
+
+/// Opens an IDX image file and checks its header.
+fn open_idx_images(path: &Path) -> Result<Idx<Box<dyn Read>>, DataError> {
+    let header = || Idx::open(decoded(open(path)?)?, IDX_IMAGES_MAGIC);
+    header().map_err(|e| e.in_file(path))
+}
+
+fn idx_images<R: Read>(idx: Idx<R>) -> Result<IdxImages, DataError> {
+    let (count, rows, cols) = (idx.dims[0], idx.dims[1], idx.dims[2]);
+    Ok(IdxImages { count, rows, cols, pixels: idx.read_payload()? })
+}
+
+/// Reads an IDX image file (magic `0x00000803`, `u8`, rank 3) from a
+/// stream, gzip-compressed or raw (detected by content).
+///
+/// The header is read and checked first (magic number, no zero dimension,
+/// at most [`MAX_FILE_BYTES`] of pixels); then exactly the pixels it
+/// declares are read, and one byte more to check that the stream ends
+/// there. So nothing is allocated before the header is checked, memory
+/// grows only with pixels actually present, and a stream that goes on (a
+/// gzip bomb) fails after decompressing one byte past the declared data.
+///
+/// Errors: [`DataError::Io`] (also for a corrupt gzip stream),
+/// [`DataError::BadMagic`], [`DataError::Truncated`],
+/// [`DataError::TrailingData`] (whatever follows the declared data, even
+/// one byte), [`DataError::TooLarge`], [`DataError::Empty`] (no images or
+/// a zero dimension).
+pub fn read_idx_images_from(reader: impl Read) -> Result<IdxImages, DataError> {
+    idx_images(Idx::open(decoded(reader)?, IDX_IMAGES_MAGIC)?)
+}
+
+/// Reads an IDX label file (magic `0x00000801`, `u8`, rank 1) from a
+/// stream, gzip-compressed or raw, as [`read_idx_images_from`] does.
+pub fn read_idx_labels_from(reader: impl Read) -> Result<Vec<u8>, DataError> {
+    Idx::open(decoded(reader)?, IDX_LABELS_MAGIC)?.read_payload()
+}
+
+/// Parses an IDX image file held in memory, gzip-compressed or raw:
+/// [`read_idx_images_from`] on `bytes`.
+pub fn parse_idx_images(bytes: &[u8]) -> Result<IdxImages, DataError> {
+    read_idx_images_from(bytes)
+}
+
+/// Parses an IDX label file held in memory, gzip-compressed or raw:
+/// [`read_idx_labels_from`] on `bytes`.
+pub fn parse_idx_labels(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    read_idx_labels_from(bytes)
+}
+
+/// Reads an IDX image file (gzip-compressed or raw, detected by content),
+/// header first, as [`read_idx_images_from`] does.
+///
+/// Errors: those of [`read_idx_images_from`], each wrapped in
 /// [`DataError::InFile`] naming `path`.
 pub fn read_idx_images(path: impl AsRef<Path>) -> Result<IdxImages, DataError> {
     let path = path.as_ref();
-    parse_idx_images(&read_maybe_gz(path)?).map_err(|e| e.in_file(path))
+    open_idx_images(path).and_then(idx_images).map_err(|e| e.in_file(path))
 }
 
 /// Reads an IDX label file (gzip-compressed or raw, detected by content).
 /// Errors as [`read_idx_images`].
 pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
     let path = path.as_ref();
-    parse_idx_labels(&read_maybe_gz(path)?).map_err(|e| e.in_file(path))
+    let read = || read_idx_labels_from(open(path)?);
+    read().map_err(|e| e.in_file(path))
 }
 
 /// Loads an IDX image file and its label file as a 10-class grayscale
 /// dataset with pixels scaled to `[0, 1]`.
 ///
-/// Errors: those of [`read_idx_images`], [`DataError::CountMismatch`] if
-/// the counts differ, [`DataError::LabelOutOfRange`] for a label `>= 10`.
+/// The labels are read first; the image file's header is then checked
+/// against their count before any pixel is read.
+///
+/// Errors: those of [`read_idx_images`], [`DataError::CountMismatch`]
+/// (in the image file) if the counts differ,
+/// [`DataError::LabelOutOfRange`] (in the label file) for a label `>= 10`.
 pub fn load_idx<T: Float>(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Dataset<T>, DataError> {
     load_idx_with(images, labels, Normalize::Scale01)
 }
@@ -685,13 +951,17 @@ pub fn load_idx_with<T: Float>(
     labels: impl AsRef<Path>,
     normalize: Normalize,
 ) -> Result<Dataset<T>, DataError> {
-    let raw = read_idx_images(images)?;
-    let labels_path = labels.as_ref();
+    let (images_path, labels_path) = (images.as_ref(), labels.as_ref());
     let labels = read_idx_labels(labels_path)?;
-    if raw.count != labels.len() {
-        return Err(DataError::CountMismatch { images: raw.count, labels: labels.len() });
+    check_labels(&labels, 10).map_err(|e| e.in_file(labels_path))?;
+    let idx = open_idx_images(images_path)?;
+    if idx.dims[0] != labels.len() {
+        let mismatch =
+            DataError::CountMismatch { images: idx.dims[0], labels: labels.len(), labels_file: labels_path.into() };
+        return Err(mismatch.in_file(images_path));
     }
-    Dataset::from_u8(&raw.pixels, labels, (raw.rows, raw.cols, 1), 10, normalize).map_err(|e| e.in_file(labels_path))
+    let raw = idx_images(idx).map_err(|e| e.in_file(images_path))?;
+    Dataset::from_u8(&raw.pixels, labels, (raw.rows, raw.cols, 1), 10, normalize).map_err(|e| e.in_file(images_path))
 }
 
 // ---------------------------------------------------------------------------
@@ -699,8 +969,12 @@ pub fn load_idx_with<T: Float>(
 // ---------------------------------------------------------------------------
 
 /// Parses CIFAR-10 binary records held in memory, appending HWC pixels and
-/// labels; a bad label's `index` counts from the start of `bytes`.
+/// labels; a bad label's `index` counts from the start of `bytes`. No
+/// records at all is [`DataError::Empty`].
 fn parse_cifar10_into(bytes: &[u8], pixels: &mut Vec<u8>, labels: &mut Vec<u8>) -> Result<(), DataError> {
+    if bytes.is_empty() {
+        return Err(DataError::Empty);
+    }
     if !bytes.len().is_multiple_of(CIFAR10_RECORD) {
         return Err(DataError::PartialRecord { len: bytes.len() as u64, record: CIFAR10_RECORD });
     }
@@ -727,9 +1001,6 @@ fn parse_cifar10_into(bytes: &[u8], pixels: &mut Vec<u8>, labels: &mut Vec<u8>) 
 pub fn parse_cifar10<T: Float>(bytes: &[u8], normalize: Normalize) -> Result<Dataset<T>, DataError> {
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     parse_cifar10_into(bytes, &mut pixels, &mut labels)?;
-    if labels.is_empty() {
-        return Err(DataError::Empty);
-    }
     Dataset::from_u8(&pixels, labels, (32, 32, 3), 10, normalize)
 }
 
@@ -740,12 +1011,13 @@ pub fn parse_cifar10<T: Float>(bytes: &[u8], normalize: Normalize) -> Result<Dat
 /// bytes, each plane row-major; red `(y, x)` lands at HWC index
 /// `(y * 32 + x) * 3`. Files may be gzip-compressed.
 ///
-/// Errors: [`DataError::Io`], [`DataError::PartialRecord`] when a file's
-/// length is not a multiple of [`CIFAR10_RECORD`],
-/// [`DataError::LabelOutOfRange`] for a label above 9 (its `index` counts
-/// from the start of that file), [`DataError::Empty`] when there are no
-/// records at all; each wrapped in [`DataError::InFile`] where a file is
-/// to blame.
+/// Errors, each wrapped in [`DataError::InFile`] naming the file:
+/// [`DataError::Io`], [`DataError::TooLarge`] for a file of more than
+/// [`MAX_FILE_BYTES`], [`DataError::Empty`] for an empty file,
+/// [`DataError::PartialRecord`] when a file's length is not a multiple of
+/// [`CIFAR10_RECORD`], [`DataError::LabelOutOfRange`] for a label above 9
+/// (its `index` counts from the start of that file). And
+/// [`DataError::Empty`], about no file, when `paths` is empty.
 pub fn load_cifar10<T: Float, P: AsRef<Path>>(paths: &[P]) -> Result<Dataset<T>, DataError> {
     load_cifar10_with(paths, Normalize::Scale01)
 }
@@ -755,12 +1027,12 @@ pub fn load_cifar10_with<T: Float, P: AsRef<Path>>(paths: &[P], normalize: Norma
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     for path in paths {
         let path = path.as_ref();
-        let bytes = read_maybe_gz(path)?;
+        let bytes = read_maybe_gz(path, MAX_FILE_BYTES)?;
         let mut file_labels = Vec::new();
         parse_cifar10_into(&bytes, &mut pixels, &mut file_labels).map_err(|e| e.in_file(path))?;
         labels.append(&mut file_labels);
     }
-    if labels.is_empty() {
+    if paths.is_empty() {
         return Err(DataError::Empty);
     }
     Dataset::from_u8(&pixels, labels, (32, 32, 3), 10, normalize)

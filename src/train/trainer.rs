@@ -1,12 +1,14 @@
 //! Host-side training (feature `std`): mini-batches in parallel, validation,
-//! progress, history, evaluation and a confusion matrix.
+//! progress, history, evaluation and a confusion matrix; classification on
+//! labelled [`Dataset`]s ([`Trainer::fit`], [`evaluate`]) and regression on
+//! [`ValueDataset`]s ([`Trainer::fit_values`], [`evaluate_values`]).
 //!
 //! Each batch is cut into chunks of [`CHUNK`] samples whatever the thread
 //! count; a chunk's gradients are summed in sample order, and chunks are
 //! summed in chunk order. The same seed therefore gives the same weights, bit
 //! for bit, on 1 thread or 64.
 
-use crate::host::data::Dataset;
+use crate::host::data::{Dataset, Labels, Targets, ValueDataset, Values};
 use crate::model::summary::Thousands;
 use crate::rng::splitmix64;
 use crate::train::loss::LossMismatch;
@@ -57,12 +59,12 @@ pub enum TrainError {
         /// Batch within the epoch (1-based).
         batch: usize,
     },
-    /// Explicit targets of the wrong length.
-    TargetCount {
-        /// Samples times outputs.
-        expected: usize,
-        /// Values given.
-        found: usize,
+    /// Value targets of a length the model's output does not have.
+    TargetLength {
+        /// The model's outputs.
+        outputs: usize,
+        /// Values per target in the data set.
+        target_len: usize,
     },
     /// The thread pool could not be built.
     Threads(String),
@@ -83,8 +85,8 @@ impl fmt::Display for TrainError {
             Self::NonFiniteLoss { epoch, batch } => {
                 write!(f, "the loss became NaN or infinite at epoch {epoch}, batch {batch}")
             }
-            Self::TargetCount { expected, found } => {
-                write!(f, "{found} target values for {expected} outputs (samples times outputs)")
+            Self::TargetLength { outputs, target_len } => {
+                write!(f, "the model has {outputs} outputs, the data set's targets have {target_len} values")
             }
             Self::Threads(e) => write!(f, "thread pool: {e}"),
         }
@@ -93,18 +95,38 @@ impl fmt::Display for TrainError {
 
 impl std::error::Error for TrainError {}
 
-/// Where validation figures come from.
-#[derive(Clone, Copy, Debug)]
-pub enum Validation<'a, T: Float> {
+/// Where validation figures come from: for [`Trainer::fit`] labelled data
+/// (`Y` = [`Labels`]), for [`Trainer::fit_values`] value targets
+/// (`Y` = [`Values`]).
+pub enum Validation<'a, T: Float, Y = Labels> {
     /// No validation.
     None,
     /// The last fraction of the training set (taken before shuffling).
     Split(f64),
     /// An explicit data set.
-    Set(&'a Dataset<T>),
+    Set(&'a Dataset<T, Y>),
 }
 
-/// The figures of one epoch.
+// By hand: derives would ask `Y: Copy`, which no targets are.
+impl<T: Float, Y> Clone for Validation<'_, T, Y> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Float, Y> Copy for Validation<'_, T, Y> {}
+
+impl<T: Float, Y: Targets> fmt::Debug for Validation<'_, T, Y> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Split(x) => f.debug_tuple("Split").field(x).finish(),
+            Self::Set(d) => f.debug_tuple("Set").field(d).finish(),
+        }
+    }
+}
+
+/// The figures of one epoch of classification ([`Trainer::fit`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Epoch {
     /// 1-based.
@@ -121,11 +143,64 @@ pub struct Epoch {
     pub validation: Option<Metrics>,
 }
 
-/// Every epoch's figures.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct History {
+impl Epoch {
+    /// The line the trainer prints for this epoch, of `epochs`.
+    pub fn line(&self, epochs: usize) -> String {
+        let mut line = timing(self.epoch, epochs, self.seconds, self.samples_per_s, self.loss);
+        line += &format!("  acc {:.4}", self.accuracy);
+        if let Some(v) = self.validation {
+            line += &format!("  val_loss {:.4}  val_acc {:.4}", v.loss, v.accuracy);
+        }
+        line
+    }
+}
+
+/// The figures of one epoch of regression ([`Trainer::fit_values`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValueEpoch {
+    /// 1-based.
+    pub epoch: usize,
+    /// Wall time of the training part, in seconds.
+    pub seconds: f64,
+    /// Training samples per second.
+    pub samples_per_s: f64,
+    /// Mean training loss over the epoch's batches, as computed while training.
+    pub loss: f64,
+    /// Validation loss and mean absolute error, when validating.
+    pub validation: Option<ValueMetrics>,
+}
+
+impl ValueEpoch {
+    /// The line the trainer prints for this epoch, of `epochs`.
+    pub fn line(&self, epochs: usize) -> String {
+        let mut line = timing(self.epoch, epochs, self.seconds, self.samples_per_s, self.loss);
+        if let Some(v) = self.validation {
+            line += &format!("  val_loss {:.4}  val_mae {:.4}", v.loss, v.mean_absolute_error);
+        }
+        line
+    }
+}
+
+/// The start of every epoch line: epoch, time, speed, training loss.
+fn timing(epoch: usize, epochs: usize, seconds: f64, samples_per_s: f64, loss: f64) -> String {
+    format!(
+        "epoch {epoch:>3}/{epochs}  {seconds:>6.1}s  {:>7} samples/s  loss {loss:.4}",
+        Thousands(samples_per_s as usize)
+    )
+}
+
+/// Every epoch's figures: [`Epoch`]s from [`Trainer::fit`],
+/// [`ValueEpoch`]s from [`Trainer::fit_values`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct History<E = Epoch> {
     /// One entry per epoch, in order.
-    pub epochs: Vec<Epoch>,
+    pub epochs: Vec<E>,
+}
+
+impl<E> Default for History<E> {
+    fn default() -> Self {
+        Self { epochs: Vec::new() }
+    }
 }
 
 /// Loss and accuracy over a data set.
@@ -135,6 +210,16 @@ pub struct Metrics {
     pub loss: f64,
     /// Fraction of samples classified right.
     pub accuracy: f64,
+}
+
+/// Loss and mean absolute error over a regression data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValueMetrics {
+    /// Mean loss.
+    pub loss: f64,
+    /// Mean over samples and outputs of `|output - target|`, the outputs
+    /// being the model's inference outputs (activated).
+    pub mean_absolute_error: f64,
 }
 
 /// Counts of (true class, predicted class).
@@ -231,8 +316,8 @@ impl Head {
     }
 }
 
-/// Checks that `data` fits model `M`.
-fn check_data<T: Float, M: Model<T>>(data: &Dataset<T>, head: Head) -> Result<(), TrainError> {
+/// Checks that `data` has samples of the shape model `M` reads.
+fn check_inputs<T: Float, M: Model<T>, Y: Targets>(data: &Dataset<T, Y>) -> Result<(), TrainError> {
     if data.is_empty() {
         return Err(TrainError::EmptyDataset);
     }
@@ -243,13 +328,122 @@ fn check_data<T: Float, M: Model<T>>(data: &Dataset<T>, head: Head) -> Result<()
         [n] => *n == h * w * c,
         _ => false,
     };
-    if !fits {
-        return Err(TrainError::ShapeMismatch { model: shape, data: [h, w, c] });
+    if fits {
+        Ok(())
+    } else {
+        Err(TrainError::ShapeMismatch { model: shape, data: [h, w, c] })
     }
-    let classes = head.classes();
-    match data.labels().iter().position(|&l| usize::from(l) >= classes) {
-        Some(index) => Err(TrainError::LabelOutOfRange { index, label: data.label(index), classes }),
-        None => Ok(()),
+}
+
+/// Checks that `data` fits model `M`: its inputs and its targets.
+fn check_data<T: Float, M: Model<T>, Y: Task<T>>(data: &Dataset<T, Y>, head: Head) -> Result<(), TrainError> {
+    check_inputs::<T, M, Y>(data)?;
+    Y::check(data, head)
+}
+
+/// What training and evaluation do with a data set's targets: class
+/// labels ([`Labels`]) or value vectors ([`Values`]).
+trait Task<T: Float>: Targets + Sync {
+    /// One epoch's figures.
+    type Epoch: Send;
+    /// Figures over a data set.
+    type Metrics: Copy;
+    /// Checks the targets against the model's output.
+    fn check(data: &Dataset<T, Self>, head: Head) -> Result<(), TrainError>;
+    /// Writes sample `i`'s target vector into `out` (`head.outputs` values).
+    fn target(data: &Dataset<T, Self>, i: usize, head: Head, out: &mut [T]);
+    /// Whether a training output gives sample `i`'s class (never, for values).
+    fn correct(data: &Dataset<T, Self>, i: usize, head: Head, out: &[T]) -> bool;
+    /// Figures of `model` over `data` (inference mode); `data` checked.
+    fn evaluate<M: Model<T> + Sync>(model: &M, data: &Dataset<T, Self>, loss: Loss) -> Self::Metrics;
+    /// The record of an epoch.
+    fn epoch(pass: Pass, validation: Option<Self::Metrics>) -> Self::Epoch;
+    /// The line printed for an epoch, of `epochs`.
+    fn line(epoch: &Self::Epoch, epochs: usize) -> String;
+}
+
+/// What one epoch's training pass measured.
+struct Pass {
+    epoch: usize,
+    seconds: f64,
+    samples: usize,
+    loss_sum: f64,
+    correct: usize,
+}
+
+impl Pass {
+    fn samples_per_s(&self) -> f64 {
+        self.samples as f64 / self.seconds
+    }
+    fn mean(&self, sum: f64) -> f64 {
+        sum / self.samples as f64
+    }
+}
+
+impl<T: Float> Task<T> for Labels {
+    type Epoch = Epoch;
+    type Metrics = Metrics;
+    fn check(data: &Dataset<T>, head: Head) -> Result<(), TrainError> {
+        let classes = head.classes();
+        match data.labels().iter().position(|&l| usize::from(l) >= classes) {
+            Some(index) => Err(TrainError::LabelOutOfRange { index, label: data.label(index), classes }),
+            None => Ok(()),
+        }
+    }
+    fn target(data: &Dataset<T>, i: usize, head: Head, out: &mut [T]) {
+        head.target(data.label(i), out);
+    }
+    fn correct(data: &Dataset<T>, i: usize, head: Head, out: &[T]) -> bool {
+        head.class(out) == usize::from(data.label(i))
+    }
+    fn evaluate<M: Model<T> + Sync>(model: &M, data: &Dataset<T>, loss: Loss) -> Metrics {
+        evaluate_with(model, data, loss).0
+    }
+    fn epoch(pass: Pass, validation: Option<Metrics>) -> Epoch {
+        Epoch {
+            epoch: pass.epoch,
+            seconds: pass.seconds,
+            samples_per_s: pass.samples_per_s(),
+            loss: pass.mean(pass.loss_sum),
+            accuracy: pass.mean(pass.correct as f64),
+            validation,
+        }
+    }
+    fn line(epoch: &Epoch, epochs: usize) -> String {
+        epoch.line(epochs)
+    }
+}
+
+impl<T: Float> Task<T> for Values<T> {
+    type Epoch = ValueEpoch;
+    type Metrics = ValueMetrics;
+    fn check(data: &ValueDataset<T>, head: Head) -> Result<(), TrainError> {
+        if data.target_len() == head.outputs {
+            Ok(())
+        } else {
+            Err(TrainError::TargetLength { outputs: head.outputs, target_len: data.target_len() })
+        }
+    }
+    fn target(data: &ValueDataset<T>, i: usize, _: Head, out: &mut [T]) {
+        out.copy_from_slice(data.target(i));
+    }
+    fn correct(_: &ValueDataset<T>, _: usize, _: Head, _: &[T]) -> bool {
+        false
+    }
+    fn evaluate<M: Model<T> + Sync>(model: &M, data: &ValueDataset<T>, loss: Loss) -> ValueMetrics {
+        evaluate_values_with(model, data, loss)
+    }
+    fn epoch(pass: Pass, validation: Option<ValueMetrics>) -> ValueEpoch {
+        ValueEpoch {
+            epoch: pass.epoch,
+            seconds: pass.seconds,
+            samples_per_s: pass.samples_per_s(),
+            loss: pass.mean(pass.loss_sum),
+            validation,
+        }
+    }
+    fn line(epoch: &ValueEpoch, epochs: usize) -> String {
+        epoch.line(epochs)
     }
 }
 
@@ -278,13 +472,10 @@ impl<T: Float, M: Model<T>> Worker<T, M> {
 
     /// Forward and backward over `samples` (indices into `data`), summing
     /// gradients into `self.grads` in order.
-    /// `values`: explicit targets (`Output::LEN` per sample) instead of labels.
-    #[allow(clippy::too_many_arguments)]
-    fn run(
+    fn run<Y: Task<T>>(
         &mut self,
         model: &M,
-        data: &Dataset<T>,
-        values: Option<&[T]>,
+        data: &Dataset<T, Y>,
         samples: &[usize],
         loss: Loss,
         head: Head,
@@ -298,36 +489,32 @@ impl<T: Float, M: Model<T>> Worker<T, M> {
             let sample_seed = splitmix64(seed ^ i as u64);
             model.forward_train(x, &mut self.trace, sample_seed, head.logits);
             let out = M::output(&self.trace).as_flat();
-            let len = self.target.len();
-            match values {
-                Some(v) => self.target.copy_from_slice(&v[i * len..(i + 1) * len]),
-                None => head.target(data.label(i), &mut self.target),
-            }
+            Y::target(data, i, head, &mut self.target);
             let l = loss.eval(out, &self.target, M::output_mut(&mut self.grad).as_flat_mut());
             self.loss += l.to_f64_lossless();
-            if values.is_none() {
-                self.correct += usize::from(head.class(out) == usize::from(data.label(i)));
-            }
+            self.correct += usize::from(Y::correct(data, i, head, out));
             model.backward(x, &self.trace, &mut self.grad, &mut self.grads, sample_seed, head.logits);
         }
     }
 }
 
 /// Trains a model: `Trainer::new(optimizer, loss)`, settings by builder
-/// methods, then [`Trainer::fit`].
-pub struct Trainer<'a, T: Float, O> {
+/// methods, then [`Trainer::fit`] (classification, `Y` = [`Labels`]) or
+/// [`Trainer::fit_values`] (regression, `Y` = [`Values`]); `Y` is the
+/// kind of validation data set, inferred.
+pub struct Trainer<'a, T: Float, O, Y = Labels> {
     optimizer: O,
     loss: Loss,
     batch_size: usize,
     epochs: usize,
     seed: u64,
-    validation: Validation<'a, T>,
+    validation: Validation<'a, T, Y>,
     report_every: usize,
     progress: bool,
     threads: Option<usize>,
 }
 
-impl<'a, T: Float, O> Trainer<'a, T, O> {
+impl<'a, T: Float, O, Y> Trainer<'a, T, O, Y> {
     /// Batch 32, 1 epoch, seed 0, no validation, a report every epoch, a
     /// progress bar when stderr is a terminal, all cores.
     pub fn new(optimizer: O, loss: Loss) -> Self {
@@ -359,7 +546,7 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
         self
     }
     /// Where validation figures come from.
-    pub fn validation(mut self, v: Validation<'a, T>) -> Self {
+    pub fn validation(mut self, v: Validation<'a, T, Y>) -> Self {
         self.validation = v;
         self
     }
@@ -382,10 +569,69 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
     pub fn optimizer(&self) -> &O {
         &self.optimizer
     }
+}
 
-    /// Trains `model` on `data` and returns every epoch's figures.
+impl<'a, T: Float, O> Trainer<'a, T, O> {
+    /// Trains `model` on labelled `data` and returns every epoch's figures.
     pub fn fit<M>(&mut self, model: &mut M, data: &Dataset<T>) -> Result<History, TrainError>
     where
+        M: Model<T> + Send + Sync,
+        M::Trace: Send,
+        O: Optimizer<T, M> + Send,
+    {
+        self.train(model, data)
+    }
+}
+
+impl<'a, T: Float, O> Trainer<'a, T, O, Values<T>> {
+    /// Trains `model` to output each image's target (regression) and
+    /// returns every epoch's figures: training loss, and validation loss and
+    /// mean absolute error when validating. The targets must have as many
+    /// values as the model has outputs.
+    ///
+    /// ```
+    /// use constnet::data::ValueDataset;
+    /// use constnet::train::{evaluate_values, Trainer, Validation};
+    /// use constnet::{Adam, Loss, Model};
+    ///
+    /// constnet::sequential! {
+    ///     /// `y = a x + b`.
+    ///     struct Line: [1] { out: Dense<1> }
+    /// }
+    ///
+    /// // y = 2x + 1 at 100 points in [0, 1), shuffled; the last 20 validate.
+    /// let xs: Vec<f32> = (0..100).map(|i| ((i * 37) % 100) as f32 / 100.0).collect();
+    /// let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x + 1.0).collect();
+    /// let data = ValueDataset::with_values(xs, ys, (1, 1, 1), 1)?;
+    /// let mut model = Line::<f32>::new(0);
+    /// let history = Trainer::new(Adam::new(0.05), Loss::MeanSquaredError)
+    ///     .epochs(40)
+    ///     .batch_size(10)
+    ///     .validation(Validation::Split(0.2))
+    ///     .report_every(0) // 40: "epoch  40/40 ...  loss 0.0010  val_loss 0.0008  val_mae 0.0247"
+    ///     .fit_values(&mut model, &data)?;
+    /// let last = history.epochs.last().unwrap().validation.unwrap();
+    /// assert!(last.mean_absolute_error < 0.05, "{last:?}");
+    /// let all = evaluate_values(&model, &data, Loss::MeanSquaredError)?;
+    /// assert!(all.loss < 1e-2, "{all:?}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fit_values<M>(&mut self, model: &mut M, data: &ValueDataset<T>) -> Result<History<ValueEpoch>, TrainError>
+    where
+        M: Model<T> + Send + Sync,
+        M::Trace: Send,
+        O: Optimizer<T, M> + Send,
+    {
+        self.train(model, data)
+    }
+}
+
+// The bound `Y: Task<T>` is on each method: the trait is private.
+impl<'a, T: Float, O, Y> Trainer<'a, T, O, Y> {
+    /// [`Trainer::fit`] and [`Trainer::fit_values`].
+    fn train<M>(&mut self, model: &mut M, data: &Dataset<T, Y>) -> Result<History<Y::Epoch>, TrainError>
+    where
+        Y: Task<T>,
         M: Model<T> + Send + Sync,
         M::Trace: Send,
         O: Optimizer<T, M> + Send,
@@ -403,35 +649,12 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
                 (&split.0, Some(&split.1))
             }
         };
-        check_data::<T, M>(train, head)?;
+        check_data::<T, M, Y>(train, head)?;
         if let Some(v) = validation {
-            check_data::<T, M>(v, head)?;
+            check_data::<T, M, Y>(v, head)?;
         }
         let pool = self.pool()?;
-        pool.install(|| self.epochs_loop(model, train, None, validation, head))
-    }
-
-    /// Trains `model` to output `targets` (regression): `Output::LEN` values
-    /// per image of `data`, in order; the labels are not used. Accuracy is
-    /// NaN in the history, and validation is not supported here (evaluate
-    /// with your own metric).
-    pub fn fit_values<M>(&mut self, model: &mut M, data: &Dataset<T>, targets: &[T]) -> Result<History, TrainError>
-    where
-        M: Model<T> + Send + Sync,
-        M::Trace: Send,
-        O: Optimizer<T, M> + Send,
-    {
-        let head = self.head::<M>()?;
-        if !matches!(self.validation, Validation::None) {
-            return Err(TrainError::BadSetting("validation needs labels; fit_values does not support it"));
-        }
-        let expected = data.len() * <M::Output as Tensor<T>>::LEN;
-        if targets.len() != expected {
-            return Err(TrainError::TargetCount { expected, found: targets.len() });
-        }
-        check_data::<T, M>(data, Head { outputs: usize::MAX, ..head })?;
-        let pool = self.pool()?;
-        pool.install(|| self.epochs_loop(model, data, Some(targets), None, head))
+        pool.install(|| self.epochs_loop(model, train, validation, head))
     }
 
     /// Checks the settings and how the loss reads model `M`'s output.
@@ -455,12 +678,12 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
     fn epochs_loop<M>(
         &mut self,
         model: &mut M,
-        train: &Dataset<T>,
-        values: Option<&[T]>,
-        validation: Option<&Dataset<T>>,
+        train: &Dataset<T, Y>,
+        validation: Option<&Dataset<T, Y>>,
         head: Head,
-    ) -> Result<History, TrainError>
+    ) -> Result<History<Y::Epoch>, TrainError>
     where
+        Y: Task<T>,
         M: Model<T> + Send + Sync,
         M::Trace: Send,
         O: Optimizer<T, M> + Send,
@@ -481,7 +704,7 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
                 let chunks = batch.len().div_ceil(CHUNK);
                 let model_ref: &M = model;
                 workers[..chunks].par_iter_mut().zip(batch.par_chunks(CHUNK)).for_each(|(w, samples)| {
-                    w.run(model_ref, train, values, samples, self.loss, head, epoch_seed);
+                    w.run(model_ref, train, samples, self.loss, head, epoch_seed);
                 });
                 let active = &workers[..chunks];
                 let batch_loss: f64 = active.iter().map(|w| w.loss).sum();
@@ -503,17 +726,10 @@ impl<'a, T: Float, O> Trainer<'a, T, O> {
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
-            let validation = validation.map(|v| evaluate_with(model, v, self.loss).0);
-            let record = Epoch {
-                epoch,
-                seconds,
-                samples_per_s: n as f64 / seconds,
-                loss: loss_sum / n as f64,
-                accuracy: if values.is_some() { f64::NAN } else { correct as f64 / n as f64 },
-                validation,
-            };
+            let validation = validation.map(|v| Y::evaluate(model, v, self.loss));
+            let record = Y::epoch(Pass { epoch, seconds, samples: n, loss_sum, correct }, validation);
             if self.report_every > 0 && (epoch % self.report_every == 0 || epoch == self.epochs) {
-                println!("{}", EpochLine(&record, self.epochs));
+                println!("{}", Y::line(&record, self.epochs));
             }
             history.epochs.push(record);
         }
@@ -549,27 +765,11 @@ fn sum_gradients<T: Float, M: Model<T>>(into: &mut M, workers: &[Worker<T, M>], 
     out.iter_mut().for_each(|o| *o *= scale);
 }
 
-/// One report line.
-struct EpochLine<'a>(&'a Epoch, usize);
-
-impl fmt::Display for EpochLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let e = self.0;
-        write!(
-            f,
-            "epoch {:>3}/{}  {:>6.1}s  {:>7} samples/s  loss {:.4}  acc {:.4}",
-            e.epoch,
-            self.1,
-            e.seconds,
-            Thousands(e.samples_per_s as usize),
-            e.loss,
-            e.accuracy
-        )?;
-        if let Some(v) = e.validation {
-            write!(f, "  val_loss {:.4}  val_acc {:.4}", v.loss, v.accuracy)?;
-        }
-        Ok(())
-    }
+/// Checks that `loss` fits model `M` and `data` fits both, for evaluation.
+fn check_evaluation<T: Float, M: Model<T>, Y: Task<T>>(data: &Dataset<T, Y>, loss: Loss) -> Result<(), TrainError> {
+    let activation = M::LAYERS.last().map_or("linear", |l| l.info.activation);
+    loss.fused_with(activation).map_err(TrainError::Loss)?;
+    check_data::<T, M, Y>(data, Head::of::<T, M>(false))
 }
 
 /// Loss, accuracy and confusion matrix of `model` on `data` (inference mode).
@@ -578,57 +778,116 @@ pub fn evaluate<T: Float, M: Model<T> + Sync>(
     data: &Dataset<T>,
     loss: Loss,
 ) -> Result<(Metrics, ConfusionMatrix), TrainError> {
-    let activation = M::LAYERS.last().map_or("linear", |l| l.info.activation);
-    loss.fused_with(activation).map_err(TrainError::Loss)?;
-    check_data::<T, M>(data, Head::of::<T, M>(false))?;
+    check_evaluation::<T, M, Labels>(data, loss)?;
     Ok(evaluate_with(model, data, loss))
 }
 
-fn evaluate_with<T: Float, M: Model<T> + Sync>(model: &M, data: &Dataset<T>, loss: Loss) -> (Metrics, ConfusionMatrix) {
-    // Inference outputs are activated: logits only when the network ends linear.
-    let head = Head::of::<T, M>(M::LAYERS.last().is_none_or(|l| l.info.activation == "linear"));
-    let parts: Vec<(f64, ConfusionMatrix)> = (0..data.len())
+/// Mean loss and mean absolute error of `model` on regression `data`
+/// (inference mode: the outputs are activated, as [`Model::predict`]
+/// returns them). The targets must have as many values as the model has
+/// outputs.
+pub fn evaluate_values<T: Float, M: Model<T> + Sync>(
+    model: &M,
+    data: &ValueDataset<T>,
+    loss: Loss,
+) -> Result<ValueMetrics, TrainError> {
+    check_evaluation::<T, M, Values<T>>(data, loss)?;
+    Ok(evaluate_values_with(model, data, loss))
+}
+
+/// How the loss reads inference outputs: as logits only when the network
+/// ends linear.
+fn inference_head<T: Float, M: Model<T>>() -> Head {
+    Head::of::<T, M>(M::LAYERS.last().is_none_or(|l| l.info.activation == "linear"))
+}
+
+/// Runs inference on every sample of `data`, in parallel chunks of 256,
+/// folding sample `i`'s output into a chunk's accumulator with `add`; the
+/// chunks' accumulators are then merged in order into a fresh one, so the
+/// result does not depend on the thread count. `data` must fit `M`.
+fn fold_outputs<T, M, Y, A>(
+    model: &M,
+    data: &Dataset<T, Y>,
+    new: impl Fn() -> A + Sync,
+    add: impl Fn(&mut A, usize, &[T]) + Sync,
+    merge: impl Fn(&mut A, A),
+) -> A
+where
+    T: Float,
+    M: Model<T> + Sync,
+    Y: Targets + Sync,
+    A: Send,
+{
+    let parts: Vec<A> = (0..data.len())
         .collect::<Vec<_>>()
         .par_chunks(256)
         .map(|idx| {
             let mut workspace = Box::<M::Workspace>::default();
-            let mut target = std::vec![T::zero(); head.outputs];
-            let mut cm = ConfusionMatrix::new(head.classes());
-            let mut loss_sum = 0.0;
+            let mut acc = new();
             for &i in idx {
                 let x = <M::Input as Tensor<T>>::from_flat(data.image(i)).expect("shape checked");
-                let out = model.predict(x, &mut workspace).as_flat();
-                head.target(data.label(i), &mut target);
-                loss_sum += loss.eval_activated(out, &target, head.logits).to_f64_lossless();
-                cm.add(usize::from(data.label(i)), head.class(out));
+                add(&mut acc, i, model.predict(x, &mut workspace).as_flat());
             }
-            (loss_sum, cm)
+            acc
         })
         .collect();
-    let mut cm = ConfusionMatrix::new(head.classes());
-    let mut loss_sum = 0.0;
-    for (l, part) in parts {
-        loss_sum += l;
-        cm.counts.iter_mut().zip(&part.counts).for_each(|(a, b)| *a += b);
+    let mut total = new();
+    for part in parts {
+        merge(&mut total, part);
     }
+    total
+}
+
+fn evaluate_with<T: Float, M: Model<T> + Sync>(model: &M, data: &Dataset<T>, loss: Loss) -> (Metrics, ConfusionMatrix) {
+    let head = inference_head::<T, M>();
+    let (loss_sum, cm, _) = fold_outputs(
+        model,
+        data,
+        || (0.0, ConfusionMatrix::new(head.classes()), std::vec![T::zero(); head.outputs]),
+        |(loss_sum, cm, target), i, out| {
+            head.target(data.label(i), target);
+            *loss_sum += loss.eval_activated(out, target, head.logits).to_f64_lossless();
+            cm.add(usize::from(data.label(i)), head.class(out));
+        },
+        |(loss_sum, cm, _), (part_loss, part_cm, _)| {
+            *loss_sum += part_loss;
+            cm.counts.iter_mut().zip(&part_cm.counts).for_each(|(a, b)| *a += b);
+        },
+    );
     (Metrics { loss: loss_sum / data.len() as f64, accuracy: cm.accuracy() }, cm)
+}
+
+fn evaluate_values_with<T: Float, M: Model<T> + Sync>(model: &M, data: &ValueDataset<T>, loss: Loss) -> ValueMetrics {
+    let head = inference_head::<T, M>();
+    let (loss_sum, error_sum) = fold_outputs(
+        model,
+        data,
+        || (0.0, 0.0),
+        |(loss_sum, error_sum), i, out| {
+            let target = data.target(i);
+            *loss_sum += loss.eval_activated(out, target, head.logits).to_f64_lossless();
+            let error: f64 =
+                out.iter().zip(target).map(|(&y, &t)| (y.to_f64_lossless() - t.to_f64_lossless()).abs()).sum();
+            *error_sum += error / target.len() as f64;
+        },
+        |(loss_sum, error_sum), (part_loss, part_error)| {
+            *loss_sum += part_loss;
+            *error_sum += part_error;
+        },
+    );
+    let n = data.len() as f64;
+    ValueMetrics { loss: loss_sum / n, mean_absolute_error: error_sum / n }
 }
 
 /// The class each sample is predicted to be.
 pub fn predict_classes<T: Float, M: Model<T> + Sync>(model: &M, data: &Dataset<T>) -> Result<Vec<usize>, TrainError> {
     let head = Head { outputs: <M::Output as Tensor<T>>::LEN, logits: false };
-    check_data::<T, M>(data, Head { outputs: usize::MAX, logits: false })?;
-    Ok((0..data.len())
-        .collect::<Vec<_>>()
-        .par_chunks(256)
-        .flat_map_iter(|idx| {
-            let mut workspace = Box::<M::Workspace>::default();
-            idx.iter()
-                .map(|&i| {
-                    let x = <M::Input as Tensor<T>>::from_flat(data.image(i)).expect("shape checked");
-                    head.class(model.predict(x, &mut workspace).as_flat())
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect())
+    check_inputs::<T, M, Labels>(data)?;
+    Ok(fold_outputs(
+        model,
+        data,
+        Vec::new,
+        |classes, _, out| classes.push(head.class(out)),
+        |classes, part| classes.extend(part),
+    ))
 }
