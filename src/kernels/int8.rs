@@ -113,7 +113,10 @@ pub mod fixed {
     }
 
     /// `exp(a)` for `a <= 0` with `INTEGER_BITS` integer bits; the result has
-    /// zero integer bits (gemmlowp's `exp_on_negative_values`).
+    /// zero integer bits (gemmlowp's `exp_on_negative_values`). Not inlined:
+    /// softmax calls it twice per value, and inlined it is a few hundred
+    /// instructions each time.
+    #[inline(never)]
     pub fn exp_on_negative_values<const INTEGER_BITS: i32>(a: i32) -> i32 {
         let fractional_bits = 31 - INTEGER_BITS;
         let one_quarter = 1i32 << (fractional_bits - 2);

@@ -105,6 +105,9 @@ crate::layers::int8::qconv_impl! {
     [K: PoolKind, const PKH: usize, const PKW: usize, const PSH: usize, const PSW: usize,
      const PPH: usize, const PPW: usize, const POH: usize, const POW: usize]
     <Int8FuseWith<QPool2d<K, OH, OW, F, PKH, PKW, PSH, PSW, PPH, PPW, POH, POW>>> {
+    // Not inlined: each fused layer's row of pooled accumulators lives in a
+    // frame of its own, not all of them at once in the caller's.
+    #[inline(never)]
     fn forward_fused(
         &self,
         _pool: &QPool2d<K, OH, OW, F, PKH, PKW, PSH, PSW, PPH, PPW, POH, POW>,

@@ -51,6 +51,7 @@ impl<X> QSoftmax<X> {
     }
 
     /// The softmax of one group of logits, in place.
+    #[inline(never)]
     fn group(&self, xs: &mut [i8]) {
         let multiplier = self.input_multiplier.get();
         let shift = self.input_left_shift.get() as u32;
