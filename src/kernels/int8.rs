@@ -17,10 +17,11 @@ pub fn rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {
         return i32::MAX;
     }
-    let ab = a as i64 * b as i64;
-    let nudge = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
-    // Division truncating towards zero, as C's.
-    ((ab + nudge) / (1i64 << 31)) as i32
+    // gemmlowp writes `(ab + nudge) / 2^31` with `nudge` 2^30 for `ab >= 0`
+    // and 1 - 2^30 below, dividing towards zero; for a negative sum that
+    // division is `(sum + 2^31 - 1) >> 31`, and both cases become the one
+    // arithmetic shift below (checked against the definition in a test).
+    ((a as i64 * b as i64 + (1 << 30)) >> 31) as i32
 }
 
 /// `x / 2^exponent` rounded to nearest, ties away from zero (gemmlowp's
@@ -194,6 +195,34 @@ mod tests {
         assert_eq!(rounding_divide_by_pot(4, 1), 2);
         assert_eq!(rounding_divide_by_pot(-7, 2), -2);
         assert_eq!(rounding_divide_by_pot(7, 0), 7);
+    }
+
+    /// gemmlowp's definition, as written there.
+    fn doubling_high_mul_reference(a: i32, b: i32) -> i32 {
+        if a == i32::MIN && b == i32::MIN {
+            return i32::MAX;
+        }
+        let ab = a as i64 * b as i64;
+        let nudge = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+        ((ab + nudge) / (1i64 << 31)) as i32
+    }
+
+    #[test]
+    fn doubling_high_mul_is_gemmlowps() {
+        let edges = [i32::MIN, i32::MIN + 1, -(1 << 30) - 1, -(1 << 30), -3, -2, -1, 0, 1, 2, 3, 1 << 30, i32::MAX];
+        for &a in &edges {
+            for &b in &edges {
+                assert_eq!(rounding_doubling_high_mul(a, b), doubling_high_mul_reference(a, b), "{a} {b}");
+            }
+        }
+        // Ties on both sides of zero: products of +-2^30 +- small.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..1_000_000u32 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let (a, b) = ((state >> 32) as i32, state as i32);
+            let b = if i % 4 == 0 { b >> (i % 31) } else { b };
+            assert_eq!(rounding_doubling_high_mul(a, b), doubling_high_mul_reference(a, b), "{a} {b}");
+        }
     }
 
     #[test]
