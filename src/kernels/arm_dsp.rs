@@ -89,8 +89,9 @@ pub(crate) fn block3x2(x: [&[i8]; 3], w: [&[i8]; 2], n: usize, acc: &mut [[i32; 
     *acc = a;
 }
 
-/// The dot product of `x` and `w` (of the same length), plus `acc`.
-#[inline(always)]
+/// The dot product of `x` and `w` (of the same length), plus `acc`. Not
+/// inlined: a loop where the rest of a layer's outputs need it.
+#[inline(never)]
 pub(crate) fn dot(x: &[i8], w: &[i8], acc: i32) -> i32 {
     let n = x.len().min(w.len());
     let (mut a, mut b) = (acc, 0);
@@ -273,29 +274,54 @@ pub(crate) const fn block3x2_fits(kh: usize, kw: usize, c: usize, w: usize, sw: 
     (kh - 1) * w * c + 2 * sw * c + kw * c < 4096 && kh * kw * c * 2 < 4096 && w * c < 4096
 }
 
-/// `acc[k] += dot(x, w[k])` for four weight rows of `x.len()` bytes: each
-/// input word is widened once for the four rows. Not inlined: a loop, not
-/// a few KB of unrolled code per dense layer.
+/// `acc[k] += dot(x, w + k * STRIDE)` over `4 * words` bytes for six
+/// weight rows `STRIDE` bytes apart (a dense layer's outputs `o .. o + 6`):
+/// each input word is widened once for the six rows. A loop over words (the
+/// count in r12), not unrolled.
+///
+/// # Safety
+/// `x .. x + 4 * words` and `w .. w + 5 * STRIDE + 4 * words` must be in
+/// bounds, `words >= 1`, and `5 * STRIDE` below 4,096 (`ldr.w` immediates).
 #[inline(never)]
-pub(crate) fn dot4(x: &[i8], w: [&[i8]; 4], acc: &mut [i32; 4]) {
-    let n = x.len();
-    let w = w.map(|r| &r[..n]);
-    let mut a = *acc;
-    let mut j = 0;
-    while j + 4 <= n {
-        let xv = word(x, j);
-        let (xa, xb) = (sxtb16(xv), sxtb16_ror8(xv));
-        for (a, w) in a.iter_mut().zip(w) {
-            let wv = word(w, j);
-            *a = smlad(xb, sxtb16_ror8(wv), smlad(xa, sxtb16(wv), *a));
-        }
-        j += 4;
+pub(crate) unsafe fn dot6<const STRIDE: usize>(x: *const i8, w: *const i8, words: usize, acc: &mut [i32; 6]) {
+    let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5] = *acc;
+    let (mut x, mut w, mut n) = (x, w, words);
+    // SAFETY: the caller guarantees the bounds; r6 and r7 are saved and
+    // restored; everything else written is an operand or a clobber.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            "2:",
+            "ldr r6, [r8], #4",
+            "sxtb16 r7, r6",
+            "sxtb16 r6, r6, ror #8",
+            ".set cn_k, 0",
+            ".irp acc, r0, r1, r2, r3, r4, r5",
+            "  ldr.w r10, [r9, #cn_k]",
+            "  sxtb16 r11, r10",
+            "  sxtb16 r10, r10, ror #8",
+            "  smlad \\acc, r7, r11, \\acc",
+            "  smlad \\acc, r6, r10, \\acc",
+            "  .set cn_k, cn_k + {stride}",
+            ".endr",
+            "adds r9, r9, #4",
+            "subs r12, r12, #1",
+            "bne 2b",
+            "pop {{r6, r7}}",
+            stride = const STRIDE,
+            inout("r0") a0,
+            inout("r1") a1,
+            inout("r2") a2,
+            inout("r3") a3,
+            inout("r4") a4,
+            inout("r5") a5,
+            inout("r8") x,
+            inout("r9") w,
+            inout("r12") n,
+            out("r10") _,
+            out("r11") _,
+        );
     }
-    while j < n {
-        for (a, w) in a.iter_mut().zip(w) {
-            *a = a.wrapping_add(x[j] as i32 * w[j] as i32);
-        }
-        j += 1;
-    }
-    *acc = a;
+    let _ = (x, w, n);
+    *acc = [a0, a1, a2, a3, a4, a5];
 }

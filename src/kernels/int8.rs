@@ -28,7 +28,7 @@ pub fn rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
 /// `RoundingDivideByPOT`); `exponent` in `0..=31`.
 #[inline(always)]
 pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
-    let mask = ((1i64 << exponent) - 1) as i32;
+    let mask = (1u32 << exponent).wrapping_sub(1) as i32;
     let remainder = x & mask;
     let threshold = (mask >> 1) + (x < 0) as i32;
     (x >> exponent) + (remainder > threshold) as i32
@@ -38,10 +38,21 @@ pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
 /// twice as TFLM's `MultiplyByQuantizedMultiplier`: a left shift first (for
 /// `shift > 0`), the doubling high multiply, then a rounding right shift.
 #[inline(always)]
+///
+/// For a multiplier that is not negative (every valid one, checked when a
+/// model is loaded) the doubling high multiply cannot saturate, and its
+/// check is left out.
+#[inline(always)]
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
     let left = if shift > 0 { shift as u32 } else { 0 };
     let right = if shift > 0 { 0 } else { (-shift) as u32 };
-    rounding_divide_by_pot(rounding_doubling_high_mul(x.wrapping_shl(left), multiplier), right)
+    let high = if multiplier >= 0 {
+        // `rounding_doubling_high_mul` without the saturation it never needs here.
+        ((x.wrapping_shl(left) as i64 * multiplier as i64 + (1 << 30)) >> 31) as i32
+    } else {
+        rounding_doubling_high_mul(x.wrapping_shl(left), multiplier)
+    };
+    rounding_divide_by_pot(high, right)
 }
 
 /// An accumulator requantized to the output's scale, offset by its zero
@@ -187,6 +198,26 @@ pub mod fixed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requantization_matches_its_definition() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..200_000u32 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let x = (state >> 32) as i32 >> (i % 20);
+            let m = (state as i32).wrapping_abs() | (1 << 30);
+            let shift = (i % 40) as i32 - 31;
+            let left = shift.max(0) as u32;
+            let right = (-shift).max(0) as u32;
+            let reference = {
+                let h = doubling_high_mul_reference(x.wrapping_shl(left), m);
+                let mask = ((1i64 << right) - 1) as i32;
+                let threshold = (mask >> 1) + (h < 0) as i32;
+                (h >> right) + ((h & mask) > threshold) as i32
+            };
+            assert_eq!(multiply_by_quantized_multiplier(x, m, shift), reference, "{x} {m} {shift}");
+        }
+    }
 
     #[test]
     fn rounding_divide_ties_away_from_zero() {

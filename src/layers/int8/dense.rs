@@ -4,7 +4,9 @@ use super::{
     quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
 use super::{QDenseSoftmax, QSoftmax};
-use crate::kernels::int8::{dot, requantize};
+#[cfg(not(constnet_dsp))]
+use crate::kernels::int8::dot;
+use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused, Softmax};
 use crate::layers::bias::BiasTerm;
 use crate::layers::{fingerprint, str_hash, LayerInfo};
@@ -104,18 +106,27 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
         let (lo, hi) = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
         let zp = self.output.zero_point();
         let mut o = 0;
+        // Six outputs at a time on the DSP, each input word widened once.
         #[cfg(constnet_dsp)]
-        while o + 4 <= O {
-            let mut acc = [0i32; 4];
-            let rows = [&self.weight[o][..], &self.weight[o + 1], &self.weight[o + 2], &self.weight[o + 3]];
-            crate::kernels::arm_dsp::dot4(x, rows, &mut acc);
-            for (k, a) in acc.into_iter().enumerate() {
-                let r = self.requant[o + k];
-                y[o + k] = requantize(self.bias[o + k].get().wrapping_add(a), r.multiplier(), r.shift(), zp, lo, hi);
+        if I % 4 == 0 && I > 0 && 5 * I < 4096 {
+            while o + 6 <= O {
+                let mut acc = [0i32; 6];
+                let rows = self.weight[o..o + 6].as_flattened();
+                // SAFETY: `rows` holds the six rows, `I` bytes apart, and `x`
+                // its `I` bytes; `I` is a positive multiple of 4 and 5 * I
+                // fits an immediate (checked above).
+                unsafe { crate::kernels::arm_dsp::dot6::<I>(x.as_ptr(), rows.as_ptr(), I / 4, &mut acc) };
+                for (k, a) in acc.into_iter().enumerate() {
+                    let r = self.requant[o + k];
+                    y[o + k] = requantize(self.bias[o + k].get().wrapping_add(a), r.multiplier(), r.shift(), zp, lo, hi);
+                }
+                o += 6;
             }
-            o += 4;
         }
         while o < O {
+            #[cfg(constnet_dsp)]
+            let acc = crate::kernels::arm_dsp::dot(x, &self.weight[o], self.bias[o].get());
+            #[cfg(not(constnet_dsp))]
             let acc = self.bias[o].get().wrapping_add(dot(x, &self.weight[o]));
             let r = self.requant[o];
             y[o] = requantize(acc, r.multiplier(), r.shift(), zp, lo, hi);
