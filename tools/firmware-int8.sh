@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # The int8 LeNet on both emulated chips: builds and runs firmware-example's
-# `int8` binary (STM32F405, Cortex-M4F) and firmware-m0's (nRF51822,
-# Cortex-M0) through tools/firmware-figures.sh, checks each against its
-# budgets and prints one line per chip:
+# `int8` binary (STM32F405, Cortex-M4F, DSP kernels) and firmware-m0's
+# (nRF51822, Cortex-M0, portable integer Rust) through
+# tools/firmware-figures.sh and prints one line per chip:
 #
 #   RESULT-INT8    agree=<k>/<n> bit_identical=<k>/<n> ram_static=<B> stack_peak=<B> flash_no_data=<B> instructions_per_inference=<n> elf=<path>
 #   RESULT-INT8-M0 (the same fields)
 #
-# Budgets (issue 9): RAM (static + stack peak) <= 3 KiB, flash without the
-# embedded test data <= 40 KiB, instructions per inference <= 400,000 on the
-# Cortex-M4F and <= 2,000,000 on the Cortex-M0; every output bit-identical to
-# the host's. A missed budget is reported and makes the script exit 1 when
-# INT8_ENFORCE_BUDGETS=1 (CI gates on bit-identical outputs always).
+# Two sets of limits, in one table below:
+# - the targets of issue 9: RAM (static + stack peak) <= 3 KiB, flash without
+#   the embedded test data <= 40 KiB, instructions per inference <= 400,000
+#   on the Cortex-M4F and <= 2,000,000 on the Cortex-M0. A missed target is
+#   reported on a `target missed:` line (and fails the script with
+#   INT8_ENFORCE_TARGETS=1);
+# - the gates CI enforces: every output bit-identical to the host's, and
+#   each figure at most what was last measured plus a little headroom, so a
+#   regression fails CI while the missed targets stay in view.
 #
 # Estimated cycles: bash ../shared/tools/qemu-cycles/run.sh <elf of the M4F line>
 set -euo pipefail
@@ -20,8 +24,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 
-chip() { # chip TAG CRATE TARGET MACHINE INSTRUCTION_BUDGET
-    local tag=$1 crate=$2 target=$3 machine=$4 budget=$5
+#          tag             RAM target  flash target  instr. target  RAM gate  flash gate  instr. gate
+m4_limits=(RESULT-INT8     3072        40960         400000         3072      60000       565000)
+m0_limits=(RESULT-INT8-M0  3072        40960         2000000        3400      60000       2150000)
+
+chip() { # chip CRATE TARGET MACHINE TAG RAM_TARGET FLASH_TARGET INSTR_TARGET RAM_GATE FLASH_GATE INSTR_GATE
+    local crate=$1 target=$2 machine=$3 tag=$4
+    local ram_target=$5 flash_target=$6 instr_target=$7 ram_gate=$8 flash_gate=$9 instr_gate=${10}
     if ! FIRMWARE_CRATE=$crate FIRMWARE_BIN=int8 FIRMWARE_TARGET=$target QEMU_MACHINE=$machine \
         RESULT_TAG=$tag bash "$root/tools/firmware-figures.sh" >"$log" 2>&1; then
         cat "$log" >&2
@@ -39,17 +48,26 @@ chip() { # chip TAG CRATE TARGET MACHINE INSTRUCTION_BUDGET
         echo "firmware-int8: $tag: outputs not bit-identical to the host's: $bits" >&2
         exit 1
     fi
+    local over=""
+    [ $(( ram + stack )) -le "$ram_gate" ] || over+=" ram=$(( ram + stack ))>$ram_gate"
+    [ "$flash" -le "$flash_gate" ] || over+=" flash_no_data=$flash>$flash_gate"
+    [ "$instr" -le "$instr_gate" ] || over+=" instructions=$instr>$instr_gate"
+    if [ -n "$over" ]; then
+        cat "$log" >&2
+        echo "firmware-int8: $tag: over its CI gate:$over" >&2
+        exit 1
+    fi
     local missed=""
-    [ $(( ram + stack )) -le 3072 ] || missed+=" ram=$(( ram + stack ))>3072"
-    [ "$flash" -le 40960 ] || missed+=" flash_no_data=$flash>40960"
-    [ "$instr" -le "$budget" ] || missed+=" instructions=$instr>$budget"
+    [ $(( ram + stack )) -le "$ram_target" ] || missed+=" ram=$(( ram + stack ))>$ram_target"
+    [ "$flash" -le "$flash_target" ] || missed+=" flash_no_data=$flash>$flash_target"
+    [ "$instr" -le "$instr_target" ] || missed+=" instructions=$instr>$instr_target"
     if [ -n "$missed" ]; then
-        echo "firmware-int8: $tag: budget missed:$missed" >&2
-        if [ "${INT8_ENFORCE_BUDGETS:-0}" = 1 ]; then status=1; fi
+        echo "firmware-int8: $tag: target missed:$missed"
+        if [ "${INT8_ENFORCE_TARGETS:-0}" = 1 ]; then status=1; fi
     fi
     echo "$tag agree=$agree bit_identical=$bits ram_static=$ram stack_peak=$stack flash_no_data=$flash instructions_per_inference=$instr elf=$elf"
 }
 
-chip RESULT-INT8 firmware-example thumbv7em-none-eabihf netduinoplus2 400000
-chip RESULT-INT8-M0 firmware-m0 thumbv6m-none-eabi microbit 2000000
+chip firmware-example thumbv7em-none-eabihf netduinoplus2 "${m4_limits[@]}"
+chip firmware-m0 thumbv6m-none-eabi microbit "${m0_limits[@]}"
 exit $status
