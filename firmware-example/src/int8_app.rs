@@ -10,7 +10,9 @@
 //! firmware's `images.bin` and `labels.bin`.
 //!
 //! Runs bad blobs first (each must be refused), then one measured inference
-//! (markers 0 -> 255, stack painted), then the `N` images (markers 1 -> 2).
+//! (markers 0 -> 255, stack painted), then the `N` images (markers 1 -> 2),
+//! then one pass a step at a time (markers 9 -> 10 ... 14, named on the
+//! `layers:` line).
 //! The last line is
 //!
 //! ```text
@@ -21,10 +23,11 @@
 //! when all ten outputs are. Exits 0 only if every inference is
 //! bit-identical and every bad blob was refused.
 
+use constnet::model::Pass;
 use constnet::persist::{saved_len_int8, view_int8, LoadError};
 use constnet::zoo::Lenet;
 use constnet::{Int8, Int8Model, Tensor};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::{debug, hprint, hprintln};
 
 use crate::measure::{self, constnet_mark, measure_stack, Fixed4, MARK_END, MARK_START};
 
@@ -93,6 +96,34 @@ fn check_bad_blobs() -> bool {
     ok
 }
 
+/// Marker after step `k` of [`layer_by_layer`] is `FIRST_LAYER_MARK + k`;
+/// the pass starts with `FIRST_LAYER_MARK - 1`.
+const FIRST_LAYER_MARK: u8 = 10;
+
+/// Each step's layers and multiply-accumulates, for the `layers:` line that
+/// `tools/firmware-figures.sh` turns into a per-step table.
+const STEPS: [(&str, usize); 5] =
+    [("conv1+pool1", 115_200), ("conv2+pool2", 204_800), ("flat", 0), ("fc1", 16_384), ("out", 640)];
+
+/// The inference one step at a time (what `predict_staged` runs), with a
+/// marker after each; returns the output, which must equal `predict`'s.
+#[inline(never)]
+fn layer_by_layer(m: &Net, ws: &mut Ws) -> <Net as Int8Model>::Output {
+    constnet_mark(FIRST_LAYER_MARK - 1);
+    let pass = Pass::staged::<<Net as Int8Model>::Input>(ws.as_mut());
+    let pass = pass.then_int8_fused(&m.conv1, &m.pool1);
+    constnet_mark(FIRST_LAYER_MARK);
+    let pass = pass.then_int8_fused(&m.conv2, &m.pool2);
+    constnet_mark(FIRST_LAYER_MARK + 1);
+    let pass = pass.then_int8(&m.flat);
+    constnet_mark(FIRST_LAYER_MARK + 2);
+    let pass = pass.then_int8(&m.fc1);
+    constnet_mark(FIRST_LAYER_MARK + 3);
+    let pass = pass.then_int8(&m.out);
+    constnet_mark(FIRST_LAYER_MARK + 4);
+    *pass.output::<<Net as Int8Model>::Output>()
+}
+
 /// Runs the checks and exits QEMU with the result.
 pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mut Ws) -> ! {
     let blobs_ok = check_bad_blobs();
@@ -131,6 +162,16 @@ pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mu
     if !repeatable {
         hprintln!("FAIL: image 0 gave different outputs in two runs");
     }
+    fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
+    hprint!("layers: {}=start", FIRST_LAYER_MARK - 1);
+    for (k, (name, macs)) in STEPS.iter().enumerate() {
+        hprint!(" {}={}:{}", FIRST_LAYER_MARK as usize + k, name, macs);
+    }
+    hprintln!();
+    let layers_ok = layer_by_layer(model, ws) == y0;
+    if !layers_ok {
+        hprintln!("FAIL: the layer-by-layer pass differs from predict");
+    }
     let induce_failure = cfg!(feature = "induce-failure");
     if induce_failure {
         hprintln!("induced failure (feature `induce-failure`)");
@@ -146,7 +187,7 @@ pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mu
         stack.measured,
         measure::static_ram()
     );
-    let ok = identical == N && blobs_ok && repeatable && !induce_failure;
+    let ok = identical == N && blobs_ok && repeatable && layers_ok && !induce_failure;
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
     loop {
         cortex_m::asm::wfi();
