@@ -37,7 +37,6 @@ pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
 /// `x * multiplier * 2^shift` with `multiplier` a Q31 mantissa, rounded
 /// twice as TFLM's `MultiplyByQuantizedMultiplier`: a left shift first (for
 /// `shift > 0`), the doubling high multiply, then a rounding right shift.
-#[inline(always)]
 ///
 /// For a multiplier that is not negative (every valid one, checked when a
 /// model is loaded) the doubling high multiply cannot saturate, and its

@@ -108,7 +108,7 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
         let mut o = 0;
         // Six outputs at a time on the DSP, each input word widened once.
         #[cfg(constnet_dsp)]
-        if I % 4 == 0 && I > 0 && 5 * I < 4096 {
+        if I.is_multiple_of(4) && I > 0 && 5 * I < 4096 {
             while o + 6 <= O {
                 let mut acc = [0i32; 6];
                 let rows = self.weight[o..o + 6].as_flattened();
