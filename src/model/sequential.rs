@@ -129,8 +129,8 @@ macro_rules! sequential {
         $crate::sequential!(@number $m [$($ids)*] [$i $r (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
             [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
     };
-    (@number $m:tt [] $last:tt $d:tt $rev:tt [$next:tt $($rest:tt)*]) => {
-        ::core::compile_error!("sequential!: a model has at most 100 layers");
+    (@number $m:tt [] $last:tt $d:tt $rev:tt [{$k:tt $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
+        ::core::compile_error!(concat!("layer `", stringify!($f), "`: a model has at most 100 layers, this is the 101st"));
     };
     (@number $m:tt $ids:tt $last:tt $d:tt $rev:tt [{[$kind:ident] $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
         ::core::compile_error!(concat!("layer `", stringify!($f), "`: unknown layer kind `", stringify!($kind),
