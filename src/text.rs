@@ -46,6 +46,15 @@ impl<const N: usize> Text<N> {
         self
     }
 
+    /// Appends `a`, or `axb` when the two differ (a height and a width).
+    pub(crate) const fn pair(self, [a, b]: [usize; 2]) -> Self {
+        if a == b {
+            self.num(a)
+        } else {
+            self.num(a).text("x").num(b)
+        }
+    }
+
     /// The text so far. (Cutting off at `N` bytes may split a character;
     /// the text is then empty. Every caller writes ASCII.)
     pub(crate) const fn as_str(&self) -> &str {
@@ -67,7 +76,11 @@ mod tests {
 
     #[test]
     fn builds_and_cuts_off() {
-        assert_eq!(Text::<32>::new().text("Conv2d ").num(5).text("x").num(0).num(1234).as_str(), "Conv2d 5x01234");
+        assert_eq!(
+            Text::<32>::new().text("Conv2d ").num(5).text("x").num(5).text("/").pair([1, 1]).as_str(),
+            "Conv2d 5x5/1"
+        );
+        assert_eq!(Text::<32>::new().pair([3, 2]).text(" ").num(0).num(1234).as_str(), "3x2 01234");
         assert_eq!(Text::<4>::new().text("abc").num(123).as_str(), "abc1");
     }
 }
