@@ -312,11 +312,11 @@ macro_rules! sequential {
     };
     (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [Dense] [$n:tt, $o:tt $(, $($opt:tt)*)?] $act:tt) => {
         $crate::sequential!(@options [Dense] Dense [$name $i $field]
-            [$in $out {$crate::model::shape::expect_len(stringify!($field), $n, $in.size())} $o $act]
+            [{$crate::model::shape::expect_len(stringify!($field), $n, $in.size())} $o $act]
             [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
     };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Dense] [$o:tt $(, $($opt:tt)*)?] $act:tt) => {
-        $crate::sequential!(@options [Dense] Dense $ctx [$in $out {$in.size()} $o $act] [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+        $crate::sequential!(@options [Dense] Dense $ctx [{$in.size()} $o $act] [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
     };
 
     // Options, in any order; each arm lists the kinds that take its option.
@@ -391,7 +391,7 @@ macro_rules! sequential {
                 {$out.h}, {$out.w}>;
         }
     };
-    (@build Dense [$name:ident $i:tt $field:ident] [$in:tt $out:tt $n:tt $o:tt $act:tt] [stride $s:tt pad $p:tt mode $m:ident bias $b:tt]) => {
+    (@build Dense [$name:ident $i:tt $field:ident] [$n:tt $o:tt $act:tt] [stride $s:tt pad $p:tt mode $m:ident bias $b:tt]) => {
         impl $crate::model::LayerShape<$i> for Shapes {
             const OUT: $crate::model::shape::Dims = $crate::model::shape::Dims::vector($o);
         }
