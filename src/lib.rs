@@ -7,7 +7,7 @@ extern crate std;
 
 // What a firmware build compiles: the scalar, tensor and parameter types,
 // the layers, the kernels they run on, the model machinery that composes
-// them, persistence, and the reference networks.
+// them, persistence, compile-time text, and the reference networks.
 mod float;
 pub(crate) mod kernels;
 pub mod layers;
@@ -17,6 +17,7 @@ pub mod persist;
 pub mod quant;
 pub mod rng;
 mod tensor;
+mod text;
 pub mod zoo;
 
 // Training: losses and optimizers everywhere, the trainer with `std`.

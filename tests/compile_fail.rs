@@ -6,7 +6,7 @@
 //! files hold no absolute path; an edit to the quoted lines of `src/` (or a
 //! new rustc) can still change them.
 //!
-//! Shape rule covered by each case (all but one are reported by `cargo check`
+//! Rule covered by each case (all but one are reported by `cargo check`
 //! already, so also in the editor):
 //! - `dense_mismatch`: `Dense<I, O>` with an explicit input size must match
 //!   what the layer before yields (`fc` declares 1350, the flatten yields 1352).
@@ -17,8 +17,16 @@
 //!   array (`[[[f32; 1]; 32]; 32]` given to a `[28, 28, 1]` model): a type error.
 //! - `same_padding_even_kernel`: `pad = same` needs an odd kernel (`Conv2d<4, 4>`).
 //! - `dropout_rate`: a dropout rate must be in `[0, 1)` (`Dropout<1.5>`).
+//! - `one_layer_shape`: a layer that does not fit is reported once, although
+//!   its size is used by several types (its own, the trace's, the
+//!   workspace's): the `.stderr` holds one error.
 //! - `dense_after_image`: `Dense` needs a vector input; after a conv, a
 //!   `Flatten` must come first (the macro's `compile_error!`).
+//! - `unknown_layer_kind`: a kind the macro does not know (`Conv2D`) names
+//!   the layer and lists the kinds.
+//! - `unknown_option`: an option the kind does not take (`padding`) names
+//!   the layer and lists the kind's options.
+//! - `too_many_layers`: a model has at most 100 layers; the 101st says so.
 //! - `hand_written_conv_wrong_output`: a hand-written `Conv2d` must state
 //!   `OH/OW = (H + 2*PH - KH) / SH + 1` (25 given, 24 right). Checked by an
 //!   inline const at monomorphization: only `cargo build` reports it.
@@ -40,15 +48,22 @@ fn shapes() {
     let t = trybuild::TestCases::new();
     t.pass("tests/cfail/pass_*.rs");
 
-    // Errors from the const fns of `constnet::shape` that `sequential!` puts
-    // in its types: reported at `cargo check`, naming the layer and sizes.
+    // Errors from the const fns of `constnet::shape` that `sequential!`
+    // evaluates once per layer (in its geometry or its type): reported at
+    // `cargo check`, naming the layer and sizes.
     t.compile_fail("tests/cfail/dense_mismatch.rs");
     t.compile_fail("tests/cfail/conv_kernel_too_large.rs");
     t.compile_fail("tests/cfail/pool_window_too_large.rs");
     t.compile_fail("tests/cfail/same_padding_even_kernel.rs");
     t.compile_fail("tests/cfail/dropout_rate.rs");
+    t.compile_fail("tests/cfail/one_layer_shape.rs");
 
+    // The macro's own errors (`compile_error!`), naming the layer.
     t.compile_fail("tests/cfail/dense_after_image.rs");
+    t.compile_fail("tests/cfail/unknown_layer_kind.rs");
+    t.compile_fail("tests/cfail/unknown_option.rs");
+    t.compile_fail("tests/cfail/too_many_layers.rs");
+
     t.compile_fail("tests/cfail/predict_wrong_input_shape.rs");
     t.compile_fail("tests/cfail/hand_written_conv_wrong_output.rs");
     t.compile_fail("tests/cfail/hand_written_chain_mismatch.rs");

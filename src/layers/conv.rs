@@ -5,7 +5,7 @@ use crate::kernels::arm_fpu as fpu;
 use crate::kernels::{axpy, init_fan_in};
 use crate::layers::activation::{Activation, Linear};
 use crate::layers::bias::BiasTerm;
-use crate::layers::window::{block_inside, fits, source, Padding, ZeroPad};
+use crate::layers::window::{block_inside, fits, source, window_label, Label, Padding, ZeroPad};
 use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
 use core::marker::PhantomData;
@@ -82,6 +82,17 @@ macro_rules! conv_impl {
 pub(crate) use conv_impl;
 
 conv_impl! {{
+    /// The summary's kind: kernel, stride and padding (`"Conv2d 5x5/1 valid"`,
+    /// `"Conv2d 3x3/2 pad 1"`, `"Conv2d 3x3/1 edge 1"`).
+    const LABEL: &'static Label = &{
+        let label = window_label("Conv2d", [KH, KW], [SH, SW]);
+        if PH == 0 && PW == 0 {
+            label.text(" valid")
+        } else {
+            label.text(" ").text(P::NAME).text(" ").pair([PH, PW])
+        }
+    };
+
     /// Fails the build when the output size is not the one the geometry gives.
     pub(crate) const SHAPE_OK: () = assert!(
         fits(H, KH, SH, PH, OH) && fits(W, KW, SW, PW, OW) && C > 0 && F > 0,
@@ -115,7 +126,7 @@ conv_impl! {<Layer<T>> {
     type Input = [[[T; C]; W]; H];
     type Output = [[[T; F]; OW]; OH];
     const INFO: LayerInfo = LayerInfo {
-        kind: if P::EDGE { "Conv2d (edge pad)" } else { "Conv2d" },
+        kind: Self::LABEL.as_str(),
         activation: A::NAME,
         bias: B::ENABLED,
         window: [KH, KW],

@@ -27,7 +27,12 @@ pub use window::{EdgePad, Padding, ZeroPad};
 /// What a summary shows about a layer, beyond its shapes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerInfo {
-    /// Kind of layer, e.g. `"Conv2d 5x5/1 valid"`.
+    /// Kind of layer, with the geometry of window layers: kernel (or pool
+    /// window), stride and, for a convolution, padding: `"Conv2d 5x5/1 valid"`,
+    /// `"Conv2d 3x3/2 pad 1"` (zero padding), `"Conv2d 3x3/1 edge 1"`
+    /// (edge-replicating), `"MaxPool2d 2x2/2"`, `"Upsample 2x2"`, `"Dense"`.
+    /// A number is written once when height and width agree, else as
+    /// `HxW` (`"Conv2d 3x2/1x2 pad 1x0"`).
     pub kind: &'static str,
     /// Name of the fused activation, or `"-"`.
     pub activation: &'static str,

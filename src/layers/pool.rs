@@ -1,7 +1,7 @@
 //! Max, min and average pooling over HWC images.
 
 use crate::kernels::axpy;
-use crate::layers::window::fits;
+use crate::layers::window::{fits, window_label, Label};
 use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, TrainContext};
 use core::marker::PhantomData;
@@ -127,7 +127,7 @@ macro_rules! pool_impl {
 }
 
 impl<
-        K,
+        K: PoolKind,
         const H: usize,
         const W: usize,
         const C: usize,
@@ -139,6 +139,9 @@ impl<
         const OW: usize,
     > Pool2d<K, H, W, C, KH, KW, SH, SW, OH, OW>
 {
+    /// The summary's kind: window and stride (`"MaxPool2d 2x2/2"`).
+    const LABEL: &'static Label = &window_label(K::NAME, [KH, KW], [SH, SW]);
+
     /// Fails the build when the output size is not the one the geometry gives.
     pub(crate) const SHAPE_OK: () = assert!(
         fits(H, KH, SH, 0, OH) && fits(W, KW, SW, 0, OW),
@@ -166,7 +169,7 @@ unsafe impl<
 pool_impl! {<Layer<T>> {
     type Input = [[[T; C]; W]; H];
     type Output = [[[T; C]; OW]; OH];
-    const INFO: LayerInfo = LayerInfo { kind: K::NAME, activation: "-", bias: false, window: [KH, KW] };
+    const INFO: LayerInfo = LayerInfo { kind: Self::LABEL.as_str(), activation: "-", bias: false, window: [KH, KW] };
     const FINGERPRINT: u64 = fingerprint(&[
         str_hash(K::NAME),
         H as u64,

@@ -1,6 +1,7 @@
 //! Layers that move or drop values without weights: flatten, dropout, upsample.
 
 use crate::kernels::axpy;
+use crate::layers::window::Label;
 use crate::layers::{fingerprint, str_hash};
 use crate::rng::splitmix64;
 use crate::{Backward, Float, Layer, LayerInfo, Params, Tensor, TrainContext};
@@ -140,6 +141,11 @@ macro_rules! upsample_impl {
     };
 }
 
+upsample_impl! {{
+    /// The summary's kind: the factors (`"Upsample 2x2"`).
+    const LABEL: &'static Label = &Label::new().text("Upsample ").num(FH).text("x").num(FW);
+}}
+
 upsample_impl! {<Default> {
     fn default() -> Self {
         Self(PhantomData)
@@ -163,7 +169,7 @@ unsafe impl<
 upsample_impl! {<Layer<T>>, T: Float {
     type Input = [[[T; C]; W]; H];
     type Output = [[[T; C]; OW]; OH];
-    const INFO: LayerInfo = LayerInfo { kind: "Upsample", activation: "-", bias: false, window: [0, 0] };
+    const INFO: LayerInfo = LayerInfo { kind: Self::LABEL.as_str(), activation: "-", bias: false, window: [0, 0] };
     const FINGERPRINT: u64 =
         fingerprint(&[str_hash("Upsample"), H as u64, W as u64, C as u64, FH as u64, FW as u64]);
 

@@ -1,4 +1,7 @@
-//! Sliding-window geometry shared by convolution and pooling.
+//! Sliding-window geometry shared by convolution and pooling, and the
+//! summary labels that show it.
+
+use crate::text::Text;
 
 /// How a window reads positions outside the input.
 pub trait Padding: Copy + Default + Send + Sync + 'static {
@@ -18,7 +21,7 @@ pub struct EdgePad;
 
 impl Padding for ZeroPad {
     const EDGE: bool = false;
-    const NAME: &'static str = "zero";
+    const NAME: &'static str = "pad";
 }
 impl Padding for EdgePad {
     const EDGE: bool = true;
@@ -71,4 +74,13 @@ pub(crate) fn window_span(o: usize, k: usize, stride: usize, pad: usize, len: us
     let lo = start.max(0) as usize;
     let hi = ((start + k as isize).max(0) as usize).min(len);
     (lo.min(hi), hi.saturating_sub(lo))
+}
+
+/// A layer's kind as the summary shows it, built at compile time.
+pub(crate) type Label = Text<32>;
+
+/// `"{kind} {KH}x{KW}/{stride}"`, the stride written once when both axes
+/// agree: `"MaxPool2d 2x2/2"`, `"Conv2d 3x2/1x2"`.
+pub(crate) const fn window_label(kind: &str, window: [usize; 2], stride: [usize; 2]) -> Label {
+    Label::new().text(kind).text(" ").num(window[0]).text("x").num(window[1]).text("/").pair(stride)
 }

@@ -4,7 +4,7 @@
 //!
 //! The int8 model of `M` holds the quantization of its input and output and,
 //! field by field, the int8 form of each of `M`'s layers (see
-//! [`QuantizeLayer`]). Like every int8 layer it has alignment 1 and no
+//! [`QuantizeLayer`](crate::layers::int8::QuantizeLayer)). Like every int8 layer it has alignment 1 and no
 //! padding, so it is its own saved form, usable in place from flash.
 
 use super::{LayerSummary, Pass};
@@ -146,7 +146,7 @@ impl<'w> Pass<'w, i8> {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __int8_model {
-    ($vis:vis $name:ident [$({$field:ident $role:tt $i:tt})*]) => {
+    ($vis:vis $name:ident last $li:tt [$({$field:ident $i:tt})*] steps [$([$prev:tt $this:tt $next:tt])*]) => {
         const _: () = {
             /// The int8 form of the model. (Generic only so that its code is
             /// built where it is used: a model with a layer that has no int8
@@ -168,8 +168,8 @@ macro_rules! __int8_model {
             unsafe impl<Z> $crate::quant::Bytes for Int8<Z> {}
 
             impl<Z> $crate::model::Int8Model for Int8<Z> {
-                type Input = <$crate::__int8_first!($name $($i)*) as $crate::layers::int8::Int8Layer>::Input;
-                type Output = <$crate::__int8_last!($name $($i)*) as $crate::layers::int8::Int8Layer>::Output;
+                type Input = <$crate::__int8_at!($name, 0) as $crate::layers::int8::Int8Layer>::Input;
+                type Output = <$crate::__int8_at!($name, $li) as $crate::layers::int8::Int8Layer>::Output;
                 // As many elements as the float model's workspace: the same
                 // activations live at once (and the shape rules are checked
                 // there, once).
@@ -199,7 +199,7 @@ macro_rules! __int8_model {
 
                 fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
                     let pass = $crate::model::Pass::staged::<Self::Input>(workspace.as_mut());
-                    $crate::__int8_steps!(pass self [$({$field $role})*]);
+                    $($crate::sequential!(@step [then_int8 then_int8_fused] pass self $prev $this $next);)*
                     pass.output()
                 }
             }
@@ -239,44 +239,5 @@ macro_rules! __int8_model {
 macro_rules! __int8_at {
     ($name:ident, $i:tt) => {
         <<$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer as $crate::layers::int8::QuantizeLayer>::Int8
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __int8_first {
-    ($name:ident $first:tt $($rest:tt)*) => {
-        $crate::__int8_at!($name, $first)
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __int8_last {
-    ($name:ident $last:tt) => {
-        $crate::__int8_at!($name, $last)
-    };
-    ($name:ident $first:tt $($rest:tt)+) => {
-        $crate::__int8_last!($name $($rest)+)
-    };
-}
-
-/// Int8 inference steps: as the float ones, a convolution and the pooling
-/// after it run fused.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __int8_steps {
-    ($p:ident $s:ident []) => {};
-    ($p:ident $s:ident [{$f:ident [Conv Softmax]} $($rest:tt)*]) => {
-        let $p = $p.then_int8(&$s.$f);
-        $crate::__int8_steps!($p $s [$($rest)*]);
-    };
-    ($p:ident $s:ident [{$f:ident [Conv $($act:ident)?]} {$g:ident [Pool]} $($rest:tt)*]) => {
-        let $p = $p.then_int8_fused(&$s.$f, &$s.$g);
-        $crate::__int8_steps!($p $s [$($rest)*]);
-    };
-    ($p:ident $s:ident [{$f:ident $role:tt} $($rest:tt)*]) => {
-        let $p = $p.then_int8(&$s.$f);
-        $crate::__int8_steps!($p $s [$($rest)*]);
     };
 }

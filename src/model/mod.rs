@@ -25,6 +25,19 @@ pub trait LayerAt<T: Float, const I: usize> {
     type Layer: crate::Backward<T>;
 }
 
+/// The geometry of layer `I` of a model, computed once at compile time by
+/// [`sequential!`](crate::sequential) and used by every type that needs it
+/// (the layer's own, the next layer's, the workspace's): a layer that does
+/// not fit is reported once. Implemented on a type of the macro's own,
+/// beside the model, since the model's layout depends on these values.
+#[doc(hidden)]
+pub trait LayerShape<const I: usize> {
+    /// Padding on each side, height and width (convolutions).
+    const PAD: [usize; 2] = [0, 0];
+    /// The layer's output.
+    const OUT: shape::Dims;
+}
+
 /// A type for which all-zero bytes are a valid value: scalars, arrays and
 /// tuples of them (the activation traces of a model).
 ///
@@ -50,7 +63,20 @@ macro_rules! zeroable_tuples {
         zeroable_tuples!($($rest)*);
     };
 }
-zeroable_tuples!(A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 A16 A17 A18 A19 A20 A21 A22 A23 A24 A25 A26 A27 A28 A29 A30 A31);
+// As many as `sequential!` takes layers: a model's trace is a tuple of one
+// output per layer.
+zeroable_tuples! {
+    A0 A1 A2 A3 A4 A5 A6 A7 A8 A9
+    A10 A11 A12 A13 A14 A15 A16 A17 A18 A19
+    A20 A21 A22 A23 A24 A25 A26 A27 A28 A29
+    A30 A31 A32 A33 A34 A35 A36 A37 A38 A39
+    A40 A41 A42 A43 A44 A45 A46 A47 A48 A49
+    A50 A51 A52 A53 A54 A55 A56 A57 A58 A59
+    A60 A61 A62 A63 A64 A65 A66 A67 A68 A69
+    A70 A71 A72 A73 A74 A75 A76 A77 A78 A79
+    A80 A81 A82 A83 A84 A85 A86 A87 A88 A89
+    A90 A91 A92 A93 A94 A95 A96 A97 A98 A99
+}
 
 /// One row of a model summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

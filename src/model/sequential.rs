@@ -1,16 +1,29 @@
 //! The [`sequential!`](crate::sequential) macro: declare a network in a few
 //! lines and let the compiler work out, and check, every shape.
 //!
-//! The macro walks the layers in order, carrying the current shape as
-//! constant expressions. For each layer it computes the output shape with the
-//! `const fn`s of [`crate::model::shape`] (a layer that does not fit is a compile
-//! error naming the layer and the sizes) and writes the layer's full type with
-//! every dimension as a const parameter. It then emits the model struct
-//! (`#[repr(C)]`, fields in layer order, so the whole model is one flat run of
-//! weights) and its [`Model`](crate::Model) impl, whose inference runs every
-//! convolution fused with a pooling layer right after it
-//! ([`crate::model::fuse`]; not when the convolution ends in softmax), so the
-//! workspace never holds that convolution's output.
+//! The macro works in three stages, each keeping the depth of macro
+//! recursion low (the compiler's default limit is 128 nested expansions):
+//!
+//! 1. It reads every layer at once (`name: Kind<args> => Activation`) into a
+//!    group of its own.
+//! 2. It numbers the layers, one step per layer, tracking whether the
+//!    activation is an image or a vector (so that `Dense` after an image, or a
+//!    convolution after a vector, is an error that names the layer).
+//! 3. It emits everything, each layer's items in an expansion of their own:
+//!    the layer's geometry (its output dimensions, computed once by the
+//!    `const fn`s of [`crate::model::shape`], on a type beside the model; a
+//!    layer that does not fit is a compile error naming the layer and the
+//!    sizes, reported once) and its type (every dimension a const parameter,
+//!    taken from the geometry). Then the model struct (`#[repr(C)]`, fields in
+//!    layer order, so the whole model is one flat run of weights) and its
+//!    [`Model`](crate::Model) impl, whose inference runs every convolution
+//!    fused with a pooling layer right after it ([`crate::model::fuse`]; not
+//!    when the convolution ends in softmax), so the workspace never holds that
+//!    convolution's output.
+//!
+//! Parsing a layer's options happens in that layer's own expansion, so the
+//! recursion depth is the number of layers plus a constant, whatever the
+//! options: `sequential!` takes up to 100 layers of any kind.
 
 /// Declares a sequential network. See the [crate docs](crate) for an example.
 ///
@@ -37,310 +50,441 @@
 /// - Activations as layers: `Relu`, `Sigmoid`, `Tanh`, `Softmax`, `Linear`;
 ///   or fused after conv and dense: `=> Relu`.
 ///
-/// The struct gets a scalar parameter `T` (default `f32`) and up to 32 layers.
+/// The struct gets a scalar parameter `T` (default `f32`) and up to 100
+/// layers, of any kind and with any options, within the compiler's default
+/// `recursion_limit`; more is a compile error that says so. An unknown layer
+/// kind or option, or a layer that does not fit, is a compile error that
+/// names the layer.
 #[macro_export]
 macro_rules! sequential {
+    // ---- 1. read the layers, one group each --------------------------------------
     (
         $(#[$attr:meta])*
-        $vis:vis struct $name:ident : [$($input:tt)*] { $($body:tt)* }
-    ) => {
-        $crate::sequential!(@parse
-            [[$(#[$attr])* $vis struct $name in [$($input)*]]
-             [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31]
-             [first] [] []]
-            shape [$($input)*]
-            rest [$($body)*]
-        );
-    };
-
-    // ---- one layer: split off its tokens, dispatch on its kind -------------
-    (@parse $st:tt shape [$($shape:tt)*]
-        rest [$(#[$la:meta])* $field:ident : $kind:ident
-              $(< $($arg:tt $(= $val:tt)?),* >)? $(=> $act:ident)? $(, $($rest:tt)*)?]
-    ) => {
-        $crate::sequential!(@kind $kind $st [$(#[$la])*] $field
-            shape [$($shape)*]
-            args [$($($arg $(= $val)?),*)?]
-            act [$($act)?]
-            rest [$($($rest)*)?]
-        );
-    };
-    (@parse [$meta:tt $ids:tt $prev:tt $layers:tt $rev:tt] shape $shape:tt rest []) => {
-        $crate::sequential!(@emit $meta $layers $rev);
-    };
-
-    // ---- Conv2d: gather options, then compute the geometry -----------------
-    (@kind Conv2d $st:tt $la:tt $field:ident shape $shape:tt
-        args [$f:tt, $k:tt $(, $($opt:tt)*)?] act $act:tt rest $rest:tt) => {
-        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
-            opts [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?] act $act rest $rest);
-    };
-    (@conv $st:tt $la:tt $field:ident shape $shape:tt f $f:tt k $k:tt
-        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [stride = $v:tt $(, $($more:tt)*)?] $($tail:tt)*) => {
-        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
-            opts [stride $v pad $p mode $m bias $b] [$($($more)*)?] $($tail)*);
-    };
-    (@conv $st:tt $la:tt $field:ident shape $shape:tt f $f:tt k $k:tt
-        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [pad = $v:tt $(, $($more:tt)*)?] $($tail:tt)*) => {
-        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
-            opts [stride $s pad $v mode ZeroPad bias $b] [$($($more)*)?] $($tail)*);
-    };
-    (@conv $st:tt $la:tt $field:ident shape $shape:tt f $f:tt k $k:tt
-        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [edge = $v:tt $(, $($more:tt)*)?] $($tail:tt)*) => {
-        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
-            opts [stride $s pad $v mode EdgePad bias $b] [$($($more)*)?] $($tail)*);
-    };
-    (@conv $st:tt $la:tt $field:ident shape $shape:tt f $f:tt k $k:tt
-        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [bias = $v:tt $(, $($more:tt)*)?] $($tail:tt)*) => {
-        $crate::sequential!(@conv $st $la $field shape $shape f $f k $k
-            opts [stride $s pad $p mode $m bias $v] [$($($more)*)?] $($tail)*);
-    };
-    (@conv $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] f $f:tt k $k:tt
-        opts [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [] act [$($act:ident)?] rest $rest:tt) => {
-        $crate::sequential!(@conv_out $st $la $field [$h, $w, $c] f $f
-            kh ($crate::__axis!(0, $k)) kw ($crate::__axis!(1, $k))
-            sh ($crate::__axis!(0, $s)) sw ($crate::__axis!(1, $s))
-            ph ($crate::__pad!($field, 0, $p, $crate::__axis!(0, $k)))
-            pw ($crate::__pad!($field, 1, $p, $crate::__axis!(1, $k)))
-            mode $m bias $b act [$($act)?] rest $rest);
-    };
-    (@conv_out $st:tt $la:tt $field:ident [$h:expr, $w:expr, $c:expr] f $f:tt
-        kh ($kh:expr) kw ($kw:expr) sh ($sh:expr) sw ($sw:expr) ph ($ph:expr) pw ($pw:expr)
-        mode $m:ident bias $b:tt act [$($act:ident)?] rest $rest:tt) => {
-        $crate::sequential!(@push $st $la $field
-            ty [$crate::Conv2d<T, {$h}, {$w}, {$c}, {$f}, {$kh}, {$kw}, {$sh}, {$sw}, {$ph}, {$pw},
-                {$crate::model::shape::window_out(stringify!($field), "height", $h, $kh, $sh, $ph)},
-                {$crate::model::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw)},
-                $crate::__act!($($act)?), $crate::__bias!($b, $f), $crate::$m>]
-            shape [
-                $crate::model::shape::window_out(stringify!($field), "height", $h, $kh, $sh, $ph),
-                $crate::model::shape::window_out(stringify!($field), "width", $w, $kw, $sw, $pw),
-                $f
-            ]
-            role [Conv $($act)?] rest $rest);
-    };
-
-    // ---- pooling -------------------------------------------------------------
-    (@kind MaxPool2d $($tail:tt)*) => { $crate::sequential!(@pool Max $($tail)*); };
-    (@kind MinPool2d $($tail:tt)*) => { $crate::sequential!(@pool Min $($tail)*); };
-    (@kind AvgPool2d $($tail:tt)*) => { $crate::sequential!(@pool Avg $($tail)*); };
-    (@pool $op:ident $st:tt $la:tt $field:ident shape $shape:tt args [$k:tt] $($tail:tt)*) => {
-        $crate::sequential!(@pool $op $st $la $field shape $shape args [$k, stride = $k] $($tail)*);
-    };
-    (@pool $op:ident $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr]
-        args [$k:tt, stride = $s:tt] act [] rest $rest:tt) => {
-        $crate::sequential!(@push $st $la $field
-            ty [$crate::Pool2d<$crate::layers::pool::$op, {$h}, {$w}, {$c},
-                {$crate::__axis!(0, $k)}, {$crate::__axis!(1, $k)},
-                {$crate::__axis!(0, $s)}, {$crate::__axis!(1, $s)},
-                {$crate::model::shape::window_out(stringify!($field), "height", $h, $crate::__axis!(0, $k), $crate::__axis!(0, $s), 0)},
-                {$crate::model::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0)}>]
-            shape [
-                $crate::model::shape::window_out(stringify!($field), "height", $h, $crate::__axis!(0, $k), $crate::__axis!(0, $s), 0),
-                $crate::model::shape::window_out(stringify!($field), "width", $w, $crate::__axis!(1, $k), $crate::__axis!(1, $s), 0),
-                $c
-            ]
-            role [Pool] rest $rest);
-    };
-
-    // ---- dense ---------------------------------------------------------------
-    (@kind Dense $st:tt $la:tt $field:ident shape [$n:expr] args [$i:tt, $o:tt $(, bias = $b:tt)?]
-        act [$($act:ident)?] rest $rest:tt) => {
-        $crate::sequential!(@push $st $la $field
-            ty [$crate::Dense<T, {$crate::model::shape::expect_len(stringify!($field), $i, $n)}, {$o},
-                $crate::__act!($($act)?), $crate::__bias!($($b)? true, $o)>]
-            shape [$o] role [Buffer] rest $rest);
-    };
-    (@kind Dense $st:tt $la:tt $field:ident shape [$n:expr] args [$o:tt $(, bias = $b:tt)?]
-        act [$($act:ident)?] rest $rest:tt) => {
-        $crate::sequential!(@push $st $la $field
-            ty [$crate::Dense<T, {$n}, {$o}, $crate::__act!($($act)?), $crate::__bias!($($b)? true, $o)>]
-            shape [$o] role [Buffer] rest $rest);
-    };
-    (@kind Dense $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] $($tail:tt)*) => {
-        ::core::compile_error!(concat!("layer `", stringify!($field),
-            "`: Dense needs a vector input; put a Flatten before it"));
-    };
-
-    // ---- shape-only layers -----------------------------------------------------
-    (@kind Flatten $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] args [] act [] rest $rest:tt) => {
-        $crate::sequential!(@push $st $la $field
-            ty [$crate::Flatten<{$h}, {$w}, {$c}, {($h) * ($w) * ($c)}>]
-            shape [($h) * ($w) * ($c)] role [InPlace] rest $rest);
-    };
-    (@kind Upsample $st:tt $la:tt $field:ident shape [$h:expr, $w:expr, $c:expr] args [$f:tt] act [] rest $rest:tt) => {
-        $crate::sequential!(@push $st $la $field
-            ty [$crate::Upsample<{$h}, {$w}, {$c}, {$crate::__axis!(0, $f)}, {$crate::__axis!(1, $f)},
-                {($h) * $crate::__axis!(0, $f)}, {($w) * $crate::__axis!(1, $f)}>]
-            shape [($h) * $crate::__axis!(0, $f), ($w) * $crate::__axis!(1, $f), $c]
-            role [Buffer] rest $rest);
-    };
-    (@kind Dropout $st:tt $la:tt $field:ident shape $shape:tt args [$rate:tt] act [] rest $rest:tt) => {
-        $crate::sequential!(@push $st $la $field
-            ty [$crate::Dropout<$crate::__tensor!($shape), {$crate::model::shape::permille(stringify!($field), $rate, stringify!($rate))}>]
-            shape $shape role [InPlace] rest $rest);
-    };
-    (@kind $act:ident $st:tt $la:tt $field:ident shape $shape:tt args [] act [] rest $rest:tt) => {
-        $crate::sequential!(@push $st $la $field
-            ty [$crate::Activate<$crate::layers::activation::$act, $crate::__tensor!($shape)>]
-            shape $shape role [InPlace] rest $rest);
-    };
-
-    // ---- append a layer to the state -------------------------------------------
-    (@push [$meta:tt [$i:tt $($ids:tt)*] [$prev:tt] [$($layers:tt)*] [$($rev:tt)*]] [$($la:tt)*] $field:ident
-        ty [$($ty:tt)*] shape $shape:tt role $ip:tt rest $rest:tt) => {
-        $crate::sequential!(@parse
-            [$meta [$($ids)*] [$i]
-             [$($layers)* {[$($la)*] $field [$($ty)*] ($crate::__len!($shape)) $ip $i $prev}]
-             [{$field $i $prev [$($ty)*]} $($rev)*]]
-            shape $shape rest $rest);
-    };
-
-    // ---- the struct and its Model impl -------------------------------------------
-    // Each layer's type is written once, in its `LayerAt` impl, and named
-    // through it everywhere else: a shape error is reported once per layer.
-    (@emit [$(#[$attr:meta])* $vis:vis struct $name:ident in $input:tt]
-        [{$fla:tt $ffield:ident $fty:tt $flen:tt $fip:tt $fi:tt $fprev:tt}
-         $({$la:tt $field:ident $ty:tt $len:tt $ip:tt $i:tt $prev:tt})*]
-        [{$lfield:ident $li:tt $lprev:tt $lty:tt} $($rev:tt)*]
-    ) => {
-        $crate::sequential!(@struct [$(#[$attr])* $vis struct $name]
-            [{$fla $ffield $fty $flen $fip $fi $fprev} $({$la $field $ty $len $ip $i $prev})*]);
-
-        impl<T: $crate::Float> $crate::Model<T> for $name<T> {
-            type Input = <$crate::__at!($name, $fi) as $crate::Layer<T>>::Input;
-            type Output = <$crate::__at!($name, $li) as $crate::Layer<T>>::Output;
-            type Workspace = $crate::Workspace<T, {
-                $crate::model::shape::workspace_len(
-                    $crate::__len!($input),
-                    &[($crate::__paren!($flen), $crate::__role!($fip)) $(, ($crate::__paren!($len), $crate::__role!($ip)))*],
-                )
-            }>;
-            type Trace = (
-                <$crate::__at!($name, $fi) as $crate::Layer<T>>::Output,
-                $(<$crate::__at!($name, $i) as $crate::Layer<T>>::Output,)*
-            );
-
-            const LAYERS: &'static [$crate::LayerSummary] = &[
-                $crate::LayerSummary::of::<T, $crate::__at!($name, $fi)>(stringify!($ffield)),
-                $($crate::LayerSummary::of::<T, $crate::__at!($name, $i)>(stringify!($field)),)*
-            ];
-            const FINGERPRINT: u64 = $crate::layers::fingerprint(&[
-                $crate::layers::str_hash(<T as $crate::Float>::NAME),
-                <$crate::__at!($name, $fi) as $crate::Layer<T>>::FINGERPRINT,
-                $(<$crate::__at!($name, $i) as $crate::Layer<T>>::FINGERPRINT,)*
-            ]);
-
-            fn init(&mut self, rng: &mut $crate::Rng) {
-                $crate::Layer::<T>::init(&mut self.$ffield, rng);
-                $($crate::Layer::<T>::init(&mut self.$field, rng);)*
-            }
-
-            fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
-                let pass = $crate::model::Pass::staged::<Self::Input>(workspace.as_mut());
-                $crate::sequential!(@steps pass self [{$ffield $fip} $({$field $ip})*]);
-                pass.output()
-            }
-
-            fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool) {
-                let ctx = |i: u64| $crate::TrainContext {
-                    seed: $crate::rng::splitmix64(seed ^ i),
-                    fused: fused_output && i == $li,
-                };
-                $crate::Backward::<T>::forward_train(&self.$ffield, x, &mut trace.$fi, &ctx($fi));
-                $($crate::Backward::<T>::forward_train(&self.$field, &trace.$prev, &mut trace.$i, &ctx($i));)*
-            }
-
-            fn forward_trace(&self, x: &Self::Input, trace: &mut Self::Trace, logits: bool) {
-                let logits_of = |i: u64| $crate::TrainContext { seed: 0, fused: logits && i == $li };
-                let ctx = logits_of($fi);
-                if ctx.fused {
-                    $crate::Backward::<T>::forward_train(&self.$ffield, x, &mut trace.$fi, &ctx);
-                } else {
-                    $crate::Layer::<T>::forward(&self.$ffield, x, &mut trace.$fi);
-                }
-                $(
-                    let ctx = logits_of($i);
-                    if ctx.fused {
-                        $crate::Backward::<T>::forward_train(&self.$field, &trace.$prev, &mut trace.$i, &ctx);
-                    } else {
-                        $crate::Layer::<T>::forward(&self.$field, &trace.$prev, &mut trace.$i);
-                    }
-                )*
-            }
-
-            fn layer_output(trace: &Self::Trace, i: usize) -> &[T] {
-                match i {
-                    $fi => $crate::Tensor::<T>::as_flat(&trace.$fi),
-                    $($i => $crate::Tensor::<T>::as_flat(&trace.$i),)*
-                    _ => &[],
-                }
-            }
-
-            fn output(trace: &Self::Trace) -> &Self::Output {
-                &trace.$li
-            }
-            fn output_mut(trace: &mut Self::Trace) -> &mut Self::Output {
-                &mut trace.$li
-            }
-
-            fn backward(
-                &self,
-                x: &Self::Input,
-                trace: &Self::Trace,
-                grad: &mut Self::Trace,
-                grads: &mut Self,
-                seed: u64,
-                fused_output: bool,
-            ) {
-                let ctx = |i: u64| $crate::TrainContext {
-                    seed: $crate::rng::splitmix64(seed ^ i),
-                    fused: fused_output && i == $li,
-                };
-                $crate::sequential!(@backward self x trace grad grads ctx [{$lfield $li $lprev $lty} $($rev)*]);
-            }
+        $vis:vis struct $name:ident : [$($input:tt)*] {
+            $($(#[$la:meta])* $field:ident : $kind:ident $(< $($arg:tt $(= $val:tt)?),* >)? $(=> $act:ident)?),+ $(,)?
         }
+    ) => {
+        $crate::sequential!(@input [$($input)*] [$(#[$attr])* $vis struct $name]
+            // The layer numbers, and so the most layers a model can have.
+            [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99]
+            [$({[$kind] [$(#[$la])*] $field $kind [$($($arg $(= $val)?),*)?] [$($act)?]})+]);
+    };
+    // Anything else: point at the first layer that does not read as one.
+    ($(#[$attr:meta])* $vis:vis struct $name:ident : [$($input:tt)*] { $($body:tt)* }) => {
+        $crate::sequential!(@syntax first [$($body)*]);
+    };
+    (@syntax first []) => {
+        ::core::compile_error!("sequential!: the model has no layers");
+    };
+    (@syntax $after:tt [$(#[$la:meta])* $field:ident : $kind:ident $(< $($arg:tt $(= $val:tt)?),* >)? $(=> $act:ident)?
+        $(, $($rest:tt)*)?]) => {
+        $crate::sequential!(@syntax $field [$($($rest)*)?]);
+    };
+    (@syntax first $rest:tt) => {
+        ::core::compile_error!(concat!("sequential!: cannot read the first layer: ", $crate::sequential!(@syntax)));
+    };
+    (@syntax $after:ident $rest:tt) => {
+        ::core::compile_error!(concat!("sequential!: cannot read the layer after `", stringify!($after), "`: ",
+            $crate::sequential!(@syntax)));
+    };
+    (@syntax) => { "write `name: Kind<args, option = value> => Activation`, layers separated by commas" };
 
-        $crate::__int8_model!($vis $name [{$ffield $fip $fi} $({$field $ip $i})*]);
+    (@input [$h:expr, $w:expr, $c:expr] $meta:tt $ids:tt $layers:tt) => {
+        $crate::sequential!(@number [$meta ($crate::model::shape::Dims::image($h, $w, $c))] $ids
+            [first image ($crate::model::shape::Dims::image($h, $w, $c)) [] []] [] [] $layers);
     };
-    // Inference steps: a convolution and the pooling after it run fused.
-    (@steps $p:ident $s:ident []) => {};
-    (@steps $p:ident $s:ident [{$f:ident [Conv Softmax]} $($rest:tt)*]) => {
-        let $p = $p.then(&$s.$f);
-        $crate::sequential!(@steps $p $s [$($rest)*]);
+    (@input [$n:expr] $meta:tt $ids:tt $layers:tt) => {
+        $crate::sequential!(@number [$meta ($crate::model::shape::Dims::vector($n))] $ids
+            [first vector ($crate::model::shape::Dims::vector($n)) [] []] [] [] $layers);
     };
-    (@steps $p:ident $s:ident [{$f:ident [Conv $($act:ident)?]} {$g:ident [Pool]} $($rest:tt)*]) => {
-        let $p = $p.then_fused(&$s.$f, &$s.$g);
-        $crate::sequential!(@steps $p $s [$($rest)*]);
+    (@input [$($input:tt)*] $($rest:tt)*) => {
+        ::core::compile_error!(concat!("sequential!: the input is `[H, W, C]` (an image) or `[N]` (a vector), not `[",
+            stringify!($($input)*), "]`"));
     };
-    (@steps $p:ident $s:ident [{$f:ident $role:tt} $($rest:tt)*]) => {
-        let $p = $p.then(&$s.$f);
-        $crate::sequential!(@steps $p $s [$($rest)*]);
+
+    // ---- 2. number the layers ------------------------------------------------------
+    // State: the model, the numbers left, the layer before (number, whether
+    // its output is an image or a vector, its dimensions, kind, activation),
+    // the layers numbered so far and the same in reverse, the layers left.
+    // Each layer is recorded as
+    //     {number field [kind] [args] [activation] [attributes]
+    //      in [image-or-vector dimensions] prev [number-or-first [kind] [activation]]}
+    // One step per layer: the arms below differ only in what the layer makes
+    // of the activation (an image, a vector, or what it gets).
+    (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
+        [{[$(Conv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(Upsample)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
+    ) => {
+        $crate::sequential!(@number $m [$($ids)*] [$i image (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
     };
-    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident [{$field:ident $i:tt first $ty:tt}]) => {
-        $crate::Backward::<T>::backward(&$s.$field, $x, &$tr.$i, &mut $g.$i, None, &mut $gs.$field, &$ctx($i));
+    (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
+        [{[$(Dense)? $(Flatten)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
+    ) => {
+        $crate::sequential!(@number $m [$($ids)*] [$i vector (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
     };
-    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident [{$field:ident $i:tt $prev:tt $ty:tt} $($rev:tt)*]) => {
-        $crate::Backward::<T>::backward(
-            &$s.$field, &$tr.$prev, &$tr.$i, &mut $g.$i, Some(&mut $g.$prev), &mut $gs.$field, &$ctx($i));
-        $crate::sequential!(@backward $s $x $tr $g $gs $ctx [$($rev)*]);
+    (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
+        [{[$(Dropout)? $(Relu)? $(Sigmoid)? $(Tanh)? $(Softmax)? $(Linear)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
+    ) => {
+        $crate::sequential!(@number $m [$($ids)*] [$i $r (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
     };
-    (@struct [$(#[$attr:meta])* $vis:vis struct $name:ident] [$({[$($la:tt)*] $field:ident [$($ty:tt)*] $len:tt $ip:tt $i:tt $prev:tt})*]) => {
+    (@number $m:tt [] $last:tt $d:tt $rev:tt [{$k:tt $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
+        ::core::compile_error!(concat!("layer `", stringify!($f), "`: a model has at most 100 layers, this is the 101st"));
+    };
+    (@number $m:tt $ids:tt $last:tt $d:tt $rev:tt [{[$kind:ident] $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
+        ::core::compile_error!(concat!("layer `", stringify!($f), "`: unknown layer kind `", stringify!($kind),
+            "`: expected one of Conv2d, MaxPool2d, MinPool2d, AvgPool2d, Dense, Flatten, Dropout, Upsample, ",
+            "Relu, Sigmoid, Tanh, Softmax, Linear"));
+    };
+    // Done. Also each layer's successor, for fusing a convolution with the
+    // pooling after it, and each layer's output: the tokens that are the
+    // next layer's input (so that every use of a layer's output is the same
+    // expression, and a failed one is noted once).
+    (@number $m:tt $ids:tt [$lp:tt $lr:ident $lout:tt $lk:tt $la:tt]
+        [$first:tt $({$i:tt $f:ident $k:tt $args:tt $act:tt $attrs:tt in [$r:ident $in:tt] prev $prev:tt})*] $rev:tt []
+    ) => {
+        $crate::sequential!(@emit $m [$first $({$i $f $k $args $act $attrs in [$r $in] prev $prev})*]
+            next [$([$f $k $act])* [end]] out [$($in)* $lout] rev $rev);
+    };
+
+    // ---- 3. the struct, each layer's geometry and type, the Model impl -------------
+    // Each layer's type is written once, in its `LayerAt` impl, and named
+    // through it everywhere else; its dimensions are computed once, in its
+    // `LayerShape` impl. Everything a later stage may need of a layer is in
+    // the lists this arm reads: its field, number `$i` (its type is
+    // `__at!($name, $i)`), kind and activation (its role at inference:
+    // `@role`), the number of the layer before it, `$prev` (`first` for the
+    // first layer), its input's and its output's dimensions (`$in`, `$out`:
+    // constant expressions of type `shape::Dims`) and the layer after it.
+    (@emit [[$(#[$attr:meta])* $vis:vis struct $name:ident] $input:tt]
+        [$({$i:tt $field:ident $kind:tt $args:tt $act:tt [$($la:tt)*] in [$rank:ident $in:tt] prev [$prev:tt $pk:tt $pa:tt]})+]
+        next [$($next:tt)+]
+        out [$($out:tt)+]
+        rev [{$lfield:ident $li:tt $lprev:tt} $($rev:tt)*]
+    ) => {
         $(#[$attr])*
         #[repr(C)]
         $vis struct $name<T: $crate::Float = f32> {
-            $($($la)* #[doc = concat!("Layer `", stringify!($field), "`.")] pub $field: $crate::__at!($name, $i),)*
+            $($($la)* #[doc = concat!("Layer `", stringify!($field), "`.")] pub $field: $crate::__at!($name, $i),)+
         }
 
-        $(
-            impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
-                type Layer = $($ty)*;
-            }
-        )*
+        const _: () = {
+            /// Carries the layers' geometry (`LayerShape`): the model's own
+            /// layout depends on it, so it cannot live on the model.
+            enum Shapes {}
 
-        // SAFETY: `#[repr(C)]` struct whose fields are all `Params<T>` layers.
-        unsafe impl<T: $crate::Float> $crate::Params<T> for $name<T> {}
+            $($crate::sequential!(@layer [$name $i $field] $rank $in $out $kind $args $act);)+
+
+            // SAFETY: `#[repr(C)]` struct whose fields are all `Params<T>` layers.
+            unsafe impl<T: $crate::Float> $crate::Params<T> for $name<T> {}
+
+            impl<T: $crate::Float> $crate::Model<T> for $name<T> {
+                type Input = <$crate::__at!($name, 0) as $crate::Layer<T>>::Input;
+                type Output = <$crate::__at!($name, $li) as $crate::Layer<T>>::Output;
+                type Workspace = $crate::Workspace<T, {
+                    $crate::model::shape::workspace_len(
+                        $input.size(),
+                        &[$(($out.size(), $crate::sequential!(@role $kind $act)),)+],
+                    )
+                }>;
+                type Trace = ($(<$crate::__at!($name, $i) as $crate::Layer<T>>::Output,)+);
+
+                const LAYERS: &'static [$crate::LayerSummary] = &[
+                    $($crate::LayerSummary::of::<T, $crate::__at!($name, $i)>(stringify!($field)),)+
+                ];
+                const FINGERPRINT: u64 = $crate::layers::fingerprint(&[
+                    $crate::layers::str_hash(<T as $crate::Float>::NAME),
+                    $(<$crate::__at!($name, $i) as $crate::Layer<T>>::FINGERPRINT,)+
+                ]);
+
+                fn init(&mut self, rng: &mut $crate::Rng) {
+                    $($crate::Layer::<T>::init(&mut self.$field, rng);)+
+                }
+
+                fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
+                    let pass = $crate::model::Pass::staged::<Self::Input>(workspace.as_mut());
+                    $($crate::sequential!(@step [then then_fused] pass self [$pk $pa] [$field $kind $act] $next);)+
+                    pass.output()
+                }
+
+                fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool) {
+                    let ctx = |i: u64| $crate::TrainContext {
+                        seed: $crate::rng::splitmix64(seed ^ i),
+                        fused: fused_output && i == $li,
+                    };
+                    $($crate::Backward::<T>::forward_train(
+                        &self.$field, $crate::sequential!(@input_of x trace $prev), &mut trace.$i, &ctx($i));)+
+                }
+
+                fn forward_trace(&self, x: &Self::Input, trace: &mut Self::Trace, logits: bool) {
+                    $({
+                        let ctx = $crate::TrainContext { seed: 0, fused: logits && $i == $li };
+                        let input = $crate::sequential!(@input_of x trace $prev);
+                        if ctx.fused {
+                            $crate::Backward::<T>::forward_train(&self.$field, input, &mut trace.$i, &ctx);
+                        } else {
+                            $crate::Layer::<T>::forward(&self.$field, input, &mut trace.$i);
+                        }
+                    })+
+                }
+
+                fn layer_output(trace: &Self::Trace, i: usize) -> &[T] {
+                    match i {
+                        $($i => $crate::Tensor::<T>::as_flat(&trace.$i),)+
+                        _ => &[],
+                    }
+                }
+
+                fn output(trace: &Self::Trace) -> &Self::Output {
+                    &trace.$li
+                }
+                fn output_mut(trace: &mut Self::Trace) -> &mut Self::Output {
+                    &mut trace.$li
+                }
+
+                fn backward(
+                    &self,
+                    x: &Self::Input,
+                    trace: &Self::Trace,
+                    grad: &mut Self::Trace,
+                    grads: &mut Self,
+                    seed: u64,
+                    fused_output: bool,
+                ) {
+                    let ctx = |i: u64| $crate::TrainContext {
+                        seed: $crate::rng::splitmix64(seed ^ i),
+                        fused: fused_output && i == $li,
+                    };
+                    $crate::sequential!(@backward self x trace grad grads ctx {$lfield $li $lprev});
+                    $($crate::sequential!(@backward self x trace grad grads ctx $rev);)*
+                }
+            }
+
+            $crate::__int8_model!($vis $name last $li [$({$field $i})+] steps [$([[$pk $pa] [$field $kind $act] $next])+]);
+        };
     };
+    // How a layer's output is held at inference (see `shape::Role`); a
+    // convolution with softmax over its filters is not fused.
+    (@role [Conv2d] [Softmax]) => { $crate::model::shape::Role::Buffer };
+    (@role [Conv2d] $act:tt) => { $crate::model::shape::Role::Conv };
+    (@role [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $act:tt) => { $crate::model::shape::Role::Pool };
+    (@role [$(Dense)? $(Upsample)?] $act:tt) => { $crate::model::shape::Role::Buffer };
+    (@role $kind:tt $act:tt) => { $crate::model::shape::Role::InPlace };
+    // Inference steps, from the layer before, the layer and the layer after:
+    // a convolution and the pooling after it run as one step, and that
+    // pooling layer has none of its own. `[then then_fused]` name the `Pass`
+    // methods (the int8 model's are `then_int8` and `then_int8_fused`).
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] [Softmax]] $next:tt) => {
+        let $p = $p.$then(&$s.$f);
+    };
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] $act:tt] [$g:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $gact:tt]) => {
+        let $p = $p.$fused(&$s.$f, &$s.$g);
+    };
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] [Softmax]] [$f:ident $kind:tt $act:tt] $next:tt) => {
+        let $p = $p.$then(&$s.$f);
+    };
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] $pact:tt] [$f:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $act:tt] $next:tt) => {};
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident $kind:tt $act:tt] $next:tt) => {
+        let $p = $p.$then(&$s.$f);
+    };
+    // Training: what a layer reads (the model input for the first).
+    (@input_of $x:ident $tr:ident first) => { $x };
+    (@input_of $x:ident $tr:ident $prev:tt) => { &$tr.$prev };
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident {$field:ident $i:tt first}) => {
+        $crate::Backward::<T>::backward(&$s.$field, $x, &$tr.$i, &mut $g.$i, None, &mut $gs.$field, &$ctx($i));
+    };
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident {$field:ident $i:tt $prev:tt}) => {
+        $crate::Backward::<T>::backward(
+            &$s.$field, &$tr.$prev, &$tr.$i, &mut $g.$i, Some(&mut $g.$prev), &mut $gs.$field, &$ctx($i));
+    };
+
+    // ---- one layer: its arguments and options, its geometry and its type -------------
+    // `[$name $i $field]`, whether the input is an image or a vector, the
+    // input's and the output's dimensions, the kind, the arguments, the
+    // activation.
+    (@layer $ctx:tt image $in:tt $out:tt [Dense] $args:tt $act:tt) => {
+        $crate::sequential!(@error $ctx "Dense needs a vector input; put a Flatten before it");
+    };
+    (@layer $ctx:tt vector $in:tt $out:tt [$(Conv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(Upsample)? $(Flatten)?] $args:tt $act:tt) => {
+        $crate::sequential!(@error $ctx "this layer needs an image input [H, W, C], but the layer before it yields a vector");
+    };
+
+    // The kinds with options: their arguments, then `@options`, then `@build`.
+    (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [Conv2d] [$f:tt, $k:tt $(, $($opt:tt)*)?] $act:tt) => {
+        $crate::sequential!(@options [Conv2d] Conv2d [$name $i $field]
+            [$in $out $f $k $act (<Shapes as $crate::model::LayerShape<$i>>::PAD)]
+            [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+    };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [MaxPool2d] [$k:tt $(, $($opt:tt)*)?] []) => {
+        $crate::sequential!(@options [MaxPool2d] MaxPool2d $ctx [Max $in $out $k] [stride $k pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+    };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [MinPool2d] [$k:tt $(, $($opt:tt)*)?] []) => {
+        $crate::sequential!(@options [MinPool2d] MinPool2d $ctx [Min $in $out $k] [stride $k pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+    };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [AvgPool2d] [$k:tt $(, $($opt:tt)*)?] []) => {
+        $crate::sequential!(@options [AvgPool2d] AvgPool2d $ctx [Avg $in $out $k] [stride $k pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+    };
+    (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [Dense] [$n:tt, $o:tt $(, $($opt:tt)*)?] $act:tt) => {
+        $crate::sequential!(@options [Dense] Dense [$name $i $field]
+            [{$crate::model::shape::expect_len(stringify!($field), $n, $in.size())} $o $act]
+            [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+    };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [Dense] [$o:tt $(, $($opt:tt)*)?] $act:tt) => {
+        $crate::sequential!(@options [Dense] Dense $ctx [{$in.size()} $o $act] [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+    };
+
+    // Options, in any order; each arm lists the kinds that take its option.
+    // The kind comes twice: in brackets to match, bare to pass on.
+    (@options [$(Conv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [stride = $v:tt $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $v pad $p mode $m bias $b] [$($($more)*)?]);
+    };
+    (@options [Conv2d] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [pad = $v:tt $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $v mode ZeroPad bias $b] [$($($more)*)?]);
+    };
+    (@options [Conv2d] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [edge = $v:tt $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $v mode EdgePad bias $b] [$($($more)*)?]);
+    };
+    (@options [$(Conv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [bias = true $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $p mode $m bias true] [$($($more)*)?]);
+    };
+    (@options [$(Conv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [bias = false $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $p mode $m bias false] [$($($more)*)?]);
+    };
+    (@options [$(Conv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt $opts:tt [bias = $($rest:tt)*]) => {
+        $crate::sequential!(@bad $ctx $kind);
+    };
+    (@options $k:tt $kind:ident $ctx:tt $args:tt $opts:tt []) => {
+        $crate::sequential!(@build $kind $ctx $args $opts);
+    };
+    (@options $k:tt $kind:ident $ctx:tt $args:tt $opts:tt [$opt:ident = $($rest:tt)*]) => {
+        $crate::sequential!(@error $ctx "unknown option `", stringify!($opt), "`: ", $crate::sequential!(@usage [$kind] $kind));
+    };
+    (@options $k:tt $kind:ident $ctx:tt $args:tt $opts:tt $rest:tt) => { $crate::sequential!(@bad $ctx $kind); };
+
+    (@build Conv2d [$name:ident $i:tt $field:ident] [$in:tt $out:tt $f:tt $k:tt $act:tt $pad:tt]
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt]) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const PAD: [usize; 2] = [
+                $crate::__pad!($field, 0, $p, $crate::__axis!(0, $k)),
+                $crate::__pad!($field, 1, $p, $crate::__axis!(1, $k)),
+            ];
+            const OUT: $crate::model::shape::Dims = $crate::model::shape::conv(
+                stringify!($field),
+                $in,
+                $f,
+                [$crate::__axis!(0, $k), $crate::__axis!(1, $k)],
+                [$crate::__axis!(0, $s), $crate::__axis!(1, $s)],
+                // Read as the type below reads it: a failed padding is noted once.
+                [$pad[0], $pad[1]],
+            );
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::Conv2d<T, {$in.h}, {$in.w}, {$in.c}, {$f},
+                {$crate::__axis!(0, $k)}, {$crate::__axis!(1, $k)}, {$crate::__axis!(0, $s)}, {$crate::__axis!(1, $s)},
+                {$pad[0]}, {$pad[1]}, {$out.h}, {$out.w},
+                $crate::__act!($act), $crate::__bias!($b, $f), $crate::$m>;
+        }
+    };
+    (@build $pool:ident [$name:ident $i:tt $field:ident] [$op:ident $in:tt $out:tt $k:tt] [stride $s:tt $($unused:tt)*]) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims = $crate::model::shape::pool(
+                stringify!($field),
+                $in,
+                [$crate::__axis!(0, $k), $crate::__axis!(1, $k)],
+                [$crate::__axis!(0, $s), $crate::__axis!(1, $s)],
+            );
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::Pool2d<$crate::layers::pool::$op, {$in.h}, {$in.w}, {$in.c},
+                {$crate::__axis!(0, $k)}, {$crate::__axis!(1, $k)}, {$crate::__axis!(0, $s)}, {$crate::__axis!(1, $s)},
+                {$out.h}, {$out.w}>;
+        }
+    };
+    (@build Dense [$name:ident $i:tt $field:ident] [$n:tt $o:tt $act:tt] [stride $s:tt pad $p:tt mode $m:ident bias $b:tt]) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims = $crate::model::shape::Dims::vector($o);
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::Dense<T, $n, {$o}, $crate::__act!($act), $crate::__bias!($b, $o)>;
+        }
+    };
+
+    // Shape-only layers and activations.
+    (@layer [$name:ident $i:tt $field:ident] image $in:tt $out:tt [Flatten] [] []) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims = $crate::model::shape::Dims::vector($in.size());
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::Flatten<{$in.h}, {$in.w}, {$in.c}, {$out.size()}>;
+        }
+    };
+    (@layer [$name:ident $i:tt $field:ident] image $in:tt $out:tt [Upsample] [$f:tt] []) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims =
+                $crate::model::shape::upsample($in, [$crate::__axis!(0, $f), $crate::__axis!(1, $f)]);
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::Upsample<{$in.h}, {$in.w}, {$in.c}, {$crate::__axis!(0, $f)}, {$crate::__axis!(1, $f)},
+                {$out.h}, {$out.w}>;
+        }
+    };
+    (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [Dropout] [$rate:tt] []) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims = $in;
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::Dropout<$crate::__tensor!($r, $in),
+                {$crate::model::shape::permille(stringify!($field), $rate, stringify!($rate))}>;
+        }
+    };
+    // Arguments that no arm above reads (before the activations, whose arm
+    // would take any kind without arguments).
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [Conv2d] $($x:tt)*) => { $crate::sequential!(@bad $ctx Conv2d); };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [Dense] $($x:tt)*) => { $crate::sequential!(@bad $ctx Dense); };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [Upsample] $($x:tt)*) => { $crate::sequential!(@bad $ctx Upsample); };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [Dropout] $($x:tt)*) => { $crate::sequential!(@bad $ctx Dropout); };
+    (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [$act:ident] [] []) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims = $in;
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::Activate<$crate::layers::activation::$act, $crate::__tensor!($r, $in)>;
+        }
+    };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [$kind:ident] $($x:tt)*) => { $crate::sequential!(@bad $ctx $kind); };
+    (@bad $ctx:tt $kind:ident) => {
+        $crate::sequential!(@error $ctx "cannot read this ", stringify!($kind), ": ", $crate::sequential!(@usage [$kind] $kind));
+    };
+    // What each kind takes (the kind in brackets to match, then bare).
+    (@usage [Conv2d] $kind:ident) => { "Conv2d<F, K> takes stride = .., pad = .., edge = .., bias = .., and => Activation" };
+    (@usage [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $kind:ident) => {
+        concat!(stringify!($kind), "<K> takes stride = .., and no activation")
+    };
+    (@usage [Dense] $kind:ident) => { "Dense<O> or Dense<I, O> takes bias = .., and => Activation" };
+    (@usage [Flatten] $kind:ident) => { "Flatten takes no arguments and no activation" };
+    (@usage [Upsample] $kind:ident) => { "Upsample<F> takes no options and no activation" };
+    (@usage [Dropout] $kind:ident) => { "Dropout<RATE> takes no options and no activation" };
+    (@usage $k:tt $kind:ident) => { concat!(stringify!($kind), " as a layer takes no arguments and no activation") };
+
+    // A layer that cannot be built: the error is its geometry, so that
+    // nothing that uses the layer's sizes reports it again.
+    (@error [$name:ident $i:tt $field:ident] $($msg:expr),+) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims =
+                ::core::compile_error!(concat!("layer `", stringify!($field), "`: ", $($msg),+));
+        }
+        // Never built: stands in for the layer, with the failed sizes.
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::sequential!(@unbuilt <Shapes as $crate::model::LayerShape<$i>>::OUT);
+        }
+    };
+    (@unbuilt $out:expr) => { $crate::Flatten<{$out.h}, {$out.w}, {$out.c}, {$out.size()}> };
 }
 
 /// The `i`-th (0: height, 1: width) of `[a, b]`, or `a` itself.
@@ -373,17 +517,19 @@ macro_rules! __pad {
     };
 }
 
+/// The activation type for `[Name]`, or linear for `[]`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __act {
-    () => {
+    ([]) => {
         $crate::layers::activation::Linear
     };
-    ($act:ident) => {
+    ([$act:ident]) => {
         $crate::layers::activation::$act
     };
 }
 
+/// The bias of `n` outputs, for `bias = true` or `false`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __bias {
@@ -393,49 +539,17 @@ macro_rules! __bias {
     (false, $n:tt) => {
         $crate::NoBias
     };
-    (false true, $n:tt) => {
-        $crate::NoBias
-    };
-    (true true, $n:tt) => {
-        [T; $n]
-    };
 }
 
-/// How layer output is held at inference (see `shape::Role`); a convolution
-/// with softmax over its filters is not fused.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __role {
-    ([Conv Softmax]) => {
-        $crate::model::shape::Role::Buffer
-    };
-    ([Conv $($act:ident)?]) => {
-        $crate::model::shape::Role::Conv
-    };
-    ([$role:ident]) => {
-        $crate::model::shape::Role::$role
-    };
-}
-
+/// The tensor type of an `image` or a `vector` of dimensions `dims`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tensor {
-    ([$h:expr, $w:expr, $c:expr]) => {
-        [[[T; { $c }]; { $w }]; { $h }]
+    (image, $dims:tt) => {
+        [[[T; { $dims.c }]; { $dims.w }]; { $dims.h }]
     };
-    ([$n:expr]) => {
-        [T; { $n }]
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __len {
-    ([$h:expr, $w:expr, $c:expr]) => {
-        ($h) * ($w) * ($c)
-    };
-    ([$n:expr]) => {
-        $n
+    (vector, $dims:tt) => {
+        [T; { $dims.size() }]
     };
 }
 
@@ -445,13 +559,5 @@ macro_rules! __len {
 macro_rules! __at {
     ($name:ident, $i:tt) => {
         <$name<T> as $crate::model::LayerAt<T, $i>>::Layer
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __paren {
-    (($e:expr)) => {
-        $e
     };
 }

@@ -5,51 +5,43 @@
 //! const parameters. A shape that does not fit panics during constant
 //! evaluation, which is a compile error carrying the message built here: it
 //! names the layer and the sizes.
+//!
+//! Each layer's output [`Dims`] are computed once, by the geometry functions
+//! below ([`conv`], [`pool`], [`upsample`]), and every type that needs them
+//! refers to that one result: a layer that does not fit is reported once.
 
-/// A message assembled at compile time (const panics cannot format numbers).
-struct Message {
-    buf: [u8; 256],
-    len: usize,
+use crate::text::Text;
+
+/// A compile-time error message (see [`Text`]).
+type Message = Text<256>;
+
+/// An activation's dimensions, as [`sequential!`](crate::sequential) carries
+/// them from layer to layer: an image of `h x w x c`, or a vector of `c`
+/// values as `1 x 1 x c`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    /// Height (1 for a vector).
+    pub h: usize,
+    /// Width (1 for a vector).
+    pub w: usize,
+    /// Channels, or the length of a vector.
+    pub c: usize,
 }
 
-impl Message {
-    const fn new() -> Self {
-        Self { buf: [0; 256], len: 0 }
+impl Dims {
+    /// An image of `h x w x c`.
+    pub const fn image(h: usize, w: usize, c: usize) -> Self {
+        Self { h, w, c }
     }
-    const fn text(mut self, s: &str) -> Self {
-        let b = s.as_bytes();
-        let mut i = 0;
-        while i < b.len() && self.len < self.buf.len() {
-            self.buf[self.len] = b[i];
-            self.len += 1;
-            i += 1;
-        }
-        self
+
+    /// A vector of `n` values.
+    pub const fn vector(n: usize) -> Self {
+        Self { h: 1, w: 1, c: n }
     }
-    const fn num(mut self, mut n: usize) -> Self {
-        let mut digits = [0u8; 20];
-        let mut k = 0;
-        loop {
-            digits[k] = b'0' + (n % 10) as u8;
-            k += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        while k > 0 && self.len < self.buf.len() {
-            k -= 1;
-            self.buf[self.len] = digits[k];
-            self.len += 1;
-        }
-        self
-    }
-    const fn fail(&self) -> ! {
-        let (bytes, _) = self.buf.split_at(self.len);
-        match core::str::from_utf8(bytes) {
-            Ok(s) => panic!("{}", s),
-            Err(_) => panic!("invalid layer shape"),
-        }
+
+    /// The number of values.
+    pub const fn size(self) -> usize {
+        self.h * self.w * self.c
     }
 }
 
@@ -92,6 +84,39 @@ pub const fn same_pad(layer: &str, kernel: usize) -> usize {
             .fail();
     }
     (kernel - 1) / 2
+}
+
+/// Output of a convolution of `filters` filters of `kernel` (height, width)
+/// with `stride` and `pad` over `input`; panics at compile time, naming
+/// `layer`, when the kernel does not fit (see [`window_out`]).
+pub const fn conv(
+    layer: &str,
+    input: Dims,
+    filters: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 2],
+) -> Dims {
+    Dims::image(
+        window_out(layer, "height", input.h, kernel[0], stride[0], pad[0]),
+        window_out(layer, "width", input.w, kernel[1], stride[1], pad[1]),
+        filters,
+    )
+}
+
+/// Output of pooling `window` (height, width) windows `stride` apart over
+/// `input`; panics at compile time, naming `layer`, when the window does not fit.
+pub const fn pool(layer: &str, input: Dims, window: [usize; 2], stride: [usize; 2]) -> Dims {
+    Dims::image(
+        window_out(layer, "height", input.h, window[0], stride[0], 0),
+        window_out(layer, "width", input.w, window[1], stride[1], 0),
+        input.c,
+    )
+}
+
+/// Output of upsampling `input` by `factor` (rows, columns).
+pub const fn upsample(input: Dims, factor: [usize; 2]) -> Dims {
+    Dims::image(input.h * factor[0], input.w * factor[1], input.c)
 }
 
 /// Checks that an explicitly written input size matches the size that

@@ -58,19 +58,22 @@ impl fmt::Display for Thousands {
     }
 }
 
-/// The rows of a summary table; `unit` heads the last column.
+/// The rows of a summary table; `unit` heads the last column. The name and
+/// kind columns fit the longest entry.
 fn table(f: &mut fmt::Formatter<'_>, layers: &[LayerSummary], unit: &str) -> fmt::Result {
-    const RULE: &str = "------------------------------------------------------------------------------------------";
+    let name = layers.iter().map(|l| l.name.len()).fold(8, usize::max);
+    let kind = layers.iter().map(|l| l.info.kind.len()).fold(18, usize::max);
+    let rule = name + kind + 64;
     writeln!(
         f,
-        "{:<8} {:<18} {:<14} {:<14} {:<10} {:<5} {:>10}",
+        "{:<name$} {:<kind$} {:<14} {:<14} {:<10} {:<5} {:>10}",
         "layer", "kind", "input", "output", "activation", "bias", unit
     )?;
-    writeln!(f, "{RULE}")?;
+    writeln!(f, "{:-<rule$}", "")?;
     for l in layers {
         writeln!(
             f,
-            "{:<8} {:<18} {} {} {:<10} {:<5} {:>10}",
+            "{:<name$} {:<kind$} {} {} {:<10} {:<5} {:>10}",
             l.name,
             l.info.kind,
             ShapeCell(l.input, 14),
@@ -80,7 +83,7 @@ fn table(f: &mut fmt::Formatter<'_>, layers: &[LayerSummary], unit: &str) -> fmt
             Thousands(l.params)
         )?;
     }
-    writeln!(f, "{RULE}")
+    writeln!(f, "{:-<rule$}", "")
 }
 
 impl<T: Float, M: Model<T>> fmt::Display for Summary<T, M> {
@@ -120,5 +123,42 @@ impl<Q: Int8Model> fmt::Display for Int8Summary<Q> {
         table(f, Q::LAYERS, "bytes")?;
         writeln!(f, "Model bytes (int8): {} bytes", Thousands(Q::PARAM_BYTES))?;
         write!(f, "Inference workspace: {} bytes", Thousands(Q::WORKSPACE_BYTES))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Summary;
+    use crate::layers::pool::{Avg, Max};
+    use crate::zoo::Lenet;
+    use crate::{Conv2d, EdgePad, Layer, Linear, NoBias, Pool2d, Upsample};
+    use core::fmt::Write;
+
+    #[test]
+    fn lenet_rows_show_kernel_stride_and_padding() {
+        let mut table = heapless::String::<2048>::new();
+        write!(table, "{}", Summary::<f32, Lenet>::new()).unwrap();
+        let mut rows = table.lines().skip(2);
+        assert!(rows.next().unwrap().starts_with("conv1    Conv2d 5x5/1 valid [28, 28, 1]    [24, 24, 8]"));
+        assert!(rows.next().unwrap().starts_with("pool1    MaxPool2d 2x2/2    [24, 24, 8]    [12, 12, 8]"));
+        assert!(rows.next().unwrap().starts_with("conv2    Conv2d 5x5/1 valid [12, 12, 8]    [8, 8, 16]"));
+        assert!(rows.next().unwrap().starts_with("pool2    MaxPool2d 2x2/2    [8, 8, 16]     [4, 4, 16]"));
+    }
+
+    fn kind<L: Layer<f32>>() -> &'static str {
+        L::INFO.kind
+    }
+
+    #[test]
+    fn window_layers_show_their_geometry() {
+        assert_eq!(kind::<Conv2d<f32, 8, 8, 1, 2, 3, 3, 2, 2, 1, 1, 4, 4>>(), "Conv2d 3x3/2 pad 1");
+        assert_eq!(
+            kind::<Conv2d<f32, 8, 8, 1, 2, 3, 3, 1, 1, 1, 1, 8, 8, Linear, NoBias, EdgePad>>(),
+            "Conv2d 3x3/1 edge 1"
+        );
+        assert_eq!(kind::<Conv2d<f32, 8, 8, 1, 2, 3, 2, 1, 2, 1, 0, 8, 4>>(), "Conv2d 3x2/1x2 pad 1x0");
+        assert_eq!(kind::<Pool2d<Avg, 8, 8, 1, 2, 2, 1, 1, 7, 7>>(), "AvgPool2d 2x2/1");
+        assert_eq!(kind::<Pool2d<Max, 8, 8, 1, 3, 1, 3, 1, 2, 8>>(), "MaxPool2d 3x1/3x1");
+        assert_eq!(kind::<Upsample<4, 4, 1, 2, 2, 8, 8>>(), "Upsample 2x2");
     }
 }

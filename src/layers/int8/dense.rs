@@ -118,7 +118,8 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
                 unsafe { crate::kernels::arm_dsp::dot6::<I>(x.as_ptr(), rows.as_ptr(), I / 4, &mut acc) };
                 for (k, a) in acc.into_iter().enumerate() {
                     let r = self.requant[o + k];
-                    y[o + k] = requantize(self.bias[o + k].get().wrapping_add(a), r.multiplier(), r.shift(), zp, lo, hi);
+                    y[o + k] =
+                        requantize(self.bias[o + k].get().wrapping_add(a), r.multiplier(), r.shift(), zp, lo, hi);
                 }
                 o += 6;
             }
