@@ -29,7 +29,7 @@ use constnet::zoo::Lenet;
 use constnet::{Int8, Int8Model, Tensor};
 use cortex_m_semihosting::{debug, hprint, hprintln};
 
-use crate::measure::{self, constnet_mark, measure_stack, Fixed4, MARK_END, MARK_START};
+use crate::measure::{self, constnet_mark, measure_stack, Fixed4, StackUse, MARK_END, MARK_START};
 
 /// The int8 LeNet.
 pub type Net = Int8<Lenet>;
@@ -124,9 +124,10 @@ fn layer_by_layer(m: &Net, ws: &mut Ws) -> <Net as Int8Model>::Output {
     *pass.output::<<Net as Int8Model>::Output>()
 }
 
-/// Runs the checks and exits QEMU with the result.
-pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mut Ws) -> ! {
-    let blobs_ok = check_bad_blobs();
+/// The model from the embedded blob, after the bad blobs were refused.
+#[inline(never)]
+fn load_model<const N: usize>(blobs_ok: &mut bool) -> &'static Net {
+    *blobs_ok = check_bad_blobs();
     // `black_box`: the blob is data the firmware reads, as weights flashed
     // or updated apart from the code would be; otherwise the compiler folds
     // the weights of this one static into the code (larger, and not what a
@@ -136,15 +137,21 @@ pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mu
         Err(e) => panic!("embedded int8 model refused: {:?}", e),
     };
     hprintln!("int8 model: view_int8, in flash at {:p} ({} bytes); {} test images", model, BLOB_LEN, N);
+    model
+}
 
-    fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
-    let (y0, stack) = measure_stack(|| {
-        constnet_mark(MARK_START);
-        let y = model.predict_staged(ws);
-        constnet_mark(MARK_END);
-        *y
-    });
-
+/// The `N` images between markers 1 and 2, the step-at-a-time pass, and
+/// the report; returns whether everything passed.
+#[inline(never)]
+fn check_all<const N: usize>(
+    model: &Net,
+    images: &[u8],
+    labels: &[u8; N],
+    host: &[u8],
+    ws: &mut Ws,
+    y0: &<Net as Int8Model>::Output,
+    stack: StackUse,
+) -> bool {
     let (mut agree, mut identical, mut correct) = (0, 0, 0);
     let mut repeatable = true;
     for i in 0..N {
@@ -152,7 +159,7 @@ pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mu
         constnet_mark(1);
         let y = model.predict_staged(ws);
         constnet_mark(2);
-        repeatable &= i != 0 || y == &y0;
+        repeatable &= i != 0 || y == y0;
         let expected = &host[i * CLASSES..(i + 1) * CLASSES];
         let class = argmax(|c| y[c]);
         agree += usize::from(class == argmax(|c| expected[c] as i8));
@@ -168,13 +175,9 @@ pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mu
         hprint!(" {}={}:{}", FIRST_LAYER_MARK as usize + k, name, macs);
     }
     hprintln!();
-    let layers_ok = layer_by_layer(model, ws) == y0;
+    let layers_ok = layer_by_layer(model, ws) == *y0;
     if !layers_ok {
         hprintln!("FAIL: the layer-by-layer pass differs from predict");
-    }
-    let induce_failure = cfg!(feature = "induce-failure");
-    if induce_failure {
-        hprintln!("induced failure (feature `induce-failure`)");
     }
     hprintln!(
         "agree={}/{} bit_identical={}/{} acc={} stack_peak={} stack_inference={} static_ram_rt={}",
@@ -187,7 +190,28 @@ pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mu
         stack.measured,
         measure::static_ram()
     );
-    let ok = identical == N && blobs_ok && repeatable && layers_ok && !induce_failure;
+    identical == N && repeatable && layers_ok
+}
+
+/// Runs the checks and exits QEMU with the result. Its own frame is small
+/// (the checks and printing run in functions of their own), so the stack
+/// peak of the measured inference is what an application would see.
+pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mut Ws) -> ! {
+    let mut blobs_ok = true;
+    let model = load_model::<N>(&mut blobs_ok);
+    fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
+    let (y0, stack) = measure_stack(|| {
+        constnet_mark(MARK_START);
+        let y = model.predict_staged(ws);
+        constnet_mark(MARK_END);
+        *y
+    });
+    let checks_ok = check_all(model, images, labels, host, ws, &y0, stack);
+    let induce_failure = cfg!(feature = "induce-failure");
+    if induce_failure {
+        hprintln!("induced failure (feature `induce-failure`)");
+    }
+    let ok = checks_ok && blobs_ok && !induce_failure;
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
     loop {
         cortex_m::asm::wfi();

@@ -1,8 +1,9 @@
 //! Inner loops, one file per instruction set: [`portable`] Rust that the
 //! compiler vectorizes (every target), and beside it the assembly that a
 //! target needs where measurements asked for it (`arm_fpu`: hard-float Arm,
-//! `f32`; `arm_dsp`: Arm with the DSP extension, int8; `int8` holds the
-//! portable integer arithmetic of TFLite's scheme).
+//! `f32`; `arm_dsp`: Arm with the DSP extension, int8; `armv6m`: Arm
+//! without it, int8; `int8` holds the portable integer arithmetic of
+//! TFLite's scheme).
 //!
 //! Layers call these; kernels know nothing of layers or models. Every
 //! architecture's kernel computes exactly what the portable one does, in the
@@ -12,6 +13,8 @@
 pub(crate) mod arm_dsp;
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
 pub(crate) mod arm_fpu;
+#[cfg(all(target_arch = "arm", not(constnet_dsp)))]
+pub(crate) mod armv6m;
 pub(crate) mod int8;
 pub(crate) mod portable;
 

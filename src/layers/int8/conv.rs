@@ -183,7 +183,11 @@ qconv_impl! {{
             if inside_x && iy >= 0 && (iy as usize) < H {
                 let x0 = x0 as usize;
                 let span = x[iy as usize][x0..x0 + KW].as_flattened();
-                for (a, w) in acc.iter_mut().zip(&self.weight) {
+                #[cfg(all(target_arch = "arm", not(constnet_dsp)))]
+                let done = self.quads_armv6m(span, ky, acc);
+                #[cfg(not(all(target_arch = "arm", not(constnet_dsp))))]
+                let done = 0;
+                for (a, w) in acc.iter_mut().zip(&self.weight).skip(done) {
                     *a = a.wrapping_add(dot(span, w[ky].as_flattened()));
                 }
             } else {
@@ -199,6 +203,29 @@ qconv_impl! {{
                 }
             }
         }
+    }
+
+    /// Adds row `ky` of filters `0 .. 4 * (F / 4)` applied to `span` to
+    /// their accumulators, four filters at a time; returns how many it did
+    /// (none for rows under 16 taps).
+    #[cfg(all(target_arch = "arm", not(constnet_dsp)))]
+    #[inline(always)]
+    fn quads_armv6m(&self, span: &[i8], ky: usize, acc: &mut [i32; F]) -> usize {
+        // Short rows cost more in the call than they save (conv1's 5 taps).
+        if KW * C < 16 {
+            return 0;
+        }
+        let (acc4, _) = acc.as_chunks_mut::<4>();
+        for (q, a) in acc4.iter_mut().enumerate() {
+            let rows = self.weight[4 * q..4 * q + 4].as_flattened().as_flattened().as_flattened();
+            let first = &rows[ky * KW * C..];
+            assert!(span.len() == KW * C && first.len() >= 3 * KH * KW * C + KW * C && KW * C > 0);
+            // SAFETY: `span` is the `KW * C` input bytes, and `first` the
+            // first row of taps of four filters `KH * KW * C` bytes apart,
+            // the fourth row inside `first` (asserted above).
+            unsafe { crate::kernels::armv6m::dot4(span.as_ptr(), first.as_ptr(), KH * KW * C, KW * C, a) };
+        }
+        4 * (F / 4)
     }
 
     /// `P` (1 to 3) output pixels `(oy, ox ..)` whose windows lie inside

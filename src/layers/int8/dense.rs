@@ -124,6 +124,23 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
                 o += 6;
             }
         }
+        // Four outputs at a time on Arm without the DSP extension.
+        #[cfg(all(target_arch = "arm", not(constnet_dsp)))]
+        if I >= 16 {
+            while o + 4 <= O {
+                let mut acc = [0i32; 4];
+                let rows = self.weight[o..o + 4].as_flattened();
+                // SAFETY: `rows` holds the four rows, `I` bytes apart, and `x`
+                // its `I` bytes (`I` positive).
+                unsafe { crate::kernels::armv6m::dot4(x.as_ptr(), rows.as_ptr(), I, I, &mut acc) };
+                for (k, a) in acc.into_iter().enumerate() {
+                    let r = self.requant[o + k];
+                    y[o + k] =
+                        requantize(self.bias[o + k].get().wrapping_add(a), r.multiplier(), r.shift(), zp, lo, hi);
+                }
+                o += 4;
+            }
+        }
         while o < O {
             #[cfg(constnet_dsp)]
             let acc = crate::kernels::arm_dsp::dot(x, &self.weight[o], self.bias[o].get());
