@@ -15,7 +15,9 @@
 #   INT8_ENFORCE_TARGETS=1);
 # - the gates CI enforces: every output bit-identical to the host's, and
 #   each figure at most what was last measured plus a little headroom, so a
-#   regression fails CI while the missed targets stay in view.
+#   regression fails CI while the missed targets stay in view;
+# - and the comparison's teeth: a build with one weight one LSB off
+#   (`perturb-one-ulp`, checksum recomputed) must fail it.
 #
 # Estimated cycles: bash ../shared/tools/qemu-cycles/run.sh <elf of the M4F line>
 set -euo pipefail
@@ -70,4 +72,15 @@ chip() { # chip CRATE TARGET MACHINE TAG RAM_TARGET FLASH_TARGET INSTR_TARGET RA
 
 chip firmware-example thumbv7em-none-eabihf netduinoplus2 "${m4_limits[@]}"
 chip firmware-m0 thumbv6m-none-eabi microbit "${m0_limits[@]}"
+
+# Teeth: one weight one LSB off (checksum recomputed, so it loads and runs)
+# must fail the byte-for-byte comparison.
+if (cd "$root/firmware-example" && cargo run --release --quiet --bin int8 --features perturb-one-ulp) >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "firmware-int8: a one-LSB change to the int8 weights passed: the comparison has no teeth" >&2
+    exit 1
+fi
+caught=$(grep -o 'bit_identical=[0-9]*/[0-9]*' "$log" | tail -n 1)
+[ -n "$caught" ] || { cat "$log" >&2; echo "firmware-int8: the perturbed firmware did not run to its report" >&2; exit 1; }
+echo "perturb-one-ulp (int8) caught: $caught"
 exit $status
