@@ -105,6 +105,11 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
         let () = Self::CHECK;
         let (lo, hi) = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
         let zp = self.output.zero_point();
+        // Output `o` from its dot product (bias not yet added).
+        let out = |o: usize, dot: i32| {
+            let r = self.requant[o];
+            requantize(self.bias[o].get().wrapping_add(dot), r.multiplier(), r.shift(), zp, lo, hi)
+        };
         let mut o = 0;
         // Six outputs at a time on the DSP, each input word widened once.
         #[cfg(constnet_dsp)]
@@ -117,9 +122,7 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
                 // fits an immediate (checked above).
                 unsafe { crate::kernels::arm_dsp::dot6::<I>(x.as_ptr(), rows.as_ptr(), I / 4, &mut acc) };
                 for (k, a) in acc.into_iter().enumerate() {
-                    let r = self.requant[o + k];
-                    y[o + k] =
-                        requantize(self.bias[o + k].get().wrapping_add(a), r.multiplier(), r.shift(), zp, lo, hi);
+                    y[o + k] = out(o + k, a);
                 }
                 o += 6;
             }
@@ -134,20 +137,17 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
                 // its `I` bytes (`I` positive).
                 unsafe { crate::kernels::armv6m::dot4(x.as_ptr(), rows.as_ptr(), I, I, &mut acc) };
                 for (k, a) in acc.into_iter().enumerate() {
-                    let r = self.requant[o + k];
-                    y[o + k] =
-                        requantize(self.bias[o + k].get().wrapping_add(a), r.multiplier(), r.shift(), zp, lo, hi);
+                    y[o + k] = out(o + k, a);
                 }
                 o += 4;
             }
         }
         while o < O {
             #[cfg(constnet_dsp)]
-            let acc = crate::kernels::arm_dsp::dot(x, &self.weight[o], self.bias[o].get());
+            let d = crate::kernels::arm_dsp::dot(x, &self.weight[o], 0);
             #[cfg(not(constnet_dsp))]
-            let acc = self.bias[o].get().wrapping_add(dot(x, &self.weight[o]));
-            let r = self.requant[o];
-            y[o] = requantize(acc, r.multiplier(), r.shift(), zp, lo, hi);
+            let d = dot(x, &self.weight[o]);
+            y[o] = out(o, d);
             o += 1;
         }
     }

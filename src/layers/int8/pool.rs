@@ -1,11 +1,12 @@
 //! Int8 max, min and average pooling (TFLite's MAX_POOL_2D, AVERAGE_POOL_2D).
 
-use super::{Int8Layer, QuantizeError, QuantizeLayer, QuantizeOptions, Range};
+use super::reshape::keeps_quantization;
+use super::{Int8Layer, QuantizeLayer};
 use crate::kernels::int8::rounded_average;
 use crate::layers::pool::PoolKind;
 use crate::layers::window::window_span;
 use crate::layers::{fingerprint, str_hash, LayerInfo};
-use crate::quant::{Bytes, QParams};
+use crate::quant::Bytes;
 use crate::Pool2d;
 use core::marker::PhantomData;
 
@@ -137,13 +138,5 @@ impl<
 {
     type Int8 = QPool2d<K, H, W, C, KH, KW, SH, SW, 0, 0, OH, OW>;
 
-    fn quantize(
-        &self,
-        input: QParams,
-        _: Range,
-        _: &QuantizeOptions,
-        _: &mut Self::Int8,
-    ) -> Result<QParams, QuantizeError> {
-        Ok(input)
-    }
+    keeps_quantization!();
 }

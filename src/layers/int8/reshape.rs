@@ -8,6 +8,22 @@ use crate::quant::{Bytes, Le32, QParams};
 use crate::{Activate, Dropout, Flatten, Layer, Tensor, Upsample};
 use core::marker::PhantomData;
 
+/// The `quantize` of a layer whose output keeps its input's quantization.
+macro_rules! keeps_quantization {
+    () => {
+        fn quantize(
+            &self,
+            input: $crate::quant::QParams,
+            _: $crate::layers::int8::Range,
+            _: &$crate::layers::int8::QuantizeOptions,
+            _: &mut Self::Int8,
+        ) -> Result<$crate::quant::QParams, $crate::layers::int8::QuantizeError> {
+            Ok(input)
+        }
+    };
+}
+pub(crate) use keeps_quantization;
+
 /// Views an `H x W x C` int8 image as a vector of `N` values, in place.
 #[repr(C)]
 pub struct QFlatten<const H: usize, const W: usize, const C: usize, const N: usize>(PhantomData<()>);
@@ -29,15 +45,7 @@ impl<const H: usize, const W: usize, const C: usize, const N: usize> Int8Layer f
 
 impl<const H: usize, const W: usize, const C: usize, const N: usize> QuantizeLayer for Flatten<H, W, C, N> {
     type Int8 = QFlatten<H, W, C, N>;
-    fn quantize(
-        &self,
-        input: QParams,
-        _: Range,
-        _: &QuantizeOptions,
-        _: &mut Self::Int8,
-    ) -> Result<QParams, QuantizeError> {
-        Ok(input)
-    }
+    keeps_quantization!();
 }
 
 /// A layer that passes its int8 input on unchanged: dropout at inference, a
@@ -61,28 +69,12 @@ impl<X: Tensor<i8>> Int8Layer for QIdentity<X> {
 
 impl<X: Tensor<f32> + Retype, const PERMILLE: u32> QuantizeLayer for Dropout<X, PERMILLE> {
     type Int8 = QIdentity<X::Int8>;
-    fn quantize(
-        &self,
-        input: QParams,
-        _: Range,
-        _: &QuantizeOptions,
-        _: &mut Self::Int8,
-    ) -> Result<QParams, QuantizeError> {
-        Ok(input)
-    }
+    keeps_quantization!();
 }
 
 impl<X: Tensor<f32> + Retype> QuantizeLayer for Activate<Linear, X> {
     type Int8 = QIdentity<X::Int8>;
-    fn quantize(
-        &self,
-        input: QParams,
-        _: Range,
-        _: &QuantizeOptions,
-        _: &mut Self::Int8,
-    ) -> Result<QParams, QuantizeError> {
-        Ok(input)
-    }
+    keeps_quantization!();
 }
 
 /// Relu on int8 values: a clamp at the quantized zero, keeping the input's
@@ -193,15 +185,7 @@ impl<
     > QuantizeLayer for Upsample<H, W, C, FH, FW, OH, OW>
 {
     type Int8 = QUpsample<H, W, C, FH, FW, OH, OW>;
-    fn quantize(
-        &self,
-        input: QParams,
-        _: Range,
-        _: &QuantizeOptions,
-        _: &mut Self::Int8,
-    ) -> Result<QParams, QuantizeError> {
-        Ok(input)
-    }
+    keeps_quantization!();
 }
 
 /// The int8 stand-in for a float layer `L` that has no int8 form (sigmoid
