@@ -16,8 +16,10 @@
 # - the gates CI enforces: every output bit-identical to the host's, and
 #   each figure at most what was last measured plus a little headroom, so a
 #   regression fails CI while the missed targets stay in view;
-# - and the comparison's teeth: a build with one weight one LSB off
-#   (`perturb-one-ulp`, checksum recomputed) must fail it.
+# - the kernels' check on both chips (`kernels_int8`: every path of the
+#   assembly kernels against reference loops), and the comparison's teeth:
+#   a build with one weight one LSB off (`perturb-one-ulp`, checksum
+#   recomputed) must fail it.
 #
 # Estimated cycles: bash ../shared/tools/qemu-cycles/run.sh <elf of the M4F line>
 set -euo pipefail
@@ -72,6 +74,24 @@ chip() { # chip CRATE TARGET MACHINE TAG RAM_TARGET FLASH_TARGET INSTR_TARGET RA
 
 chip firmware-example thumbv7em-none-eabihf netduinoplus2 "${m4_limits[@]}"
 chip firmware-m0 thumbv6m-none-eabi microbit "${m0_limits[@]}"
+
+# The int8 layers in many shapes (every path of the assembly kernels) against
+# reference loops, on both chips: src/kernels_int8.rs.
+for crate in firmware-example firmware-m0; do
+    if ! (cd "$root/$crate" && cargo run --release --quiet --bin kernels_int8) >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "firmware-int8: $crate kernels_int8 failed" >&2
+        exit 1
+    fi
+    kernels=$(grep '^KERNELS-INT8 ok=' "$log" | tail -n 1)
+    kernels=${kernels#KERNELS-INT8 ok=}
+    if [ -z "${kernels%/*}" ] || [ "${kernels%/*}" != "${kernels#*/}" ] || [ "${kernels#*/}" = 0 ]; then
+        cat "$log" >&2
+        echo "firmware-int8: $crate kernels_int8: not every case passes: $kernels" >&2
+        exit 1
+    fi
+    echo "KERNELS-INT8 $crate ok=$kernels"
+done
 
 # Teeth: one weight one LSB off (checksum recomputed, so it loads and runs)
 # must fail the byte-for-byte comparison.
