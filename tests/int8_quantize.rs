@@ -162,3 +162,39 @@ fn int8_blob_round_trips_and_rejects_bad_bytes() {
         }
     }
 }
+
+constnet::sequential! {
+    /// Average and overlapping max pooling after convolutions, with padding.
+    struct Pools: [12, 12, 2] {
+        c1: Conv2d<6, 3, pad = 1> => Relu, // [12, 12, 6]
+        p1: AvgPool2d<2>,                  // [6, 6, 6]
+        c2: Conv2d<5, 3>,                  // [4, 4, 5]
+        p2: MaxPool2d<2, stride = 1>,      // [3, 3, 5]
+        flat: Flatten,
+        out: Dense<4>,
+    }
+}
+
+#[test]
+fn fused_int8_average_and_overlapping_pooling_match_layer_by_layer() {
+    let model = Pools::<f32>::new(5);
+    let images: Vec<f32> = (0..6 * 288).map(|i| ((i * 53) % 256) as f32 / 255.0).collect();
+    let q = quantize(&model, images.chunks(288), &QuantizeOptions::default()).unwrap();
+    assert!(q.is_valid());
+    let mut ws = Box::new(Workspace::new());
+    for image in images.chunks(288) {
+        let mut x = [[[0i8; 2]; 12]; 12];
+        q.quantize_input(image, &mut x);
+        let fused = *q.predict(&x, &mut ws);
+        let (mut a, mut b, mut c, mut d) =
+            ([[[0i8; 6]; 12]; 12], [[[0i8; 6]; 6]; 6], [[[0i8; 5]; 4]; 4], [[[0i8; 5]; 3]; 3]);
+        let (mut e, mut y) = ([0i8; 45], [0i8; 4]);
+        q.c1.forward(&x, &mut a);
+        q.p1.forward(&a, &mut b);
+        q.c2.forward(&b, &mut c);
+        q.p2.forward(&c, &mut d);
+        q.flat.forward(&d, &mut e);
+        q.out.forward(&e, &mut y);
+        assert_eq!(fused, y);
+    }
+}
