@@ -6,7 +6,9 @@
 //! kernels). Given TFLite's numbers, constnet's int8 layers must give the
 //! same outputs exactly.
 
-use constnet::layers::int8::{Int8Layer, LoadTflite, QConv2d, QDense, QDenseSoftmax, QFlatten, QPool2d, QSoftmax};
+use constnet::layers::int8::{
+    Int8Layer, LoadTflite, QConv2d, QDense, QDenseSoftmax, QDepthwiseConv2d, QFlatten, QPool2d, QSoftmax,
+};
 use constnet::pool::{Avg, Max};
 use constnet::quant::{zeroed_bytes, Bytes, QParams};
 use constnet::{Linear, Relu, Tensor};
@@ -79,6 +81,10 @@ conv_case!(conv_1x1_relu, "conv_1x1_s1_relu", QConv2d<6, 6, 8, 12, 1, 1, 1, 1, 0
 // TF "same" with an even kernel at stride 2 pads one more after than before.
 conv_case!(conv_2x2_stride2_same_pads_after, "conv_2x2_s2_same", QConv2d<7, 7, 3, 5, 2, 2, 2, 2, 0, 0, 4, 4, Linear>);
 conv_case!(conv_3x1_stride_2x1_valid, "conv_3x1_s21_valid", QConv2d<9, 6, 2, 3, 3, 1, 2, 1, 0, 0, 4, 6, Linear>);
+
+// Depthwise (issue 10's layer; TFLite's weights [1][KH][KW][C * M]).
+conv_case!(depthwise_3x3_multiplier_2_same_relu, "depthwise_3x3_s1_same_relu", QDepthwiseConv2d<8, 8, 4, 2, 8, 3, 3, 1, 1, 1, 1, 8, 8, Relu>);
+conv_case!(depthwise_3x3_stride2_valid, "depthwise_3x3_s2_valid", QDepthwiseConv2d<9, 9, 3, 1, 3, 3, 3, 2, 2, 0, 0, 4, 4, Linear>);
 
 macro_rules! pool_case {
     ($test:ident, $name:literal, $ty:ty) => {

@@ -14,6 +14,7 @@ use crate::Tensor;
 
 mod conv;
 mod dense;
+mod depthwise;
 mod pool;
 mod reshape;
 mod softmax;
@@ -21,6 +22,7 @@ mod softmax;
 pub(crate) use conv::qconv_impl;
 pub use conv::QConv2d;
 pub use dense::QDense;
+pub use depthwise::QDepthwiseConv2d;
 pub use pool::QPool2d;
 pub use reshape::{QFlatten, QIdentity, QRelu, QUpsample, Unsupported};
 pub use softmax::{QDenseSoftmax, QSoftmax};

@@ -1,0 +1,188 @@
+//! Int8 depthwise convolution (TFLite's DEPTHWISE_CONV_2D).
+
+use super::conv::fits_padded;
+use super::{Int8Layer, LoadTflite, QuantizeError};
+use crate::kernels::int8::requantize;
+use crate::layers::activation::{Activation, Int8Fused};
+use crate::layers::{fingerprint, str_hash, LayerInfo};
+use crate::quant::{activation_range, channel_requant, Bytes, Le32, QParams, Requant};
+use core::marker::PhantomData;
+
+/// Each of the `C` input channels of an `H x W x C` int8 input filtered on
+/// its own by `M` filters of `KH x KW` (the depth multiplier), giving
+/// `OH x OW x OC` with `OC = C * M`: output channel `c * M + m` reads input
+/// channel `c`. Stride, padding before the input and activation as
+/// [`QConv2d`](super::QConv2d).
+///
+/// Weights are TFLite's layout, `[KH][KW][OC]` (one scale per output
+/// channel): a tap's weights for every output channel are contiguous, as
+/// the input pixel they meet.
+#[repr(C)]
+pub struct QDepthwiseConv2d<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const OC: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PH: usize,
+    const PW: usize,
+    const OH: usize,
+    const OW: usize,
+    A,
+> {
+    /// The input's zero point; padding reads it (the real zero).
+    pub input_zero_point: Le32,
+    /// The output's quantization.
+    pub output: QParams,
+    /// Per output channel: TFLite's bias minus `input_zero_point * sum(weights)`.
+    pub bias: [Le32; OC],
+    /// Per output channel: `input_scale * weight_scale / output_scale`.
+    pub requant: [Requant; OC],
+    /// Weights, `[ky][kx][output channel]`, symmetric int8.
+    pub weight: [[[i8; OC]; KW]; KH],
+    activation: PhantomData<A>,
+}
+
+/// Writes an `impl` (inherent, or of the trait in `<...>`) for `QDepthwiseConv2d`.
+macro_rules! qdepthwise_impl {
+    ($(<$tr:path>)? { $($body:tt)* }) => {
+        impl<
+                const H: usize,
+                const W: usize,
+                const C: usize,
+                const M: usize,
+                const OC: usize,
+                const KH: usize,
+                const KW: usize,
+                const SH: usize,
+                const SW: usize,
+                const PH: usize,
+                const PW: usize,
+                const OH: usize,
+                const OW: usize,
+                A: Activation,
+            > $($tr for)? QDepthwiseConv2d<H, W, C, M, OC, KH, KW, SH, SW, PH, PW, OH, OW, A>
+        {
+            $($body)*
+        }
+    };
+}
+
+// SAFETY: `#[repr(C)]` of alignment-1 fields and a zero-sized marker.
+unsafe impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const M: usize,
+        const OC: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PH: usize,
+        const PW: usize,
+        const OH: usize,
+        const OW: usize,
+        A,
+    > Bytes for QDepthwiseConv2d<H, W, C, M, OC, KH, KW, SH, SW, PH, PW, OH, OW, A>
+{
+}
+
+qdepthwise_impl! {{
+    /// Fails the build when the geometry is wrong or the activation has no
+    /// int8 form.
+    const CHECK: () = {
+        assert!(
+            OC == C * M && M > 0 && fits_padded(H, KH, SH, PH, OH) && fits_padded(W, KW, SW, PW, OW),
+            "QDepthwiseConv2d: OC must be C * M, and OH/OW match the input, kernel, stride and padding"
+        );
+        assert!(
+            !matches!(A::INT8, Int8Fused::Unsupported),
+            "int8: this convolution's activation has no int8 form (TFLite fuses only relu)"
+        );
+    };
+}}
+
+qdepthwise_impl! {<LoadTflite> {
+    fn load_tflite(
+        &mut self,
+        weights: &[i8],
+        bias: &[i32],
+        weight_scales: &[f32],
+        input: QParams,
+        output: QParams,
+    ) -> Result<(), QuantizeError> {
+        if weights.len() != KH * KW * OC || bias.len() != OC || !(weight_scales.len() == OC || weight_scales.len() == 1) {
+            return Err(QuantizeError::Unsupported { kind: "QDepthwiseConv2d" });
+        }
+        self.input_zero_point = Le32::new(input.zero_point());
+        self.output = output;
+        for (dst, &w) in self.weight.as_flattened_mut().as_flattened_mut().iter_mut().zip(weights) {
+            *dst = w;
+        }
+        for oc in 0..OC {
+            let sum: i32 = weights.iter().skip(oc).step_by(OC).map(|&w| w as i32).sum();
+            self.bias[oc] = Le32::new(bias[oc].wrapping_sub(input.zero_point().wrapping_mul(sum)));
+            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { oc }];
+            self.requant[oc] = channel_requant(input.scale(), ws, output.scale());
+        }
+        Ok(())
+    }
+}}
+
+qdepthwise_impl! {<Int8Layer> {
+    type Input = [[[i8; C]; W]; H];
+    type Output = [[[i8; OC]; OW]; OH];
+    const INFO: LayerInfo = LayerInfo { kind: "QDepthwiseConv2d", activation: A::NAME, bias: true, window: [KH, KW] };
+    const FINGERPRINT: u64 = fingerprint(&[
+        str_hash("QDepthwiseConv2d/int8/HWO"),
+        H as u64, W as u64, C as u64, M as u64, KH as u64, KW as u64,
+        SH as u64, SW as u64, PH as u64, PW as u64, OH as u64, OW as u64,
+        str_hash(A::NAME),
+    ]);
+
+    fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
+        let () = Self::CHECK;
+        let (lo, hi) = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
+        let zp = self.input_zero_point.get() as i8;
+        let padding = [zp; C];
+        let mut acc = [0i32; OC];
+        for (oy, row) in y.iter_mut().enumerate() {
+            for (ox, out) in row.iter_mut().enumerate() {
+                for (a, b) in acc.iter_mut().zip(&self.bias) {
+                    *a = b.get();
+                }
+                for (ky, w_row) in self.weight.iter().enumerate() {
+                    let iy = (oy * SH + ky) as isize - PH as isize;
+                    for (kx, w) in w_row.iter().enumerate() {
+                        let ix = (ox * SW + kx) as isize - PW as isize;
+                        let inside = iy >= 0 && (iy as usize) < H && ix >= 0 && (ix as usize) < W;
+                        // Positions outside read the zero point (the folded bias
+                        // counted every tap).
+                        let px = if inside { &x[iy as usize][ix as usize] } else { &padding };
+                        for (c, &v) in px.iter().enumerate() {
+                            for m in 0..M {
+                                let oc = c * M + m;
+                                acc[oc] = acc[oc].wrapping_add(v as i32 * w[oc] as i32);
+                            }
+                        }
+                    }
+                }
+                for (oc, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
+                    let r = self.requant[oc];
+                    *o = requantize(a, r.multiplier(), r.shift(), self.output.zero_point(), lo, hi);
+                }
+            }
+        }
+    }
+
+    fn is_valid(&self) -> bool {
+        (-128..=127).contains(&self.input_zero_point.get())
+            && self.output.is_valid()
+            && self.requant.iter().all(|r| r.is_valid())
+    }
+}}
