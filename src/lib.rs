@@ -10,6 +10,7 @@ extern crate std;
 // them, persistence, and the reference networks.
 mod float;
 pub(crate) mod kernels;
+pub use kernels::dispatch as cpu;
 pub mod layers;
 pub mod model;
 mod params;

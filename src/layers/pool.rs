@@ -1,6 +1,6 @@
 //! Max, min and average pooling over HWC images.
 
-use crate::kernels::axpy;
+use crate::kernels::{axpy, dispatch4};
 use crate::layers::window::fits;
 use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, TrainContext};
@@ -208,33 +208,42 @@ pool_impl! {<Backward<T>> {
         _: &TrainContext,
     ) {
         let Some(dx) = dx else { return };
-        *dx = [[[T::zero(); C]; W]; H];
-        let scale = T::one() / T::of((KH * KW) as f64);
-        for (oy, row) in dy.iter().enumerate() {
-            for (ox, g) in row.iter().enumerate() {
-                if K::AVERAGE {
-                    for ky in 0..KH {
-                        for kx in 0..KW {
-                            axpy(&mut dx[oy * SH + ky][ox * SW + kx], scale, g);
+        dispatch4(
+            x,
+            y,
+            &*dy,
+            dx,
+            #[inline(always)]
+            |x, y, dy, dx| {
+                *dx = [[[T::zero(); C]; W]; H];
+                let scale = T::one() / T::of((KH * KW) as f64);
+                for (oy, row) in dy.iter().enumerate() {
+                    for (ox, g) in row.iter().enumerate() {
+                        if K::AVERAGE {
+                            for ky in 0..KH {
+                                for kx in 0..KW {
+                                    axpy(&mut dx[oy * SH + ky][ox * SW + kx], scale, g);
+                                }
+                            }
+                            continue;
+                        }
+                        // Window position of the first element equal to the chosen
+                        // value, per channel: scanned last to first with selects, not
+                        // branches (which would mispredict on every other element).
+                        let ys = &y[oy][ox];
+                        let mut first = [0usize; C];
+                        for k in (0..KH * KW).rev() {
+                            let xs = &x[oy * SH + k / KW][ox * SW + k % KW];
+                            for ((f, &xc), &yc) in first.iter_mut().zip(xs).zip(ys) {
+                                *f = if xc == yc { k } else { *f };
+                            }
+                        }
+                        for (c, &k) in first.iter().enumerate() {
+                            dx[oy * SH + k / KW][ox * SW + k % KW][c] += g[c];
                         }
                     }
-                    continue;
                 }
-                // Window position of the first element equal to the chosen
-                // value, per channel: scanned last to first with selects, not
-                // branches (which would mispredict on every other element).
-                let ys = &y[oy][ox];
-                let mut first = [0usize; C];
-                for k in (0..KH * KW).rev() {
-                    let xs = &x[oy * SH + k / KW][ox * SW + k % KW];
-                    for ((f, &xc), &yc) in first.iter_mut().zip(xs).zip(ys) {
-                        *f = if xc == yc { k } else { *f };
-                    }
-                }
-                for (c, &k) in first.iter().enumerate() {
-                    dx[oy * SH + k / KW][ox * SW + k % KW][c] += g[c];
-                }
-            }
-        }
+            },
+        );
     }
 }}
