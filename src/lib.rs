@@ -41,6 +41,8 @@ pub use layers::{
     NoBias, Padding, Pool2d, PoolKind, Relu, Sigmoid, Softmax, Tanh, TrainContext, Upsample, ZeroPad,
 };
 pub use model::{FuseWith, Int8, Int8Model, LayerSummary, Model, QuantizeModel, Workspace};
+#[cfg(feature = "std")]
+pub use params::zeroed_boxed;
 pub use params::{zeroed, Params};
 pub use persist::{load_into, save, view, LoadError};
 pub use rng::Rng;
