@@ -339,14 +339,23 @@ conv_impl! {<Backward<T>> {
         grads: &mut Self,
         ctx: &TrainContext,
     ) {
-        if !ctx.fused {
-                A::backward(y.as_flattened().as_flattened(), dy.as_flattened_mut().as_flattened_mut(), F);
-        }
-        if let Some(db) = grads.bias.values_mut() {
-            for g in dy.as_flattened() {
-                axpy(db, T::one(), g);
-            }
-        }
+        let fused = ctx.fused;
+        dispatch3(
+            y,
+            &mut *dy,
+            &mut grads.bias,
+            #[inline(always)]
+            move |y, dy, bias| {
+                if !fused {
+                    A::backward(y.as_flattened().as_flattened(), dy.as_flattened_mut().as_flattened_mut(), F);
+                }
+                if let Some(db) = bias.values_mut() {
+                    for g in dy.as_flattened() {
+                        axpy(db, T::one(), g);
+                    }
+                }
+            },
+        );
         self.weight_gradient(x, dy, &mut grads.weight);
         if let Some(dx) = dx {
             self.input_gradient(dy, dx);

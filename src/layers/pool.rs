@@ -1,6 +1,6 @@
 //! Max, min and average pooling over HWC images.
 
-use crate::kernels::{axpy, dispatch4};
+use crate::kernels::{axpy, dispatch2, dispatch4};
 use crate::layers::window::fits;
 use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, TrainContext};
@@ -180,19 +180,26 @@ pool_impl! {<Layer<T>> {
 
     fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
         let () = Self::SHAPE_OK;
-        for (oy, row) in y.iter_mut().enumerate() {
-            for (ox, out) in row.iter_mut().enumerate() {
-                *out = x[oy * SH][ox * SW];
-                for ky in 0..KH {
-                    for kx in 0..KW {
-                        if ky + kx > 0 {
-                            K::fold(out, &x[oy * SH + ky][ox * SW + kx]);
+        dispatch2(
+            x,
+            y,
+            #[inline(always)]
+            |x, y| {
+                for (oy, row) in y.iter_mut().enumerate() {
+                    for (ox, out) in row.iter_mut().enumerate() {
+                        *out = x[oy * SH][ox * SW];
+                        for ky in 0..KH {
+                            for kx in 0..KW {
+                                if ky + kx > 0 {
+                                    K::fold(out, &x[oy * SH + ky][ox * SW + kx]);
+                                }
+                            }
                         }
+                        K::finish(out, KH * KW);
                     }
                 }
-                K::finish(out, KH * KW);
-            }
-        }
+            },
+        );
     }
 }}
 
