@@ -2,8 +2,8 @@
 //!
 //! A crate that depends on constnet compiles it for its target's baseline,
 //! on x86-64 SSE2 (128-bit vectors), unless it sets `-C target-feature`
-//! itself. So the hot loops (convolution forward and backward, the dense
-//! layers, pooling's backward pass, the optimizers) exist twice on x86-64:
+//! itself. So the hot loops (convolution, pooling and dense layers forward
+//! and backward, the optimizers, the trainer's gradient sum) exist twice on x86-64:
 //! as written, and compiled with AVX2 and FMA enabled (256-bit vectors). The
 //! first call checks the CPU once (CPUID, and XGETBV for the operating
 //! system's support of the AVX registers; no `std` needed) and caches the

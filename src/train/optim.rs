@@ -56,8 +56,9 @@ pub struct Momentum<T, M, S = M> {
 }
 
 impl<T: Float, M: Params<T>> Momentum<T, M> {
-    /// Momentum SGD with zero initial velocity, held in the optimizer (twice
-    /// the model's size with the model, on the stack unless in a `static`).
+    /// Momentum SGD with zero initial velocity, held in the optimizer (the
+    /// model's size, on the stack unless in a `static`; see
+    /// [`Momentum::new_boxed`]).
     pub fn new(lr: T, momentum: T) -> Self {
         Self { lr, momentum, velocity: crate::zeroed(), model: PhantomData }
     }
@@ -126,9 +127,9 @@ impl<T: Float, M, S> Adam<T, M, S> {
 }
 
 impl<T: Float, M: Params<T>> Adam<T, M> {
-    /// Adam with the usual defaults and learning rate `lr`, its moments held
-    /// in the optimizer (three times the model's size with the model, on the
-    /// stack unless in a `static`).
+    /// Adam with the usual defaults and learning rate `lr`, its two moments
+    /// held in the optimizer (twice the model's size, on the stack unless in
+    /// a `static`; see [`Adam::new_boxed`]).
     pub fn new(lr: T) -> Self {
         Self::with_moments(lr, crate::zeroed(), crate::zeroed())
     }
