@@ -10,6 +10,7 @@ extern crate std;
 // them, persistence, compile-time text, and the reference networks.
 mod float;
 pub(crate) mod kernels;
+pub use kernels::dispatch as cpu;
 pub mod layers;
 pub mod model;
 mod params;
@@ -41,6 +42,8 @@ pub use layers::{
     NoBias, Padding, Pool2d, PoolKind, Relu, Sigmoid, Softmax, Tanh, TrainContext, Upsample, ZeroPad,
 };
 pub use model::{FuseWith, Int8, Int8Model, LayerSummary, Model, QuantizeModel, Workspace};
+#[cfg(feature = "std")]
+pub use params::zeroed_boxed;
 pub use params::{zeroed, Params};
 pub use persist::{load_into, save, view, LoadError};
 pub use rng::Rng;

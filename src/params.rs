@@ -68,6 +68,15 @@ pub const fn zeroed<T: Float, P: Params<T>>() -> P {
     unsafe { core::mem::zeroed() }
 }
 
+/// All parameters zero, on the heap: [`zeroed`] for models, gradients and
+/// optimizer moments too big for the stack (the value is never built on the
+/// stack, whatever its size).
+#[cfg(feature = "std")]
+pub fn zeroed_boxed<T: Float, P: Params<T>>() -> std::boxed::Box<P> {
+    // SAFETY: as in `zeroed`, all-zero bytes are a valid `P`.
+    unsafe { std::boxed::Box::new_zeroed().assume_init() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

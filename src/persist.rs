@@ -450,6 +450,25 @@ pub fn load_into<T: Float, M: Model<T>>(bytes: &[u8], model: &mut M) -> Result<(
     Ok(())
 }
 
+/// Loads weights from `bytes` into a new model on the heap, never on the
+/// stack, whatever its size: [`load_into`] a zeroed `Box` (the blob is
+/// checked the same way).
+///
+/// ```
+/// use constnet::{persist, zoo::Lenet, Model};
+///
+/// let blob = persist::to_vec(&*Lenet::<f32>::new_boxed(7));
+/// let model: Box<Lenet> = persist::load_boxed(&blob)?;
+/// assert_eq!(persist::to_vec(&*model), blob);
+/// # Ok::<(), constnet::LoadError>(())
+/// ```
+#[cfg(feature = "std")]
+pub fn load_boxed<T: Float, M: Model<T>>(bytes: &[u8]) -> Result<std::boxed::Box<M>, LoadError> {
+    let mut model = crate::zeroed_boxed::<T, M>();
+    load_into(bytes, &mut *model)?;
+    Ok(model)
+}
+
 /// Uses weights where they lie (in flash, typically `include_bytes!` into an
 /// aligned `static`): checks header, length, checksum, that every weight is
 /// finite (one pass over the bytes: about 0.7 million instructions for the

@@ -105,24 +105,38 @@ fn check_outputs(model: &Net, how: &str) {
 }
 
 /// The softmax that ends the model must shift by the largest of *all* its
-/// inputs. On the host (x86-64 with `+avx2,+fma`, `.cargo/config.toml`),
+/// inputs. Compiled for x86-64 with `+avx2,+fma` (the AVX2 build of
+/// `constnet::cpu`, and every host build when `.cargo/config.toml` set them),
 /// rustc 1.95 / LLVM 22 vectorizes the `fold(-inf, f32::max)` over a group of
 /// 10 and skips the last two elements when none is NaN (LLVM's loop
 /// vectorizer bypassing the scalar epilogue of a maxnum reduction,
 /// llvm/llvm-project#209159): a logit of class 8 or 9 far above the others
 /// then overflows `exp` and the output is NaN. The firmware (Cortex-M4) is not
-/// affected.
+/// affected. Checked as this test compiles it (the x86-64 baseline), and in
+/// a convolution's softmax over its filters, which runs in the AVX2 build
+/// where the CPU has it.
 #[test]
 fn softmax_shifts_by_the_largest_input_of_every_class() {
     use constnet::{Activation, Softmax};
+    constnet::sequential! {
+        /// One pixel in, softmax over ten filters.
+        struct PixelSoftmax: [1, 1, 1] { c: Conv2d<10, 1> => Softmax }
+    }
+    let check = |z: &[f32; CLASSES], k: usize, how: &str| {
+        assert!(
+            z.iter().all(|v| v.is_finite()) && (z[k] - 1.0).abs() < 1e-6,
+            "{how}: softmax of 100 at class {k}, 0 elsewhere: {z:?} (the max skipped some inputs)"
+        );
+    };
     for k in 0..CLASSES {
         let mut z = [0.0f32; CLASSES];
         z[k] = 100.0;
         Softmax::apply(&mut z, CLASSES);
-        assert!(
-            z.iter().all(|v| v.is_finite()) && (z[k] - 1.0).abs() < 1e-6,
-            "softmax of 100 at class {k}, 0 elsewhere: {z:?} (the max skipped some inputs)"
-        );
+        check(&z, k, "Softmax::apply");
+        let mut conv: PixelSoftmax = constnet::zeroed();
+        conv.c.weight[0][0][0][k] = 100.0;
+        let mut ws = constnet::Workspace::new();
+        check(&conv.predict(&[[[1.0]]], &mut ws)[0][0], k, "Conv2d<10, 1> => Softmax");
     }
 }
 

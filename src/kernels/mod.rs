@@ -3,7 +3,8 @@
 //! target needs where measurements asked for it (`arm_fpu`: hard-float Arm,
 //! `f32`; `arm_dsp`: Arm with the DSP extension, int8; `armv6m`: Arm
 //! without it, int8; `int8` holds the portable integer arithmetic of
-//! TFLite's scheme).
+//! TFLite's scheme). On x86-64, [`dispatch`]'s dispatchers run the hot
+//! loops compiled with AVX2 and FMA where the CPU has them.
 //!
 //! Layers call these; kernels know nothing of layers or models. Every
 //! architecture's kernel computes exactly what the portable one does, in the
@@ -15,7 +16,9 @@ pub(crate) mod arm_dsp;
 pub(crate) mod arm_fpu;
 #[cfg(all(target_arch = "arm", not(constnet_dsp)))]
 pub(crate) mod armv6m;
+pub mod dispatch;
 pub(crate) mod int8;
 pub(crate) mod portable;
 
+pub(crate) use dispatch::{dispatch2, dispatch3, dispatch4};
 pub(crate) use portable::{axpy, dot, dot4, init_fan_in};

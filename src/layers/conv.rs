@@ -2,7 +2,7 @@
 
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
 use crate::kernels::arm_fpu as fpu;
-use crate::kernels::{axpy, init_fan_in};
+use crate::kernels::{axpy, dispatch3, init_fan_in};
 use crate::layers::activation::{Activation, Linear};
 use crate::layers::bias::BiasTerm;
 use crate::layers::window::{block_inside, fits, source, window_label, Label, Padding, ZeroPad};
@@ -164,22 +164,30 @@ conv_impl! {{
     /// The convolution, then the activation when `activate`.
     fn convolve(&self, x: &[[[T; C]; W]; H], y: &mut [[[T; F]; OW]; OH], activate: bool) {
         let () = Self::SHAPE_OK;
-        for (oy, row) in y.iter_mut().enumerate() {
-            self.row(
-                x,
-                oy,
-                #[inline(always)]
-                |ox, f0, v| {
-                    if activate && A::ELEMENTWISE {
-                        A::apply(v, F);
+        dispatch3(
+            self,
+            x,
+            y,
+            #[inline(always)]
+            |conv, x, y| {
+                for (oy, row) in y.iter_mut().enumerate() {
+                    conv.row(
+                        x,
+                        oy,
+                        #[inline(always)]
+                        |ox, f0, v| {
+                            if activate && A::ELEMENTWISE {
+                                A::apply(v, F);
+                            }
+                            row[ox][f0..f0 + v.len()].copy_from_slice(v);
+                        },
+                    );
+                    if activate && !A::ELEMENTWISE {
+                        row.iter_mut().for_each(|out| A::apply(out, F));
                     }
-                    row[ox][f0..f0 + v.len()].copy_from_slice(v);
-                },
-            );
-            if activate && !A::ELEMENTWISE {
-                row.iter_mut().for_each(|out| A::apply(out, F));
-            }
-        }
+                }
+            },
+        );
     }
 
     /// Output row `oy` before the activation, handed to `emit(ox, f0, v)` in
@@ -342,14 +350,23 @@ conv_impl! {<Backward<T>> {
         grads: &mut Self,
         ctx: &TrainContext,
     ) {
-        if !ctx.fused {
-                A::backward(y.as_flattened().as_flattened(), dy.as_flattened_mut().as_flattened_mut(), F);
-        }
-        if let Some(db) = grads.bias.values_mut() {
-            for g in dy.as_flattened() {
-                axpy(db, T::one(), g);
-            }
-        }
+        let fused = ctx.fused;
+        dispatch3(
+            y,
+            &mut *dy,
+            &mut grads.bias,
+            #[inline(always)]
+            move |y, dy, bias| {
+                if !fused {
+                    A::backward(y.as_flattened().as_flattened(), dy.as_flattened_mut().as_flattened_mut(), F);
+                }
+                if let Some(db) = bias.values_mut() {
+                    for g in dy.as_flattened() {
+                        axpy(db, T::one(), g);
+                    }
+                }
+            },
+        );
         self.weight_gradient(x, dy, &mut grads.weight);
         if let Some(dx) = dx {
             self.input_gradient(dy, dx);
@@ -362,33 +379,41 @@ conv_impl! {{
     /// tap and input channel, BLOCK independent accumulators over all pixels.
     #[inline(never)]
     fn weight_gradient(&self, x: &[[[T; C]; W]; H], dy: &[[[T; F]; OW]; OH], gw: &mut [[[[T; F]; C]; KW]; KH]) {
-        for (ky, gw_row) in gw.iter_mut().enumerate() {
-            for (kx, gw_tap) in gw_row.iter_mut().enumerate() {
-                for (c, gw_c) in gw_tap.iter_mut().enumerate() {
-                    let mut acc = [[T::zero(); F]; BLOCK];
-                    for (oy, g_row) in dy.iter().enumerate() {
-                        let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                        for ox0 in (0..OW).step_by(BLOCK) {
-                            if ox0 + BLOCK <= OW && block_inside(ox0, BLOCK, KW, SW, PW, W) {
-                                let ix0 = ox0 * SW + kx - PW;
-                                for (p, a) in acc.iter_mut().enumerate() {
-                                    axpy(a, x[iy][ix0 + p * SW][c], &g_row[ox0 + p]);
-                                }
-                            } else {
-                                for (ox, g) in g_row.iter().enumerate().skip(ox0).take(BLOCK) {
-                                    if let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) {
-                                        axpy(&mut acc[0], x[iy][ix][c], g);
+        dispatch3(
+            x,
+            dy,
+            gw,
+            #[inline(always)]
+            |x, dy, gw| {
+                for (ky, gw_row) in gw.iter_mut().enumerate() {
+                    for (kx, gw_tap) in gw_row.iter_mut().enumerate() {
+                        for (c, gw_c) in gw_tap.iter_mut().enumerate() {
+                            let mut acc = [[T::zero(); F]; BLOCK];
+                            for (oy, g_row) in dy.iter().enumerate() {
+                                let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                                for ox0 in (0..OW).step_by(BLOCK) {
+                                    if ox0 + BLOCK <= OW && block_inside(ox0, BLOCK, KW, SW, PW, W) {
+                                        let ix0 = ox0 * SW + kx - PW;
+                                        for (p, a) in acc.iter_mut().enumerate() {
+                                            axpy(a, x[iy][ix0 + p * SW][c], &g_row[ox0 + p]);
+                                        }
+                                    } else {
+                                        for (ox, g) in g_row.iter().enumerate().skip(ox0).take(BLOCK) {
+                                            if let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) {
+                                                axpy(&mut acc[0], x[iy][ix][c], g);
+                                            }
+                                        }
                                     }
                                 }
                             }
+                            for a in &acc {
+                                axpy(gw_c, T::one(), a);
+                            }
                         }
                     }
-                    for a in &acc {
-                        axpy(gw_c, T::one(), a);
-                    }
                 }
-            }
-        }
+            },
+        );
     }
 
     /// `dx[iy][ix][c] = Σ dy[oy][ox][f] * W[ky][kx][c][f]`, scattered from
@@ -397,46 +422,54 @@ conv_impl! {{
     /// pixels are summed in independent accumulators.
     #[inline(never)]
     fn input_gradient(&self, dy: &[[[T; F]; OW]; OH], dx: &mut [[[T; C]; W]; H]) {
-        let mut wt = [[[[T::zero(); C]; F]; KW]; KH];
-        for (t_row, w_row) in wt.iter_mut().zip(&self.weight) {
-            for (t_tap, w_tap) in t_row.iter_mut().zip(w_row) {
-                for (c, wc) in w_tap.iter().enumerate() {
-                    for (t, &w) in t_tap.iter_mut().zip(wc) {
-                        t[c] = w;
-                    }
-                }
-            }
-        }
-        *dx = [[[T::zero(); C]; W]; H];
-        for (oy, g_row) in dy.iter().enumerate() {
-            for (ky, t_row) in wt.iter().enumerate() {
-                let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                for ox0 in (0..OW).step_by(BLOCK) {
-                    if ox0 + BLOCK <= OW && block_inside(ox0, BLOCK, KW, SW, PW, W) {
-                        for (kx, t_tap) in t_row.iter().enumerate() {
-                            let mut acc = [[T::zero(); C]; BLOCK];
-                            for (f, wf) in t_tap.iter().enumerate() {
-                                for (p, a) in acc.iter_mut().enumerate() {
-                                    axpy(a, g_row[ox0 + p][f], wf);
-                                }
-                            }
-                            let ix0 = ox0 * SW + kx - PW;
-                            for (p, a) in acc.iter().enumerate() {
-                                axpy(&mut dx[iy][ix0 + p * SW], T::one(), a);
-                            }
-                        }
-                    } else {
-                        for (ox, g) in g_row.iter().enumerate().skip(ox0).take(BLOCK) {
-                            for (kx, t_tap) in t_row.iter().enumerate() {
-                                let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                                for (&gf, wf) in g.iter().zip(t_tap) {
-                                    axpy(&mut dx[iy][ix], gf, wf);
-                                }
+        dispatch3(
+            &self.weight,
+            dy,
+            dx,
+            #[inline(always)]
+            |weight, dy, dx| {
+                let mut wt = [[[[T::zero(); C]; F]; KW]; KH];
+                for (t_row, w_row) in wt.iter_mut().zip(weight) {
+                    for (t_tap, w_tap) in t_row.iter_mut().zip(w_row) {
+                        for (c, wc) in w_tap.iter().enumerate() {
+                            for (t, &w) in t_tap.iter_mut().zip(wc) {
+                                t[c] = w;
                             }
                         }
                     }
                 }
-            }
-        }
+                *dx = [[[T::zero(); C]; W]; H];
+                for (oy, g_row) in dy.iter().enumerate() {
+                    for (ky, t_row) in wt.iter().enumerate() {
+                        let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                        for ox0 in (0..OW).step_by(BLOCK) {
+                            if ox0 + BLOCK <= OW && block_inside(ox0, BLOCK, KW, SW, PW, W) {
+                                for (kx, t_tap) in t_row.iter().enumerate() {
+                                    let mut acc = [[T::zero(); C]; BLOCK];
+                                    for (f, wf) in t_tap.iter().enumerate() {
+                                        for (p, a) in acc.iter_mut().enumerate() {
+                                            axpy(a, g_row[ox0 + p][f], wf);
+                                        }
+                                    }
+                                    let ix0 = ox0 * SW + kx - PW;
+                                    for (p, a) in acc.iter().enumerate() {
+                                        axpy(&mut dx[iy][ix0 + p * SW], T::one(), a);
+                                    }
+                                }
+                            } else {
+                                for (ox, g) in g_row.iter().enumerate().skip(ox0).take(BLOCK) {
+                                    for (kx, t_tap) in t_row.iter().enumerate() {
+                                        let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                                        for (&gf, wf) in g.iter().zip(t_tap) {
+                                            axpy(&mut dx[iy][ix], gf, wf);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        );
     }
 }}

@@ -2,7 +2,7 @@
 
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
 use crate::kernels::arm_fpu as fpu;
-use crate::kernels::{axpy, dot, dot4, init_fan_in};
+use crate::kernels::{axpy, dispatch3, dot, dot4, init_fan_in};
 use crate::layers::activation::{Activation, Linear};
 use crate::layers::bias::BiasTerm;
 use crate::layers::{fingerprint, str_hash};
@@ -83,12 +83,20 @@ impl<T: Float, const I: usize, const O: usize, A, B: BiasTerm<T, O>> Dense<T, I,
             }
             return;
         }
-        for (&xi, wi) in x.iter().zip(&self.weight) {
-            // After a relu, many inputs are zero: their rows cost nothing.
-            if xi != T::zero() {
-                axpy(y, xi, wi);
-            }
-        }
+        dispatch3(
+            &self.weight,
+            x,
+            y,
+            #[inline(always)]
+            |weight, x, y| {
+                for (&xi, wi) in x.iter().zip(weight) {
+                    // After a relu, many inputs are zero: their rows cost nothing.
+                    if xi != T::zero() {
+                        axpy(y, xi, wi);
+                    }
+                }
+            },
+        );
     }
 }
 
@@ -116,22 +124,38 @@ impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>>
         if let Some(db) = grads.bias.values_mut() {
             axpy(db, T::one(), dy);
         }
-        for (&xi, gw) in x.iter().zip(grads.weight.iter_mut()) {
-            if xi != T::zero() {
-                axpy(gw, xi, dy);
-            }
-        }
+        dispatch3(
+            x,
+            &*dy,
+            &mut grads.weight,
+            #[inline(always)]
+            |x, dy, gw| {
+                for (&xi, gw) in x.iter().zip(gw.iter_mut()) {
+                    if xi != T::zero() {
+                        axpy(gw, xi, dy);
+                    }
+                }
+            },
+        );
         if let Some(dx) = dx {
-            // Four rows at a time: four independent dot products share each
-            // load of `dy` and hide the latency of the multiply-adds.
-            let (rows, rest) = self.weight.as_chunks::<4>();
-            let (dx4, dx_rest) = dx.as_chunks_mut::<4>();
-            for (d, w) in dx4.iter_mut().zip(rows) {
-                *d = dot4(w, dy);
-            }
-            for (d, wi) in dx_rest.iter_mut().zip(rest) {
-                *d = dot(wi, dy);
-            }
+            dispatch3(
+                &self.weight,
+                &*dy,
+                dx,
+                #[inline(always)]
+                |weight, dy, dx| {
+                    // Four rows at a time: four independent dot products share each
+                    // load of `dy` and hide the latency of the multiply-adds.
+                    let (rows, rest) = weight.as_chunks::<4>();
+                    let (dx4, dx_rest) = dx.as_chunks_mut::<4>();
+                    for (d, w) in dx4.iter_mut().zip(rows) {
+                        *d = dot4(w, dy);
+                    }
+                    for (d, wi) in dx_rest.iter_mut().zip(rest) {
+                        *d = dot(wi, dy);
+                    }
+                },
+            );
         }
     }
 }

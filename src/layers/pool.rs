@@ -1,6 +1,6 @@
 //! Max, min and average pooling over HWC images.
 
-use crate::kernels::axpy;
+use crate::kernels::{axpy, dispatch2, dispatch4};
 use crate::layers::window::{fits, window_label, Label};
 use crate::layers::{fingerprint, str_hash};
 use crate::{Backward, Float, Layer, LayerInfo, Params, TrainContext};
@@ -183,19 +183,26 @@ pool_impl! {<Layer<T>> {
 
     fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
         let () = Self::SHAPE_OK;
-        for (oy, row) in y.iter_mut().enumerate() {
-            for (ox, out) in row.iter_mut().enumerate() {
-                *out = x[oy * SH][ox * SW];
-                for ky in 0..KH {
-                    for kx in 0..KW {
-                        if ky + kx > 0 {
-                            K::fold(out, &x[oy * SH + ky][ox * SW + kx]);
+        dispatch2(
+            x,
+            y,
+            #[inline(always)]
+            |x, y| {
+                for (oy, row) in y.iter_mut().enumerate() {
+                    for (ox, out) in row.iter_mut().enumerate() {
+                        *out = x[oy * SH][ox * SW];
+                        for ky in 0..KH {
+                            for kx in 0..KW {
+                                if ky + kx > 0 {
+                                    K::fold(out, &x[oy * SH + ky][ox * SW + kx]);
+                                }
+                            }
                         }
+                        K::finish(out, KH * KW);
                     }
                 }
-                K::finish(out, KH * KW);
-            }
-        }
+            },
+        );
     }
 }}
 
@@ -211,33 +218,42 @@ pool_impl! {<Backward<T>> {
         _: &TrainContext,
     ) {
         let Some(dx) = dx else { return };
-        *dx = [[[T::zero(); C]; W]; H];
-        let scale = T::one() / T::of((KH * KW) as f64);
-        for (oy, row) in dy.iter().enumerate() {
-            for (ox, g) in row.iter().enumerate() {
-                if K::AVERAGE {
-                    for ky in 0..KH {
-                        for kx in 0..KW {
-                            axpy(&mut dx[oy * SH + ky][ox * SW + kx], scale, g);
+        dispatch4(
+            x,
+            y,
+            &*dy,
+            dx,
+            #[inline(always)]
+            |x, y, dy, dx| {
+                *dx = [[[T::zero(); C]; W]; H];
+                let scale = T::one() / T::of((KH * KW) as f64);
+                for (oy, row) in dy.iter().enumerate() {
+                    for (ox, g) in row.iter().enumerate() {
+                        if K::AVERAGE {
+                            for ky in 0..KH {
+                                for kx in 0..KW {
+                                    axpy(&mut dx[oy * SH + ky][ox * SW + kx], scale, g);
+                                }
+                            }
+                            continue;
+                        }
+                        // Window position of the first element equal to the chosen
+                        // value, per channel: scanned last to first with selects, not
+                        // branches (which would mispredict on every other element).
+                        let ys = &y[oy][ox];
+                        let mut first = [0usize; C];
+                        for k in (0..KH * KW).rev() {
+                            let xs = &x[oy * SH + k / KW][ox * SW + k % KW];
+                            for ((f, &xc), &yc) in first.iter_mut().zip(xs).zip(ys) {
+                                *f = if xc == yc { k } else { *f };
+                            }
+                        }
+                        for (c, &k) in first.iter().enumerate() {
+                            dx[oy * SH + k / KW][ox * SW + k % KW][c] += g[c];
                         }
                     }
-                    continue;
                 }
-                // Window position of the first element equal to the chosen
-                // value, per channel: scanned last to first with selects, not
-                // branches (which would mispredict on every other element).
-                let ys = &y[oy][ox];
-                let mut first = [0usize; C];
-                for k in (0..KH * KW).rev() {
-                    let xs = &x[oy * SH + k / KW][ox * SW + k % KW];
-                    for ((f, &xc), &yc) in first.iter_mut().zip(xs).zip(ys) {
-                        *f = if xc == yc { k } else { *f };
-                    }
-                }
-                for (c, &k) in first.iter().enumerate() {
-                    dx[oy * SH + k / KW][ox * SW + k % KW][c] += g[c];
-                }
-            }
-        }
+            },
+        );
     }
 }}

@@ -16,6 +16,7 @@
 //! is [`MONOTONE`](crate::Activation::MONOTONE) (relu), where both orders
 //! give the same values, on a quarter of them for 2x2 windows.
 
+use crate::kernels::dispatch3;
 use crate::layers::activation::Activation;
 use crate::layers::bias::BiasTerm;
 use crate::layers::int8::{QConv2d, QPool2d};
@@ -43,54 +44,62 @@ crate::layers::conv::conv_impl! {
         let () = Pool2d::<K, OH, OW, F, PKH, PKW, PSH, PSW, POH, POW>::SHAPE_OK;
         const { assert!(A::ELEMENTWISE, "a convolution with softmax over its filters cannot be fused with pooling") };
         let pool_then_activate = A::MONOTONE && !K::AVERAGE;
-        for r in 0..OH {
-            // Rows that no pooling window reads are not computed at all.
-            let Some((py_lo, py_hi)) = windows_holding(r, PKH, PSH, POH) else { continue };
-            self.row(
-                x,
-                r,
-                #[inline(always)]
-                |ox, f0, v| {
-                    if !pool_then_activate {
-                        A::apply(v, F);
-                    }
-                    if PKH == PSH && PKW == PSW {
-                        // Windows side by side (the usual 2x2/2): this
-                        // output falls in one window, or none past the last.
-                        let px = ox / PSW;
-                        if px < POW {
-                            let out = &mut y[py_lo][px][f0..f0 + v.len()];
-                            if r.is_multiple_of(PSH) && ox.is_multiple_of(PSW) {
-                                out.copy_from_slice(v);
-                            } else {
-                                K::fold(out, v);
+        dispatch3(
+            self,
+            x,
+            y,
+            #[inline(always)]
+            |conv, x, y| {
+                for r in 0..OH {
+                    // Rows that no pooling window reads are not computed at all.
+                    let Some((py_lo, py_hi)) = windows_holding(r, PKH, PSH, POH) else { continue };
+                    conv.row(
+                        x,
+                        r,
+                        #[inline(always)]
+                        |ox, f0, v| {
+                            if !pool_then_activate {
+                                A::apply(v, F);
+                            }
+                            if PKH == PSH && PKW == PSW {
+                                // Windows side by side (the usual 2x2/2): this
+                                // output falls in one window, or none past the last.
+                                let px = ox / PSW;
+                                if px < POW {
+                                    let out = &mut y[py_lo][px][f0..f0 + v.len()];
+                                    if r.is_multiple_of(PSH) && ox.is_multiple_of(PSW) {
+                                        out.copy_from_slice(v);
+                                    } else {
+                                        K::fold(out, v);
+                                    }
+                                }
+                                return;
+                            }
+                            let Some((px_lo, px_hi)) = windows_holding(ox, PKW, PSW, POW) else { return };
+                            for (py, y_row) in y.iter_mut().enumerate().take(py_hi + 1).skip(py_lo) {
+                                for (px, out) in y_row.iter_mut().enumerate().take(px_hi + 1).skip(px_lo) {
+                                    let out = &mut out[f0..f0 + v.len()];
+                                    if r == py * PSH && ox == px * PSW {
+                                        out.copy_from_slice(v);
+                                    } else {
+                                        K::fold(out, v);
+                                    }
+                                }
+                            }
+                        },
+                    );
+                    // The pooling row whose windows end with this row is complete.
+                    if let Some(d) = (r + 1).checked_sub(PKH).filter(|d| d.is_multiple_of(PSH) && d / PSH < POH) {
+                        for out in &mut y[d / PSH] {
+                            K::finish(out, PKH * PKW);
+                            if pool_then_activate {
+                                A::apply(out, F);
                             }
                         }
-                        return;
-                    }
-                    let Some((px_lo, px_hi)) = windows_holding(ox, PKW, PSW, POW) else { return };
-                    for (py, y_row) in y.iter_mut().enumerate().take(py_hi + 1).skip(py_lo) {
-                        for (px, out) in y_row.iter_mut().enumerate().take(px_hi + 1).skip(px_lo) {
-                            let out = &mut out[f0..f0 + v.len()];
-                            if r == py * PSH && ox == px * PSW {
-                                out.copy_from_slice(v);
-                            } else {
-                                K::fold(out, v);
-                            }
-                        }
-                    }
-                },
-            );
-            // The pooling row whose windows end with this row is complete.
-            if let Some(d) = (r + 1).checked_sub(PKH).filter(|d| d.is_multiple_of(PSH) && d / PSH < POH) {
-                for out in &mut y[d / PSH] {
-                    K::finish(out, PKH * PKW);
-                    if pool_then_activate {
-                        A::apply(out, F);
                     }
                 }
-            }
-        }
+            },
+        );
     }
 }}
 

@@ -136,12 +136,26 @@ pub trait Model<T: Float>: Params<T> {
     fn init(&mut self, rng: &mut Rng);
 
     /// A new model with weights drawn from `seed`. Builds the model on the
-    /// stack: on a microcontroller, prefer a `static` and [`Model::init`].
+    /// stack: on a microcontroller, prefer a `static` and [`Model::init`];
+    /// on the host, for models of more than a few hundred kilobytes,
+    /// [`Model::new_boxed`].
     fn new(seed: u64) -> Self
     where
         Self: Sized,
     {
         let mut m: Self = crate::zeroed();
+        m.init(&mut Rng::new(seed));
+        m
+    }
+
+    /// [`Model::new`] on the heap: the model is never on the stack, whatever
+    /// its size.
+    #[cfg(feature = "std")]
+    fn new_boxed(seed: u64) -> std::boxed::Box<Self>
+    where
+        Self: Sized,
+    {
+        let mut m = crate::zeroed_boxed::<T, Self>();
         m.init(&mut Rng::new(seed));
         m
     }

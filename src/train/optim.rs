@@ -1,10 +1,17 @@
 //! Optimizers: update a model's parameters from averaged gradients.
 //!
 //! They work on the flat parameter view, and their state (momentum, Adam's
-//! moments) is shaped like the model, so they need no heap: a `static`
-//! optimizer allows fine-tuning on the device itself.
+//! moments) is shaped like the model. Its storage `S` is the model type
+//! itself, which needs no heap (a `static` optimizer allows fine-tuning on
+//! the device itself), or with `std` a `Box` of it (`new_boxed`), for models
+//! too big for the stack.
 
+use crate::kernels::{dispatch2, dispatch3, dispatch4};
 use crate::{Float, Params};
+use core::borrow::BorrowMut;
+use core::marker::PhantomData;
+#[cfg(feature = "std")]
+use std::boxed::Box;
 
 /// Updates parameters from a gradient of the same shape.
 pub trait Optimizer<T: Float, M: Params<T>> {
@@ -21,40 +28,73 @@ pub struct Sgd<T> {
 
 impl<T: Float, M: Params<T>> Optimizer<T, M> for Sgd<T> {
     fn step(&mut self, params: &mut M, grads: &M) {
-        for (w, &g) in params.flat_mut().iter_mut().zip(grads.flat()) {
-            *w -= self.lr * g;
-        }
+        let lr = self.lr;
+        dispatch2(
+            params.flat_mut(),
+            grads.flat(),
+            #[inline(always)]
+            move |ws, gs| {
+                for (w, &g) in ws.iter_mut().zip(gs) {
+                    *w -= lr * g;
+                }
+            },
+        );
     }
 }
 
 /// SGD with momentum (PyTorch's form): `v = μ v + g; w -= lr * v`.
-pub struct Momentum<T, M> {
+///
+/// The velocity, shaped like the model `M`, lives in `S`: `M` itself
+/// ([`Momentum::new`]) or `Box<M>` ([`Momentum::new_boxed`]).
+pub struct Momentum<T, M, S = M> {
     /// Learning rate.
     pub lr: T,
     /// Momentum μ, e.g. 0.9.
     pub momentum: T,
-    velocity: M,
+    velocity: S,
+    model: PhantomData<M>,
 }
 
 impl<T: Float, M: Params<T>> Momentum<T, M> {
-    /// Momentum SGD with zero initial velocity.
+    /// Momentum SGD with zero initial velocity, held in the optimizer (the
+    /// model's size, on the stack unless in a `static`; see
+    /// [`Momentum::new_boxed`]).
     pub fn new(lr: T, momentum: T) -> Self {
-        Self { lr, momentum, velocity: crate::zeroed() }
+        Self { lr, momentum, velocity: crate::zeroed(), model: PhantomData }
     }
 }
 
-impl<T: Float, M: Params<T>> Optimizer<T, M> for Momentum<T, M> {
+#[cfg(feature = "std")]
+impl<T: Float, M: Params<T>> Momentum<T, M, Box<M>> {
+    /// [`Momentum::new`] with the velocity on the heap, never on the stack.
+    pub fn new_boxed(lr: T, momentum: T) -> Self {
+        Self { lr, momentum, velocity: crate::zeroed_boxed(), model: PhantomData }
+    }
+}
+
+impl<T: Float, M: Params<T>, S: BorrowMut<M>> Optimizer<T, M> for Momentum<T, M, S> {
     fn step(&mut self, params: &mut M, grads: &M) {
-        let v = self.velocity.flat_mut();
-        for ((w, v), &g) in params.flat_mut().iter_mut().zip(v).zip(grads.flat()) {
-            *v = self.momentum * *v + g;
-            *w -= self.lr * *v;
-        }
+        let (lr, momentum) = (self.lr, self.momentum);
+        dispatch3(
+            params.flat_mut(),
+            self.velocity.borrow_mut().flat_mut(),
+            grads.flat(),
+            #[inline(always)]
+            move |ws, vs, gs| {
+                for ((w, v), &g) in ws.iter_mut().zip(vs).zip(gs) {
+                    *v = momentum * *v + g;
+                    *w -= lr * *v;
+                }
+            },
+        );
     }
 }
 
 /// Adam (Kingma & Ba), with bias correction, as PyTorch and Keras compute it.
-pub struct Adam<T, M> {
+///
+/// The two moments, each shaped like the model `M`, live in `S`: `M` itself
+/// ([`Adam::new`], [`Adam::with`]) or `Box<M>` ([`Adam::new_boxed`]).
+pub struct Adam<T, M, S = M> {
     /// Learning rate (1e-3 by default).
     pub lr: T,
     /// Decay of the first moment (0.9).
@@ -63,25 +103,53 @@ pub struct Adam<T, M> {
     pub beta2: T,
     /// Added to the root of the second moment (1e-8).
     pub eps: T,
-    m: M,
-    v: M,
+    m: S,
+    v: S,
     /// `beta1^t` and `beta2^t` after `t` steps.
     beta_pow: (T, T),
+    model: PhantomData<M>,
+}
+
+impl<T: Float, M, S> Adam<T, M, S> {
+    /// Adam with the usual defaults, learning rate `lr` and the zero moments given.
+    fn with_moments(lr: T, m: S, v: S) -> Self {
+        Self {
+            lr,
+            beta1: T::of(0.9),
+            beta2: T::of(0.999),
+            eps: T::of(1e-8),
+            m,
+            v,
+            beta_pow: (T::one(), T::one()),
+            model: PhantomData,
+        }
+    }
 }
 
 impl<T: Float, M: Params<T>> Adam<T, M> {
-    /// Adam with the usual defaults and learning rate `lr`.
+    /// Adam with the usual defaults and learning rate `lr`, its two moments
+    /// held in the optimizer (twice the model's size, on the stack unless in
+    /// a `static`; see [`Adam::new_boxed`]).
     pub fn new(lr: T) -> Self {
-        Self::with(lr, T::of(0.9), T::of(0.999), T::of(1e-8))
+        Self::with_moments(lr, crate::zeroed(), crate::zeroed())
     }
 
     /// Adam with every coefficient given.
     pub fn with(lr: T, beta1: T, beta2: T, eps: T) -> Self {
-        Self { lr, beta1, beta2, eps, m: crate::zeroed(), v: crate::zeroed(), beta_pow: (T::one(), T::one()) }
+        Self { beta1, beta2, eps, ..Self::new(lr) }
     }
 }
 
-impl<T: Float, M: Params<T>> Optimizer<T, M> for Adam<T, M> {
+#[cfg(feature = "std")]
+impl<T: Float, M: Params<T>> Adam<T, M, Box<M>> {
+    /// [`Adam::new`] with the moments on the heap, never on the stack (set
+    /// the public coefficients afterwards for other ones).
+    pub fn new_boxed(lr: T) -> Self {
+        Self::with_moments(lr, crate::zeroed_boxed(), crate::zeroed_boxed())
+    }
+}
+
+impl<T: Float, M: Params<T>, S: BorrowMut<M>> Optimizer<T, M> for Adam<T, M, S> {
     fn step(&mut self, params: &mut M, grads: &M) {
         self.beta_pow = (self.beta_pow.0 * self.beta1, self.beta_pow.1 * self.beta2);
         let one = T::one();
@@ -90,13 +158,20 @@ impl<T: Float, M: Params<T>> Optimizer<T, M> for Adam<T, M> {
         let step = self.lr / (one - self.beta_pow.0);
         let inv_root_c2 = one / (one - self.beta_pow.1).sqrt();
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
-        let ms = self.m.flat_mut().iter_mut();
-        let vs = self.v.flat_mut().iter_mut();
-        for (((w, m), v), &g) in params.flat_mut().iter_mut().zip(ms).zip(vs).zip(grads.flat()) {
-            *m = b1 * *m + (one - b1) * g;
-            *v = b2 * *v + (one - b2) * g * g;
-            *w -= step * *m / (v.sqrt() * inv_root_c2 + eps);
-        }
+        dispatch4(
+            params.flat_mut(),
+            self.m.borrow_mut().flat_mut(),
+            self.v.borrow_mut().flat_mut(),
+            grads.flat(),
+            #[inline(always)]
+            move |ws, ms, vs, gs| {
+                for (((w, m), v), &g) in ws.iter_mut().zip(ms).zip(vs).zip(gs) {
+                    *m = b1 * *m + (one - b1) * g;
+                    *v = b2 * *v + (one - b2) * g * g;
+                    *w -= step * *m / (v.sqrt() * inv_root_c2 + eps);
+                }
+            },
+        );
     }
 }
 

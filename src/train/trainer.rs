@@ -9,6 +9,7 @@
 //! for bit, on 1 thread or 64.
 
 use crate::host::data::{Dataset, Labels, Targets, ValueDataset, Values};
+use crate::kernels::dispatch2;
 use crate::model::summary::Thousands;
 use crate::rng::splitmix64;
 use crate::train::loss::LossMismatch;
@@ -463,7 +464,7 @@ impl<T: Float, M: Model<T>> Worker<T, M> {
         Self {
             trace: M::new_trace(),
             grad: M::new_trace(),
-            grads: Box::new(crate::zeroed()),
+            grads: crate::zeroed_boxed(),
             target: std::vec![T::zero(); <M::Output as Tensor<T>>::LEN],
             loss: 0.0,
             correct: 0,
@@ -691,7 +692,7 @@ impl<'a, T: Float, O, Y> Trainer<'a, T, O, Y> {
         let n = train.len();
         let batches = n.div_ceil(self.batch_size);
         let mut workers: Vec<Worker<T, M>> = (0..self.batch_size.div_ceil(CHUNK)).map(|_| Worker::new()).collect();
-        let mut batch_grads: Box<M> = Box::new(crate::zeroed());
+        let mut batch_grads: Box<M> = crate::zeroed_boxed();
         let mut order: Vec<usize> = (0..n).collect();
         let mut history = History::default();
         for epoch in 1..=self.epochs {
@@ -755,14 +756,20 @@ impl<'a, T: Float, O, Y> Trainer<'a, T, O, Y> {
 /// Sums the workers' gradients in chunk order, divided by the batch size.
 fn sum_gradients<T: Float, M: Model<T>>(into: &mut M, workers: &[Worker<T, M>], batch: usize) {
     let scale = T::one() / T::of(batch as f64);
-    let out = into.flat_mut();
-    out.copy_from_slice(workers[0].grads.flat());
-    for w in &workers[1..] {
-        for (o, &g) in out.iter_mut().zip(w.grads.flat()) {
-            *o += g;
-        }
-    }
-    out.iter_mut().for_each(|o| *o *= scale);
+    dispatch2(
+        into.flat_mut(),
+        workers,
+        #[inline(always)]
+        move |out, workers| {
+            out.copy_from_slice(workers[0].grads.flat());
+            for w in &workers[1..] {
+                for (o, &g) in out.iter_mut().zip(w.grads.flat()) {
+                    *o += g;
+                }
+            }
+            out.iter_mut().for_each(|o| *o *= scale);
+        },
+    );
 }
 
 /// Checks that `loss` fits model `M` and `data` fits both, for evaluation.
