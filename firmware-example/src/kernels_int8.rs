@@ -8,7 +8,8 @@
 //!
 //! The LeNet firmware runs only its own shapes; the cases here cover the
 //! kernels' other paths: blocks of 1, 2 and 3 pixels, rows of taps that are
-//! whole words or leave 1 to 3 bytes, rows unrolled or looped, an odd filter
+//! whole words or leave 1 to 3 bytes, rows unrolled or looped, offsets too
+//! far for the assembly (the Rust block), an odd filter
 //! count (the last filter alone), padding (the border pixels take the
 //! portable loop), strides, relu and none, convolutions fused with max and
 //! average pooling (side by side and overlapping windows), and dense layers
@@ -229,6 +230,9 @@ pub fn run() -> ! {
     conv_case!(t, "conv 11x11x4 3x3 F4 stride 2 pad 1", 7, H 11 W 11 C 4 F 4 K [3, 3] S [2, 2] P [1, 1] O [6, 6] Linear);
     conv_case!(t, "conv 7x7x16 1x1 F12 (pointwise)", 8, H 7 W 7 C 16 F 12 K [1, 1] S [1, 1] P [0, 0] O [7, 7] Relu);
     conv_case!(t, "conv 9x9x12 3x3 F2 (rows looped)", 9, H 9 W 9 C 12 F 2 K [3, 3] S [1, 1] P [0, 0] O [7, 7] Linear);
+    // Offsets past `ldr.w`'s 4,095: the DSP path's Rust block instead of the assembly one.
+    conv_case!(t, "conv 4x64x32 3x3 F2 (rows 2,048 bytes apart)", 17, H 4 W 64 C 32 F 2 K [3, 3] S [1, 1] P [0, 0] O [2, 62]
+        Relu);
     conv_case!(t, "conv 7x6x3 2x2 F3 stride 2 same", 10, H 7 W 6 C 3 F 3 K [2, 2] S [2, 2] P [0, 0] O [4, 3] Linear);
     dense_case!(t, "dense 256 -> 13 (lenet fc1's inputs; 64 outputs would not fit a Cortex-M0's stack twice)", 11, 256 -> 13 Relu);
     dense_case!(t, "dense 64 -> 10 (lenet out, before softmax)", 12, 64 -> 10 Linear);

@@ -1,14 +1,15 @@
 //! Int8 two-dimensional convolution (TFLite's CONV_2D).
 
 use super::{
-    quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError, QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
+    QuantizeLayer, QuantizeOptions, Range,
 };
 use crate::kernels::int8::{dot, requantize};
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
 use crate::layers::window::Padding;
 use crate::layers::{fingerprint, str_hash, LayerInfo};
-use crate::quant::{activation_range, channel_requant, Bytes, Le32, QParams, Requant};
+use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
 use crate::Conv2d;
 use core::marker::PhantomData;
 
@@ -301,9 +302,7 @@ qconv_impl! {<Int8Layer> {
     }
 
     fn is_valid(&self) -> bool {
-        (-128..=127).contains(&self.input_zero_point.get())
-            && self.output.is_valid()
-            && self.requant.iter().all(|r| r.is_valid())
+        channels_valid(self.input_zero_point, self.output, &self.requant)
     }
 }}
 
@@ -316,22 +315,15 @@ qconv_impl! {<LoadTflite> {
         input: QParams,
         output: QParams,
     ) -> Result<(), QuantizeError> {
-        let kind = "QConv2d";
-        if weights.len() != F * KH * KW * C || bias.len() != F || !(weight_scales.len() == F || weight_scales.len() == 1) {
-            return Err(QuantizeError::Unsupported { kind });
+        let n = KH * KW * C;
+        if weights.len() != F * n {
+            return Err(QuantizeError::Unsupported { kind: "QConv2d" });
         }
+        let sum = |f: usize| weights[f * n..(f + 1) * n].iter().map(|&v| v as i32).sum();
+        load_channels("QConv2d", &mut self.bias, &mut self.requant, sum, bias, weight_scales, (input, output))?;
         self.input_zero_point = Le32::new(input.zero_point());
         self.output = output;
-        for f in 0..F {
-            let w = &weights[f * KH * KW * C..(f + 1) * KH * KW * C];
-            let sum: i32 = w.iter().map(|&v| v as i32).sum();
-            self.bias[f] = Le32::new(bias[f].wrapping_sub(input.zero_point().wrapping_mul(sum)));
-            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { f }];
-            self.requant[f] = channel_requant(input.scale(), ws, output.scale());
-            for (dst, &v) in self.weight[f].as_flattened_mut().as_flattened_mut().iter_mut().zip(w) {
-                *dst = v;
-            }
-        }
+        self.weight.as_flattened_mut().as_flattened_mut().as_flattened_mut().copy_from_slice(weights);
         Ok(())
     }
 }}

@@ -1,7 +1,8 @@
 //! Int8 fully connected layer (TFLite's FULLY_CONNECTED).
 
 use super::{
-    quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError, QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
+    QuantizeLayer, QuantizeOptions, Range,
 };
 use super::{QDenseSoftmax, QSoftmax};
 #[cfg(not(constnet_dsp))]
@@ -10,7 +11,7 @@ use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused, Softmax};
 use crate::layers::bias::BiasTerm;
 use crate::layers::{fingerprint, str_hash, LayerInfo};
-use crate::quant::{activation_range, channel_requant, Bytes, Le32, QParams, Requant};
+use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
 use crate::Dense;
 use core::marker::PhantomData;
 
@@ -78,19 +79,14 @@ impl<const I: usize, const O: usize, A> LoadTflite for QDense<I, O, A> {
         input: QParams,
         output: QParams,
     ) -> Result<(), QuantizeError> {
-        if weights.len() != I * O || bias.len() != O || !(weight_scales.len() == O || weight_scales.len() == 1) {
+        if weights.len() != I * O {
             return Err(QuantizeError::Unsupported { kind: "QDense" });
         }
+        let sum = |o: usize| weights[o * I..(o + 1) * I].iter().map(|&v| v as i32).sum();
+        load_channels("QDense", &mut self.bias, &mut self.requant, sum, bias, weight_scales, (input, output))?;
         self.input_zero_point = Le32::new(input.zero_point());
         self.output = output;
-        for o in 0..O {
-            let w = &weights[o * I..(o + 1) * I];
-            let sum: i32 = w.iter().map(|&v| v as i32).sum();
-            self.bias[o] = Le32::new(bias[o].wrapping_sub(input.zero_point().wrapping_mul(sum)));
-            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { o }];
-            self.requant[o] = channel_requant(input.scale(), ws, output.scale());
-            self.weight[o].copy_from_slice(w);
-        }
+        self.weight.as_flattened_mut().copy_from_slice(weights);
         Ok(())
     }
 }
@@ -153,9 +149,7 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
     }
 
     fn is_valid(&self) -> bool {
-        (-128..=127).contains(&self.input_zero_point.get())
-            && self.output.is_valid()
-            && self.requant.iter().all(|r| r.is_valid())
+        channels_valid(self.input_zero_point, self.output, &self.requant)
     }
 }
 

@@ -1,11 +1,11 @@
 //! Int8 depthwise convolution (TFLite's DEPTHWISE_CONV_2D).
 
 use super::conv::fits_padded;
-use super::{Int8Layer, LoadTflite, QuantizeError};
+use super::{channels_valid, load_channels, Int8Layer, LoadTflite, QuantizeError};
 use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
-use crate::quant::{activation_range, channel_requant, Bytes, Le32, QParams, Requant};
+use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
 use core::marker::PhantomData;
 
 /// Each of the `C` input channels of an `H x W x C` int8 input filtered on
@@ -116,20 +116,15 @@ qdepthwise_impl! {<LoadTflite> {
         input: QParams,
         output: QParams,
     ) -> Result<(), QuantizeError> {
-        if weights.len() != KH * KW * OC || bias.len() != OC || !(weight_scales.len() == OC || weight_scales.len() == 1) {
-            return Err(QuantizeError::Unsupported { kind: "QDepthwiseConv2d" });
+        let kind = "QDepthwiseConv2d";
+        if weights.len() != KH * KW * OC {
+            return Err(QuantizeError::Unsupported { kind });
         }
+        let sum = |oc: usize| weights.iter().skip(oc).step_by(OC).map(|&w| w as i32).sum();
+        load_channels(kind, &mut self.bias, &mut self.requant, sum, bias, weight_scales, (input, output))?;
         self.input_zero_point = Le32::new(input.zero_point());
         self.output = output;
-        for (dst, &w) in self.weight.as_flattened_mut().as_flattened_mut().iter_mut().zip(weights) {
-            *dst = w;
-        }
-        for oc in 0..OC {
-            let sum: i32 = weights.iter().skip(oc).step_by(OC).map(|&w| w as i32).sum();
-            self.bias[oc] = Le32::new(bias[oc].wrapping_sub(input.zero_point().wrapping_mul(sum)));
-            let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { oc }];
-            self.requant[oc] = channel_requant(input.scale(), ws, output.scale());
-        }
+        self.weight.as_flattened_mut().as_flattened_mut().copy_from_slice(weights);
         Ok(())
     }
 }}
@@ -181,8 +176,6 @@ qdepthwise_impl! {<Int8Layer> {
     }
 
     fn is_valid(&self) -> bool {
-        (-128..=127).contains(&self.input_zero_point.get())
-            && self.output.is_valid()
-            && self.requant.iter().all(|r| r.is_valid())
+        channels_valid(self.input_zero_point, self.output, &self.requant)
     }
 }}

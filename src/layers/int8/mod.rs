@@ -9,7 +9,7 @@
 //! machinery.
 
 use crate::layers::LayerInfo;
-use crate::quant::{Bytes, QParams};
+use crate::quant::{channel_requant, Bytes, Le32, QParams, Requant};
 use crate::Tensor;
 
 mod conv;
@@ -69,6 +69,37 @@ pub trait LoadTflite {
         input: QParams,
         output: QParams,
     ) -> Result<(), QuantizeError>;
+}
+
+/// Fills the per-channel numbers every weighted int8 layer stores, from
+/// TFLite's: `bias_out[c]` = `bias[c] - input_zero_point * weight_sum(c)` (the
+/// input offset folded in) and `requant_out[c]` from the channel's weight
+/// scale (`weight_scales` has one per channel, or one for all). `kind` names
+/// the layer in the error for numbers of the wrong length.
+pub(crate) fn load_channels<const N: usize>(
+    kind: &'static str,
+    bias_out: &mut [Le32; N],
+    requant_out: &mut [Requant; N],
+    weight_sum: impl Fn(usize) -> i32,
+    bias: &[i32],
+    weight_scales: &[f32],
+    (input, output): (QParams, QParams),
+) -> Result<(), QuantizeError> {
+    if bias.len() != N || !(weight_scales.len() == N || weight_scales.len() == 1) {
+        return Err(QuantizeError::Unsupported { kind });
+    }
+    for c in 0..N {
+        bias_out[c] = Le32::new(bias[c].wrapping_sub(input.zero_point().wrapping_mul(weight_sum(c))));
+        let ws = weight_scales[if weight_scales.len() == 1 { 0 } else { c }];
+        requant_out[c] = channel_requant(input.scale(), ws, output.scale());
+    }
+    Ok(())
+}
+
+/// Whether a weighted int8 layer's stored quantization is usable: an `i8`
+/// input zero point, a valid output quantization and valid multipliers.
+pub(crate) fn channels_valid(input_zero_point: Le32, output: QParams, requant: &[Requant]) -> bool {
+    (-128..=127).contains(&input_zero_point.get()) && output.is_valid() && requant.iter().all(|r| r.is_valid())
 }
 
 /// How a layer's output range was seen on the calibration data, in floats.
