@@ -27,9 +27,10 @@ use constnet::model::Pass;
 use constnet::persist::{reseal, saved_len_int8, view_int8, LoadError, HEADER_LEN};
 use constnet::zoo::Lenet;
 use constnet::{Int8, Int8Model, Tensor};
-use cortex_m_semihosting::{debug, hprint, hprintln};
+use cortex_m_semihosting::debug;
 
-use crate::measure::{self, constnet_mark, measure_stack, Fixed4, StackUse, MARK_END, MARK_START};
+use crate::measure::{self, constnet_mark, measure_stack, StackUse, MARK_END, MARK_START};
+use crate::out::{say, Fixed4, Hex};
 
 /// The int8 LeNet.
 pub type Net = Int8<Lenet>;
@@ -65,25 +66,24 @@ pub const fn first<const N: usize>(bytes: &[u8]) -> [u8; N] {
 }
 
 /// Image `i`'s pixels into the model's input: scaled to `[0, 1]` as the
-/// host's loader does ([`SCALE`]) and quantized with the
-/// model's input parameters, as the host's `quantize_input` did.
+/// host's loader does and quantized with the model's input parameters, as
+/// the host's `quantize_input` did.
 fn fill_input(model: &Net, images: &[u8], i: usize, x: &mut [i8]) {
     let params = model.input_params();
     for (q, &p) in x.iter_mut().zip(&images[i * PIXELS..(i + 1) * PIXELS]) {
-        *q = params.quantize(SCALE[p as usize]);
+        *q = params.quantize(p as f32 / 255.0);
     }
 }
 
-/// `(p as f64 / 255.0) as f32` for every pixel value, computed at compile
-/// time (no `f64` division in the firmware).
-static SCALE: [f32; 256] = {
-    let mut t = [0.0f32; 256];
+// The host scales pixels as `(p as f64 / 255.0) as f32`; the single
+// division above gives the same `f32` for every byte (no f64 arithmetic,
+// no table in the firmware). Checked at compile time.
+const _: () = {
     let mut p = 0;
     while p < 256 {
-        t[p] = (p as f64 / 255.0) as f32;
+        assert!(p as f32 / 255.0 == (p as f64 / 255.0) as f32);
         p += 1;
     }
-    t
 };
 
 /// The class with the largest of `CLASSES` outputs, `y(i)` the `i`-th.
@@ -109,9 +109,9 @@ fn check_bad_blobs() -> bool {
     let mut ok = true;
     for (what, bytes, expected) in cases {
         match view_int8::<Net>(bytes) {
-            Err(e) if expected(&e) => hprintln!("view_int8: {} -> refused as expected", what),
+            Err(e) if expected(&e) => say!("view_int8: ", what, " -> refused as expected\n"),
             other => {
-                hprintln!("FAIL: view_int8: {} -> {}", what, if other.is_ok() { "loaded" } else { "another error" });
+                say!("FAIL: view_int8: ", what, " -> ", if other.is_ok() { "loaded\n" } else { "another error\n" });
                 ok = false;
             }
         }
@@ -147,6 +147,13 @@ fn layer_by_layer(m: &Net, ws: &mut Ws) -> <Net as Int8Model>::Output {
     *pass.output::<<Net as Int8Model>::Output>()
 }
 
+/// One inference on the staged input: one copy of the inference code for
+/// the measured run and the checks.
+#[inline(never)]
+fn infer<'w>(model: &Net, ws: &'w mut Ws) -> &'w <Net as Int8Model>::Output {
+    model.predict_staged(ws)
+}
+
 /// The model from the embedded blob, after the bad blobs were refused.
 #[inline(never)]
 fn load_model<const N: usize>(blobs_ok: &mut bool) -> &'static Net {
@@ -159,7 +166,8 @@ fn load_model<const N: usize>(blobs_ok: &mut bool) -> &'static Net {
         Ok(m) => m,
         Err(_) => panic!("embedded int8 model refused"),
     };
-    hprintln!("int8 model: view_int8, in flash at {:p} ({} bytes); {} test images", model, BLOB_LEN, N);
+    say!("int8 model: view_int8, in flash at ", Hex(model as *const Net as usize), " (", BLOB_LEN, " bytes); ");
+    say!(N, " test images\n");
     model
 }
 
@@ -180,7 +188,7 @@ fn check_all<const N: usize>(
     for i in 0..N {
         fill_input(model, images, i, Net::staged_input(ws).as_flat_mut());
         constnet_mark(1);
-        let y = model.predict_staged(ws);
+        let y = infer(model, ws);
         constnet_mark(2);
         repeatable &= i != 0 || y == y0;
         let expected = &host[i * CLASSES..(i + 1) * CLASSES];
@@ -190,28 +198,27 @@ fn check_all<const N: usize>(
         correct += usize::from(class == usize::from(labels[i]));
     }
     if !repeatable {
-        hprintln!("FAIL: image 0 gave different outputs in two runs");
+        say!("FAIL: image 0 gave different outputs in two runs\n");
     }
     fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
-    hprint!("layers: {}=start", FIRST_LAYER_MARK - 1);
-    for (k, (name, macs)) in STEPS.iter().enumerate() {
-        hprint!(" {}={}:{}", FIRST_LAYER_MARK as usize + k, name, macs);
+    say!("layers: ", FIRST_LAYER_MARK as usize - 1, "=start");
+    for (k, &(name, macs)) in STEPS.iter().enumerate() {
+        say!(" ", FIRST_LAYER_MARK as usize + k, "=", name, ":", macs);
     }
-    hprintln!();
+    say!("\n");
     let layers_ok = layer_by_layer(model, ws) == *y0;
     if !layers_ok {
-        hprintln!("FAIL: the layer-by-layer pass differs from predict");
+        say!("FAIL: the layer-by-layer pass differs from predict\n");
     }
-    hprintln!(
-        "agree={}/{} bit_identical={}/{} acc={} stack_peak={} stack_inference={} static_ram_rt={}",
-        agree,
-        N,
-        identical,
-        N,
-        Fixed4(correct as f32 / N as f32),
+    say!("agree=", agree, "/", N, " bit_identical=", identical, "/", N, " acc=", Fixed4 { num: correct, den: N });
+    say!(
+        " stack_peak=",
         stack.peak,
+        " stack_inference=",
         stack.measured,
-        measure::static_ram()
+        " static_ram_rt=",
+        measure::static_ram(),
+        "\n"
     );
     identical == N && repeatable && layers_ok
 }
@@ -225,14 +232,14 @@ pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mu
     fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
     let (y0, stack) = measure_stack(|| {
         constnet_mark(MARK_START);
-        let y = model.predict_staged(ws);
+        let y = infer(model, ws);
         constnet_mark(MARK_END);
         *y
     });
     let checks_ok = check_all(model, images, labels, host, ws, &y0, stack);
     let induce_failure = cfg!(feature = "induce-failure");
     if induce_failure {
-        hprintln!("induced failure (feature `induce-failure`)");
+        say!("induced failure (feature `induce-failure`)\n");
     }
     let ok = checks_ok && blobs_ok && !induce_failure;
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
