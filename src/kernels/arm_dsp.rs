@@ -325,3 +325,209 @@ pub(crate) unsafe fn dot6<const STRIDE: usize>(x: *const i8, w: *const i8, words
     let _ = (x, w, n);
     *acc = [a0, a1, a2, a3, a4, a5];
 }
+
+/// Four halfwords of one filter row, as [`pool2x2_c1k5`] multiplies them:
+/// `[w0, w2]`, `[w1, w3]` and `[w4, -]` (each pair low halfword first).
+pub(crate) fn c1k5_row(w: [i8; 5]) -> [u32; 3] {
+    let pair = |lo: i8, hi: i8| (lo as i16 as u16 as u32) | ((hi as i16 as u16 as u32) << 16);
+    [pair(w[0], w[2]), pair(w[1], w[3]), pair(w[4], 0)]
+}
+
+/// The largest accumulator of a 2x2 pooling window of a single-channel
+/// convolution with `KH x 5` filters (stride 1), for two filters, without
+/// accumulators starting at `bias`: LeNet's first layer, where rows of
+/// five one-byte taps fit [`block3x2_unrolled`] badly.
+///
+/// `x` is the window's top-left input pixel in an input `ROW` bytes wide;
+/// `w` holds, per filter row `ky`, filter 0's then filter 1's
+/// [`c1k5_row`] (`6 * KH` words). Every input word is widened once for the
+/// two pixels of a row and both filters: with `E_k = [x_k, x_k+2]` (SXTB16
+/// of the word at `k`, or the rotated SXTB16 of the word at `k - 1`), pixel
+/// `c`'s row is `E_c . [w0, w2] + E_c+1 . [w1, w3] + x_c+4 * w4`, and
+/// `x_c+4` is the top half of `E_c+2` (SMLATB). So two words per row
+/// serve both pixels; the two conv rows of the window run one after the
+/// other (the first one's four sums wait on the stack), and the maxima are
+/// taken in registers.
+///
+/// # Safety
+/// `x .. x + KH * ROW + 6` and `w .. w + 6 * KH` words must be readable,
+/// and `KH * ROW + 2` below 4,096 (`ldr.w` immediates).
+#[inline(never)]
+pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize>(
+    x: *const i8,
+    w: *const u32,
+    bias: [i32; 2],
+) -> [i32; 2] {
+    let [mut m0, mut m1] = bias;
+    // SAFETY: the caller guarantees the reads; r6 and r7 (not operands in
+    // `asm!`) and the first conv row's sums are pushed and popped inside the
+    // block; everything else written is an operand or a clobber.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            "push {{r0, r1}}",
+            ".irp cn_pass, 0, 1",
+            "  .if \\cn_pass",
+            "    push {{r0, r1, r2, r3}}",
+            "    sub.w lr, lr, #(24 * {kh})",
+            "    ldrd r0, r1, [sp, #16]",
+            "  .endif",
+            "  mov r2, r0",
+            "  mov r3, r1",
+            "  .set cn_o, \\cn_pass * {row}",
+            "  .rept {kh}",
+            // Filter 0's row in r4-r6, filter 1's in r7-r9.
+            "    ldm lr!, {{r4, r5, r6, r7, r8, r9}}",
+            "    ldr.w r10, [r12, #cn_o]",
+            "    sxtb16 r11, r10",
+            "    sxtb16 r10, r10, ror #8",
+            "    smlad r0, r11, r4, r0",
+            "    smlad r1, r11, r7, r1",
+            "    smlad r0, r10, r5, r0",
+            "    smlad r1, r10, r8, r1",
+            "    smlad r2, r10, r4, r2",
+            "    smlad r3, r10, r7, r3",
+            "    ldr.w r10, [r12, #(cn_o + 2)]",
+            "    sxtb16 r11, r10",
+            "    sxtb16 r10, r10, ror #8",
+            "    smlad r2, r11, r5, r2",
+            "    smlad r3, r11, r8, r3",
+            "    smlatb r0, r11, r6, r0",
+            "    smlatb r1, r11, r9, r1",
+            "    smlatb r2, r10, r6, r2",
+            "    smlatb r3, r10, r9, r3",
+            "    .set cn_o, cn_o + {row}",
+            "  .endr",
+            ".endr",
+            // The first row's sums (filter 0, 1 of pixel 0, then of pixel 1).
+            "pop {{r4, r5, r6, r7}}",
+            ".irp cn_m, r2, r4, r6",
+            "  cmp r0, \\cn_m",
+            "  it lt",
+            "  movlt r0, \\cn_m",
+            ".endr",
+            ".irp cn_m, r3, r5, r7",
+            "  cmp r1, \\cn_m",
+            "  it lt",
+            "  movlt r1, \\cn_m",
+            ".endr",
+            "add sp, sp, #8",
+            "pop {{r6, r7}}",
+            kh = const KH,
+            row = const ROW,
+            inout("r0") m0,
+            inout("r1") m1,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            inout("r12") x => _,
+            inout("lr") w => _,
+        );
+    }
+    [m0, m1]
+}
+
+/// Bytes of the widened input window [`pool2x2_q15`] reads: LeNet's second
+/// layer (6 x 6 pixels of 8 channels) fits.
+pub(crate) const Q15_WINDOW_BYTES: usize = 576;
+
+/// Widens `n` input words into `out`: each word `[x0, x1, x2, x3]` becomes
+/// `[x0, x2]` and `[x1, x3]` as halfwords, the pairs SMLAD multiplies with
+/// a weight word's SXTB16 halves.
+#[inline(always)]
+pub(crate) fn widen_words(x: &[i8], out: &mut [u32]) {
+    for (j, pair) in out.chunks_exact_mut(2).enumerate() {
+        let v = word(x, 4 * j);
+        pair[0] = sxtb16(v);
+        pair[1] = sxtb16_ror8(v);
+    }
+}
+
+/// The largest of the four accumulators (starting at `bias`) of a 2x2
+/// pooling window of a convolution with `KH x KW` filters over `C`
+/// channels (`C % 4 == 0`, stride 1), for one filter, from the window's
+/// input already widened ([`widen_words`]): `x` holds `KH + 1` rows of
+/// `ROWQ = (KW + 1) * C * 2` bytes, pixel `(dy, dx)`'s taps of filter row
+/// `ky` starting at `(dy + ky) * ROWQ + dx * 2 * C`; a filter row is `WORDS
+/// = KW * C / 4` weight words. Each weight word is widened once for the four pixels, whose
+/// inputs need no widening: one LDRD and two SMLADs per pixel and word.
+/// A loop over filter rows, each unrolled.
+///
+/// # Safety
+/// `x .. x + (KH + 1) * ROWQ` (4-aligned) and `w .. w + KH * KW * C`
+/// must be readable, `KH >= 1`, and the offsets must fit: see
+/// [`pool2x2_q15_fits`].
+#[inline(never)]
+pub(crate) unsafe fn pool2x2_q15<const KH: usize, const KW: usize, const C: usize>(
+    x: *const u32,
+    w: *const i8,
+    bias: i32,
+) -> i32 {
+    let mut m = bias;
+    // SAFETY: the caller guarantees the reads; r6 and r7 are saved and
+    // restored; everything else written is an operand or a clobber.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            "mov r1, r0",
+            "mov r2, r0",
+            "mov r3, r0",
+            "2:",
+            ".set cn_j, 0",
+            ".rept {words}",
+            "  ldr.w r5, [r9, #(4 * cn_j)]",
+            "  sxtb16 r4, r5",
+            "  sxtb16 r5, r5, ror #8",
+            "  ldrd r6, r7, [r8, #(8 * cn_j)]",
+            "  smlad r0, r6, r4, r0",
+            "  smlad r0, r7, r5, r0",
+            "  ldrd r6, r7, [r8, #(8 * cn_j + {pixq})]",
+            "  smlad r1, r6, r4, r1",
+            "  smlad r1, r7, r5, r1",
+            "  ldrd r6, r7, [r8, #(8 * cn_j + {rowq})]",
+            "  smlad r2, r6, r4, r2",
+            "  smlad r2, r7, r5, r2",
+            "  ldrd r6, r7, [r8, #(8 * cn_j + {rowq} + {pixq})]",
+            "  smlad r3, r6, r4, r3",
+            "  smlad r3, r7, r5, r3",
+            "  .set cn_j, cn_j + 1",
+            ".endr",
+            "addw r8, r8, #{rowq}",
+            "addw r9, r9, #(4 * {words})",
+            "subs r10, r10, #1",
+            "bne 2b",
+            ".irp cn_m, r1, r2, r3",
+            "  cmp r0, \\cn_m",
+            "  it lt",
+            "  movlt r0, \\cn_m",
+            ".endr",
+            "pop {{r6, r7}}",
+            words = const KW * C / 4,
+            rowq = const (KW + 1) * C * 2,
+            pixq = const 2 * C,
+            inout("r0") m,
+            out("r1") _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            inout("r8") x => _,
+            inout("r9") w => _,
+            inout("r10") KH => _,
+        );
+    }
+    m
+}
+
+/// Whether [`pool2x2_q15`] takes this shape: channels in whole words, the
+/// widened window within [`Q15_WINDOW_BYTES`], offsets within the `ldrd`
+/// (1,020) and `addw` (4,095) immediates.
+pub(crate) const fn pool2x2_q15_fits(kh: usize, kw: usize, c: usize) -> bool {
+    let (words, rowq) = (kw * c / 4, (kw + 1) * c * 2);
+    c % 4 == 0 && kh >= 1 && (kh + 1) * rowq <= Q15_WINDOW_BYTES && 8 * (words - 1) + rowq + 2 * c <= 1020 && 4 * words < 4096
+}

@@ -278,6 +278,84 @@ qconv_impl! {{
     }
 }}
 
+qconv_impl! {{
+    /// Whether [`Self::max_pool2x2_dsp`] computes this convolution fused
+    /// with 2x2/2 max pooling: stride 1, no padding, and either a single
+    /// channel with five taps per row and filters in pairs, or channels in
+    /// whole words and a window that [`pool2x2_q15`](crate::kernels::arm_dsp::pool2x2_q15) takes.
+    #[cfg(constnet_dsp)]
+    pub(crate) const MAX_POOL2X2_DSP: bool = SH == 1
+        && SW == 1
+        && PH == 0
+        && PW == 0
+        && (Self::C1K5 || crate::kernels::arm_dsp::pool2x2_q15_fits(KH, KW, C));
+
+    #[cfg(constnet_dsp)]
+    const C1K5: bool = C == 1 && KW == 5 && F % 2 == 0 && KH * W + 2 < 4096;
+
+    /// This convolution (see [`Self::MAX_POOL2X2_DSP`]) and a 2x2/2 max
+    /// pooling without padding: each pooling window's four accumulators
+    /// are computed together and their maximum requantized (requantization
+    /// is monotone), so nothing but the pooled output is stored. Called
+    /// only where `MAX_POOL2X2_DSP` holds (the fused step checks it at
+    /// compile time); the reads are bounds-checked in any case.
+    #[cfg(constnet_dsp)]
+    #[inline(always)]
+    pub(crate) fn max_pool2x2_dsp<const POH: usize, const POW: usize>(
+        &self,
+        x: &[[[i8; C]; W]; H],
+        y: &mut [[[i8; F]; POW]; POH],
+    ) {
+        use crate::kernels::arm_dsp::{c1k5_row, pool2x2_c1k5, pool2x2_q15, widen_words, Q15_WINDOW_BYTES};
+        let clamp = self.clamp();
+        let x = x.as_flattened().as_flattened();
+        let out = |f: usize, acc: i32| self.requantize(f, acc, clamp);
+        if Self::C1K5 {
+            for f in (0..F).step_by(2) {
+                // Both filters' rows as the kernel multiplies them.
+                let mut rows = [[0u32; 6]; KH];
+                for (ky, r) in rows.iter_mut().enumerate() {
+                    for g in 0..2 {
+                        let w = &self.weight[f + g][ky];
+                        r[3 * g..3 * g + 3].copy_from_slice(&c1k5_row([0, 1, 2, 3, 4].map(|kx| w[kx][0])));
+                    }
+                }
+                let bias = [self.bias[f].get(), self.bias[f + 1].get()];
+                for (py, y_row) in y.iter_mut().enumerate() {
+                    for (px, y) in y_row.iter_mut().enumerate() {
+                        let window = &x[2 * py * W + 2 * px..];
+                        assert!(window.len() >= KH * W + 6);
+                        // SAFETY: the kernel reads `KH * W + 6` bytes of
+                        // `window` (asserted) and the `6 * KH` words of `rows`;
+                        // `C1K5` bounds its offsets.
+                        let [m0, m1] = unsafe { pool2x2_c1k5::<KH, W>(window.as_ptr(), rows.as_flattened().as_ptr(), bias) };
+                        y[f] = out(f, m0);
+                        y[f + 1] = out(f + 1, m1);
+                    }
+                }
+            }
+            return;
+        }
+        let mut widened = [0u32; Q15_WINDOW_BYTES / 4];
+        let row_words = (KW + 1) * C / 2;
+        for (py, y_row) in y.iter_mut().enumerate() {
+            for (px, y) in y_row.iter_mut().enumerate() {
+                for (r, q) in widened.chunks_exact_mut(row_words).take(KH + 1).enumerate() {
+                    let at = ((2 * py + r) * W + 2 * px) * C;
+                    widen_words(&x[at..at + (KW + 1) * C], q);
+                }
+                assert!((KH + 1) * row_words <= widened.len());
+                for (f, (y, w)) in y.iter_mut().zip(&self.weight).enumerate() {
+                    // SAFETY: the kernel reads the `KH + 1` widened rows
+                    // (asserted above) and filter `f`'s `KH * KW * C` bytes;
+                    // `pool2x2_q15_fits` bounds its offsets.
+                    *y = out(f, unsafe { pool2x2_q15::<KH, KW, C>(widened.as_ptr(), w.as_ptr().cast(), self.bias[f].get()) });
+                }
+            }
+        }
+    }
+}}
+
 qconv_impl! {<Int8Layer> {
     type Input = [[[i8; C]; W]; H];
     type Output = [[[i8; F]; OW]; OH];
