@@ -67,7 +67,8 @@ pub const fn first<const N: usize>(bytes: &[u8]) -> [u8; N] {
 
 /// Image `i`'s pixels into the model's input: scaled to `[0, 1]` as the
 /// host's loader does and quantized with the model's input parameters, as
-/// the host's `quantize_input` did.
+/// the host's `quantize_input` did. Not inlined: one copy for every caller.
+#[inline(never)]
 fn fill_input(model: &Net, images: &[u8], i: usize, x: &mut [i8]) {
     let params = model.input_params();
     for (q, &p) in x.iter_mut().zip(&images[i * PIXELS..(i + 1) * PIXELS]) {

@@ -16,6 +16,7 @@ pub trait Say {
     fn say(self);
 }
 
+#[inline(never)]
 fn write(bytes: &[u8]) {
     if let Ok(mut stdout) = hio::hstdout() {
         let _ = stdout.write_all(bytes);
@@ -30,6 +31,7 @@ impl Say for &str {
 
 impl Say for usize {
     /// In decimal.
+    #[inline(never)]
     fn say(self) {
         let mut digits = [0u8; 20];
         let (mut n, mut at) = (self, digits.len());
