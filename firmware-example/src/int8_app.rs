@@ -25,6 +25,7 @@
 
 use constnet::model::Pass;
 use constnet::persist::{reseal, saved_len_int8, view_int8, LoadError, HEADER_LEN};
+use constnet::quant::QParams;
 use constnet::zoo::Lenet;
 use constnet::{Int8, Int8Model, Tensor};
 use cortex_m_semihosting::debug;
@@ -47,7 +48,8 @@ pub const BLOB_LEN: usize = saved_len_int8::<Net>();
 /// alignment 1. With feature `perturb-one-ulp`, the lowest bit of conv1's
 /// first weight flipped and the trailer recomputed, at compile time: it
 /// loads and runs, and only the byte-for-byte comparison can notice.
-pub static BLOB: [u8; BLOB_LEN] = flashed(*include_bytes!("../model/lenet_int8.postcard"));
+pub static BLOB: [u8; BLOB_LEN] = BLOB_BYTES;
+const BLOB_BYTES: [u8; BLOB_LEN] = flashed(*include_bytes!("../model/lenet_int8.postcard"));
 
 const fn flashed(mut blob: [u8; BLOB_LEN]) -> [u8; BLOB_LEN] {
     if cfg!(feature = "perturb-one-ulp") {
@@ -65,27 +67,38 @@ pub const fn first<const N: usize>(bytes: &[u8]) -> [u8; N] {
     }
 }
 
-/// Image `i`'s pixels into the model's input: scaled to `[0, 1]` as the
-/// host's loader does and quantized with the model's input parameters, as
-/// the host's `quantize_input` did. Not inlined: one copy for every caller.
-#[inline(never)]
-fn fill_input(model: &Net, images: &[u8], i: usize, x: &mut [i8]) {
-    let params = model.input_params();
-    for (q, &p) in x.iter_mut().zip(&images[i * PIXELS..(i + 1) * PIXELS]) {
-        *q = params.quantize(p as f32 / 255.0);
-    }
-}
+/// The model's input quantization, read from the blob at compile time
+/// (`QParams` is its scale's and then its zero point's little-endian
+/// bytes; [`load_model`] checks the result against the loaded model).
+const INPUT_PARAMS: QParams = {
+    let at = HEADER_LEN + core::mem::offset_of!(Net, input);
+    let b = &BLOB_BYTES;
+    let scale = f32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    QParams::new(scale, i32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]))
+};
 
-// The host scales pixels as `(p as f64 / 255.0) as f32`; the single
-// division above gives the same `f32` for every byte (no f64 arithmetic,
-// no table in the firmware). Checked at compile time.
-const _: () = {
+/// Each pixel value's model input: scaled to `[0, 1]` as the host's loader
+/// does (`p as f64 / 255.0`) and quantized as the host's `quantize_input`
+/// does, tabulated at compile time: the firmware does no float arithmetic
+/// (a Cortex-M0 would need a kilobyte and a half of soft-float routines).
+static PIXEL_TO_INPUT: [i8; 256] = {
+    let mut t = [0i8; 256];
     let mut p = 0;
     while p < 256 {
-        assert!(p as f32 / 255.0 == (p as f64 / 255.0) as f32);
+        t[p] = INPUT_PARAMS.quantize((p as f64 / 255.0) as f32);
         p += 1;
     }
+    t
 };
+
+/// Image `i`'s pixels into the model's input. Not inlined: one copy for
+/// every caller.
+#[inline(never)]
+fn fill_input(images: &[u8], i: usize, x: &mut [i8]) {
+    for (q, &p) in x.iter_mut().zip(&images[i * PIXELS..(i + 1) * PIXELS]) {
+        *q = PIXEL_TO_INPUT[p as usize];
+    }
+}
 
 /// The class with the largest of `CLASSES` outputs, `y(i)` the `i`-th.
 fn argmax(y: impl Fn(usize) -> i8) -> usize {
@@ -130,9 +143,10 @@ const STEPS: [(&str, usize); 5] =
     [("conv1+pool1", 115_200), ("conv2+pool2", 204_800), ("flat", 0), ("fc1", 16_384), ("out", 640)];
 
 /// The inference one step at a time (what `predict_staged` runs), with a
-/// marker after each; returns the output, which must equal `predict`'s.
+/// marker after each; returns whether the output equals `expected`
+/// (`predict`'s).
 #[inline(never)]
-fn layer_by_layer(m: &Net, ws: &mut Ws) -> <Net as Int8Model>::Output {
+fn layer_by_layer(m: &Net, ws: &mut Ws, expected: &<Net as Int8Model>::Output) -> bool {
     constnet_mark(FIRST_LAYER_MARK - 1);
     let pass = Pass::staged::<<Net as Int8Model>::Input>(ws.as_mut());
     let pass = pass.then_int8_fused(&m.conv1, &m.pool1);
@@ -145,7 +159,7 @@ fn layer_by_layer(m: &Net, ws: &mut Ws) -> <Net as Int8Model>::Output {
     constnet_mark(FIRST_LAYER_MARK + 3);
     let pass = pass.then_int8(&m.out);
     constnet_mark(FIRST_LAYER_MARK + 4);
-    *pass.output::<<Net as Int8Model>::Output>()
+    pass.output::<<Net as Int8Model>::Output>() == expected
 }
 
 /// One inference on the staged input: one copy of the inference code for
@@ -167,6 +181,10 @@ fn load_model<const N: usize>(blobs_ok: &mut bool) -> &'static Net {
         Ok(m) => m,
         Err(_) => panic!("embedded int8 model refused"),
     };
+    if model.input_params() != INPUT_PARAMS {
+        say!("FAIL: the pixel table was built for other input parameters than the model's\n");
+        *blobs_ok = false;
+    }
     say!("int8 model: view_int8, in flash at ", Hex(model as *const Net as usize), " (", BLOB_LEN, " bytes); ");
     say!(N, " test images\n");
     model
@@ -187,7 +205,7 @@ fn check_all<const N: usize>(
     let (mut agree, mut identical, mut correct) = (0, 0, 0);
     let mut repeatable = true;
     for i in 0..N {
-        fill_input(model, images, i, Net::staged_input(ws).as_flat_mut());
+        fill_input(images, i, Net::staged_input(ws).as_flat_mut());
         constnet_mark(1);
         let y = infer(model, ws);
         constnet_mark(2);
@@ -201,13 +219,13 @@ fn check_all<const N: usize>(
     if !repeatable {
         say!("FAIL: image 0 gave different outputs in two runs\n");
     }
-    fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
+    fill_input(images, 0, Net::staged_input(ws).as_flat_mut());
     say!("layers: ", FIRST_LAYER_MARK as usize - 1, "=start");
     for (k, &(name, macs)) in STEPS.iter().enumerate() {
         say!(" ", FIRST_LAYER_MARK as usize + k, "=", name, ":", macs);
     }
     say!("\n");
-    let layers_ok = layer_by_layer(model, ws) == *y0;
+    let layers_ok = layer_by_layer(model, ws, y0);
     if !layers_ok {
         say!("FAIL: the layer-by-layer pass differs from predict\n");
     }
@@ -230,7 +248,7 @@ fn check_all<const N: usize>(
 pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mut Ws) -> ! {
     let mut blobs_ok = true;
     let model = load_model::<N>(&mut blobs_ok);
-    fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
+    fill_input(images, 0, Net::staged_input(ws).as_flat_mut());
     let (y0, stack) = measure_stack(|| {
         constnet_mark(MARK_START);
         let y = infer(model, ws);

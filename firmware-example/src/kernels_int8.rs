@@ -243,6 +243,8 @@ pub fn run() -> ! {
         O [7, 7] Relu, pool Max [2, 2] [3, 3]);
     conv_case!(t, "conv 8x8x12 2x3 F2 (min pooling)", 20, H 8 W 8 C 12 F 2 K [2, 3] S [1, 1] P [0, 0] O [7, 6] Linear,
         pool Min [2, 2] [3, 3]);
+    conv_case!(t, "conv 6x6x4 2x2 F2 (same: a column and row after, so not the window kernels)", 21, H 6 W 6 C 4 F 2
+        K [2, 2] S [1, 1] P [0, 0] O [6, 6] Relu, pool Max [2, 2] [3, 3]);
     conv_case!(t, "conv 7x6x3 2x2 F3 stride 2 same", 10, H 7 W 6 C 3 F 3 K [2, 2] S [2, 2] P [0, 0] O [4, 3] Linear);
     dense_case!(t, "dense 256 -> 13 (lenet fc1's inputs; 64 outputs would not fit a Cortex-M0's stack twice)", 11, 256 -> 13 Relu);
     dense_case!(t, "dense 64 -> 10 (lenet out, before softmax)", 12, 64 -> 10 Linear);

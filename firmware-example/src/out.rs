@@ -29,21 +29,45 @@ impl Say for &str {
     }
 }
 
+/// `(n / d, n % d)` by shifts and subtractions (`d > 0`): a Cortex-M0 has
+/// no division instruction, and the library routine is 400 bytes of flash.
+#[inline(never)]
+fn divmod(n: u32, d: u32) -> (u32, u32) {
+    let (mut q, mut r, mut dd, mut bit) = (0u32, n, d, 1u32);
+    while dd <= r >> 1 {
+        dd <<= 1;
+        bit <<= 1;
+    }
+    loop {
+        if r >= dd {
+            r -= dd;
+            q |= bit;
+        }
+        if bit == 1 {
+            return (q, r);
+        }
+        dd >>= 1;
+        bit >>= 1;
+    }
+}
+
 impl Say for usize {
     /// In decimal.
     #[inline(never)]
     fn say(self) {
-        let mut digits = [0u8; 20];
-        let (mut n, mut at) = (self, digits.len());
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
+        let mut digits = [0u8; 10];
+        let mut n = self as u32;
+        let mut len = 0;
+        for d in digits.iter_mut().rev() {
+            let (q, r) = divmod(n, 10);
+            *d = b'0' + r as u8;
+            n = q;
+            len += 1;
             if n == 0 {
                 break;
             }
         }
-        write(&digits[at..]);
+        write(&digits[digits.len() - len..]);
     }
 }
 
@@ -57,16 +81,17 @@ pub struct Fixed4 {
 
 impl Say for Fixed4 {
     fn say(self) {
-        let v = (self.num * 10_000 + self.den / 2) / self.den;
-        (v / 10_000).say();
+        let (num, den) = (self.num as u32, self.den as u32);
+        let (v, _) = divmod(num * 10_000 + den / 2, den);
+        let (whole, frac) = divmod(v, 10_000);
+        (whole as usize).say();
         ".".say();
-        let frac = v % 10_000;
         for place in [1000, 100, 10] {
             if frac < place {
                 "0".say();
             }
         }
-        frac.say();
+        (frac as usize).say();
     }
 }
 

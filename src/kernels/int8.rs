@@ -185,7 +185,9 @@ pub mod fixed {
 
     /// The reciprocal of `x` (with `integer_digits` integer bits) scaled into
     /// zero integer bits, and how many bits it was scaled by (TFLite's
-    /// `GetReciprocal`).
+    /// `GetReciprocal`). Not inlined: once per softmax, and its Newton
+    /// iterations are most of a softmax's code.
+    #[inline(never)]
     pub fn reciprocal(x: i32, integer_digits: i32) -> (i32, i32) {
         let headroom_plus_one = (x as u32).leading_zeros() as i32;
         let num_bits_over_unit = integer_digits - headroom_plus_one;

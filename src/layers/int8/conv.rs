@@ -121,6 +121,10 @@ qconv_impl! {{
         );
     };
 
+    /// Whether every window lies inside the input: no padding before, and
+    /// none after (TFLite's "same" can add a row or column there).
+    pub(crate) const UNPADDED: bool = PH == 0 && PW == 0 && (OH - 1) * SH + KH <= H && (OW - 1) * SW + KW <= W;
+
     /// The output clamp of the fused activation.
     #[inline(always)]
     pub(crate) fn clamp(&self) -> (i32, i32) {
@@ -181,7 +185,8 @@ qconv_impl! {{
         let inside_x = x0 >= 0 && x0 as usize + KW <= W;
         for ky in 0..KH {
             let iy = y0 + ky as isize;
-            if inside_x && iy >= 0 && (iy as usize) < H {
+            // Without padding the padded branch is not even compiled.
+            if Self::UNPADDED || inside_x && iy >= 0 && (iy as usize) < H {
                 let x0 = x0 as usize;
                 let span = x[iy as usize][x0..x0 + KW].as_flattened();
                 #[cfg(all(target_arch = "arm", not(constnet_dsp)))]
@@ -280,14 +285,13 @@ qconv_impl! {{
 
 qconv_impl! {{
     /// Whether [`Self::max_pool2x2_dsp`] computes this convolution fused
-    /// with 2x2/2 max pooling: stride 1, no padding, and either a single
+    /// with 2x2/2 max pooling: stride 1, no padding ([`Self::UNPADDED`]), and either a single
     /// channel with five taps per row and filters in pairs, or channels in
     /// whole words and a window that [`pool2x2_q15`](crate::kernels::arm_dsp::pool2x2_q15) takes.
     #[cfg(constnet_dsp)]
     pub(crate) const MAX_POOL2X2_DSP: bool = SH == 1
         && SW == 1
-        && PH == 0
-        && PW == 0
+        && Self::UNPADDED
         && (Self::C1K5 || crate::kernels::arm_dsp::pool2x2_q15_fits(KH, KW, C));
 
     #[cfg(constnet_dsp)]
