@@ -432,9 +432,9 @@ pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize>(
     [m0, m1]
 }
 
-/// Bytes of the widened input window [`pool2x2_q15`] reads: LeNet's second
-/// layer (6 x 6 pixels of 8 channels) fits.
-pub(crate) const Q15_WINDOW_BYTES: usize = 576;
+/// Bytes of the widened input [`pool2x2_q15`] reads: two of LeNet's
+/// second-layer windows side by side (6 x 8 pixels of 8 channels) fit.
+pub(crate) const Q15_WINDOW_BYTES: usize = 768;
 
 /// Widens `n` input words into `out`: each word `[x0, x1, x2, x3]` becomes
 /// `[x0, x2]` and `[x1, x3]` as halfwords, the pairs SMLAD multiplies with
@@ -448,86 +448,116 @@ pub(crate) fn widen_words(x: &[i8], out: &mut [u32]) {
     }
 }
 
-/// The largest of the four accumulators (starting at `bias`) of a 2x2
-/// pooling window of a convolution with `KH x KW` filters over `C`
-/// channels (`C % 4 == 0`, stride 1), for one filter, from the window's
-/// input already widened ([`widen_words`]): `x` holds `KH + 1` rows of
-/// `ROWQ = (KW + 1) * C * 2` bytes, pixel `(dy, dx)`'s taps of filter row
-/// `ky` starting at `(dy + ky) * ROWQ + dx * 2 * C`; a filter row is `WORDS
-/// = KW * C / 4` weight words. Each weight word is widened once for the four pixels, whose
-/// inputs need no widening: one LDRD and two SMLADs per pixel and word.
-/// A loop over filter rows, each unrolled.
+/// Bytes of one widened input row of `n` (1 or 2) side-by-side 2x2
+/// pooling windows of a convolution with `kw` taps per row over `c`
+/// channels: `2 * n + kw - 1` pixels.
+pub(crate) const fn q15_row_bytes(n: usize, kw: usize, c: usize) -> usize {
+    (2 * n + kw - 1) * c * 2
+}
+
+/// The largest of the four accumulators (starting at `bias`) of each of
+/// `N` (1 or 2) side-by-side 2x2 pooling windows of a convolution with
+/// `KH x KW` filters over `C` channels (`C % 4 == 0`, stride 1), for one
+/// filter, from the windows' input already widened ([`widen_words`]): `x`
+/// holds `KH + 1` rows of [`q15_row_bytes`], pixel `(dy, dx)`'s taps of
+/// filter row `ky` starting at `(dy + ky) * row + dx * 2 * C`; a filter row
+/// is `KW * C / 4` weight words. Each weight word is widened once for the
+/// `4 * N` pixels, whose inputs need no widening: one LDRD and two SMLADs
+/// per pixel and word. A loop over filter rows (the count on the stack),
+/// each unrolled.
 ///
 /// # Safety
-/// `x .. x + (KH + 1) * ROWQ` (4-aligned) and `w .. w + KH * KW * C`
-/// must be readable, `KH >= 1`, and the offsets must fit: see
-/// [`pool2x2_q15_fits`].
+/// `x .. x + (KH + 1) * row` (4-aligned) and `w .. w + KH * KW * C` must
+/// be readable, and the shape must fit: see [`pool2x2_q15_fits`].
 #[inline(never)]
-pub(crate) unsafe fn pool2x2_q15<const KH: usize, const KW: usize, const C: usize>(
+pub(crate) unsafe fn pool2x2_q15<const N: usize, const KH: usize, const KW: usize, const C: usize>(
     x: *const u32,
     w: *const i8,
     bias: i32,
-) -> i32 {
-    let mut m = bias;
+) -> [i32; 2] {
+    const { assert!(N == 1 || N == 2, "one or two windows") };
+    let mut m0 = bias;
+    let m1: i32;
     // SAFETY: the caller guarantees the reads; r6 and r7 are saved and
-    // restored; everything else written is an operand or a clobber.
+    // restored, the row count lives on the stack inside the block;
+    // everything else written is an operand or a clobber.
     unsafe {
         asm!(
             "push {{r6, r7}}",
-            "mov r1, r0",
-            "mov r2, r0",
-            "mov r3, r0",
+            "movs r6, #{kh}",
+            "push {{r6}}",
+            // Accumulators: window 0's pixels (0,0) (0,1) (1,0) (1,1) in
+            // r0-r3, window 1's in r4, r5, r11, r12.
+            ".irp cn_a, r1, r2, r3, r4, r5, r11, r12",
+            "  mov \\cn_a, r0",
+            ".endr",
             "2:",
             ".set cn_j, 0",
             ".rept {words}",
-            "  ldr.w r5, [r9, #(4 * cn_j)]",
-            "  sxtb16 r4, r5",
-            "  sxtb16 r5, r5, ror #8",
-            "  ldrd r6, r7, [r8, #(8 * cn_j)]",
-            "  smlad r0, r6, r4, r0",
-            "  smlad r0, r7, r5, r0",
-            "  ldrd r6, r7, [r8, #(8 * cn_j + {pixq})]",
-            "  smlad r1, r6, r4, r1",
-            "  smlad r1, r7, r5, r1",
-            "  ldrd r6, r7, [r8, #(8 * cn_j + {rowq})]",
-            "  smlad r2, r6, r4, r2",
-            "  smlad r2, r7, r5, r2",
-            "  ldrd r6, r7, [r8, #(8 * cn_j + {rowq} + {pixq})]",
-            "  smlad r3, r6, r4, r3",
-            "  smlad r3, r7, r5, r3",
+            "  ldr.w r7, [r9, #(4 * cn_j)]",
+            "  sxtb16 r6, r7",
+            "  sxtb16 r7, r7, ror #8",
+            "  .set cn_p, 0",
+            "  .irp cn_a, r0, r1, r2, r3, r4, r5, r11, r12",
+            "    .if cn_p < 4 * {n}",
+            "      ldrd r10, lr, [r8, #(8 * cn_j + (cn_p / 2 % 2) * {rowq} + (cn_p % 2 + 2 * (cn_p / 4)) * {pixq})]",
+            "      smlad \\cn_a, r10, r6, \\cn_a",
+            "      smlad \\cn_a, lr, r7, \\cn_a",
+            "    .endif",
+            "    .set cn_p, cn_p + 1",
+            "  .endr",
             "  .set cn_j, cn_j + 1",
             ".endr",
             "addw r8, r8, #{rowq}",
             "addw r9, r9, #(4 * {words})",
-            "subs r10, r10, #1",
+            "ldr r6, [sp]",
+            "subs r6, r6, #1",
+            "str r6, [sp]",
             "bne 2b",
+            "add sp, sp, #4",
             ".irp cn_m, r1, r2, r3",
             "  cmp r0, \\cn_m",
             "  it lt",
             "  movlt r0, \\cn_m",
             ".endr",
+            ".irp cn_m, r5, r11, r12",
+            "  cmp r4, \\cn_m",
+            "  it lt",
+            "  movlt r4, \\cn_m",
+            ".endr",
             "pop {{r6, r7}}",
+            n = const N,
+            kh = const KH,
             words = const KW * C / 4,
-            rowq = const (KW + 1) * C * 2,
+            rowq = const q15_row_bytes(N, KW, C),
             pixq = const 2 * C,
-            inout("r0") m,
+            inout("r0") m0,
             out("r1") _,
             out("r2") _,
             out("r3") _,
-            out("r4") _,
+            out("r4") m1,
             out("r5") _,
             inout("r8") x => _,
             inout("r9") w => _,
-            inout("r10") KH => _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            out("lr") _,
         );
     }
-    m
+    [m0, m1]
 }
 
-/// Whether [`pool2x2_q15`] takes this shape: channels in whole words, the
-/// widened window within [`Q15_WINDOW_BYTES`], offsets within the `ldrd`
-/// (1,020) and `addw` (4,095) immediates.
+/// Whether [`pool2x2_q15`] takes this shape for one and two windows:
+/// channels in whole words, two windows' widened input within
+/// [`Q15_WINDOW_BYTES`], offsets within the `ldrd` (1,020) and `ldr.w`,
+/// `addw` (4,095) immediates.
 pub(crate) const fn pool2x2_q15_fits(kh: usize, kw: usize, c: usize) -> bool {
-    let (words, rowq) = (kw * c / 4, (kw + 1) * c * 2);
-    c % 4 == 0 && kh >= 1 && (kh + 1) * rowq <= Q15_WINDOW_BYTES && 8 * (words - 1) + rowq + 2 * c <= 1020 && 4 * words < 4096
+    let (words, row) = (kw * c / 4, q15_row_bytes(2, kw, c));
+    c.is_multiple_of(4)
+        && kh >= 1
+        && kh <= 255
+        && (kh + 1) * row <= Q15_WINDOW_BYTES
+        && 8 * (words - 1) + row + 6 * c <= 1020
+        && 4 * words < 4096
 }

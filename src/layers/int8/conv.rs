@@ -4,7 +4,7 @@ use super::{
     channels_valid, load_channels, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
     QuantizeLayer, QuantizeOptions, Range,
 };
-use crate::kernels::int8::{dot, requantize};
+use crate::kernels::int8::{dot, ChannelRequant};
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
 use crate::layers::window::Padding;
@@ -133,9 +133,15 @@ qconv_impl! {{
 
     /// `acc` of filter `f` as an output value.
     #[inline(always)]
-    pub(crate) fn requantize(&self, f: usize, acc: i32, (lo, hi): (i32, i32)) -> i8 {
+    pub(crate) fn requantize(&self, f: usize, acc: i32, clamp: (i32, i32)) -> i8 {
+        self.channel_requant(f, clamp).apply(acc)
+    }
+
+    /// Filter `f`'s requantization, decoded for many accumulators.
+    #[inline(always)]
+    pub(crate) fn channel_requant(&self, f: usize, clamp: (i32, i32)) -> ChannelRequant {
         let r = self.requant[f];
-        requantize(acc, r.multiplier(), r.shift(), self.output.zero_point(), lo, hi)
+        ChannelRequant::new(r.multiplier(), r.shift(), self.output.zero_point(), clamp)
     }
 
     /// Output row `oy` as accumulators (before requantization), handed to
@@ -295,7 +301,7 @@ qconv_impl! {{
         && (Self::C1K5 || crate::kernels::arm_dsp::pool2x2_q15_fits(KH, KW, C));
 
     #[cfg(constnet_dsp)]
-    const C1K5: bool = C == 1 && KW == 5 && F % 2 == 0 && KH * W + 2 < 4096;
+    const C1K5: bool = C == 1 && KW == 5 && F.is_multiple_of(2) && KH * W + 2 < 4096;
 
     /// This convolution (see [`Self::MAX_POOL2X2_DSP`]) and a 2x2/2 max
     /// pooling without padding: each pooling window's four accumulators
@@ -310,10 +316,9 @@ qconv_impl! {{
         x: &[[[i8; C]; W]; H],
         y: &mut [[[i8; F]; POW]; POH],
     ) {
-        use crate::kernels::arm_dsp::{c1k5_row, pool2x2_c1k5, pool2x2_q15, widen_words, Q15_WINDOW_BYTES};
+        use crate::kernels::arm_dsp::{c1k5_row, pool2x2_c1k5, pool2x2_q15, q15_row_bytes, widen_words, Q15_WINDOW_BYTES};
         let clamp = self.clamp();
         let x = x.as_flattened().as_flattened();
-        let out = |f: usize, acc: i32| self.requantize(f, acc, clamp);
         if Self::C1K5 {
             for f in (0..F).step_by(2) {
                 // Both filters' rows as the kernel multiplies them.
@@ -325,6 +330,7 @@ qconv_impl! {{
                     }
                 }
                 let bias = [self.bias[f].get(), self.bias[f + 1].get()];
+                let requant = [self.channel_requant(f, clamp), self.channel_requant(f + 1, clamp)];
                 for (py, y_row) in y.iter_mut().enumerate() {
                     for (px, y) in y_row.iter_mut().enumerate() {
                         let window = &x[2 * py * W + 2 * px..];
@@ -333,27 +339,40 @@ qconv_impl! {{
                         // `window` (asserted) and the `6 * KH` words of `rows`;
                         // `C1K5` bounds its offsets.
                         let [m0, m1] = unsafe { pool2x2_c1k5::<KH, W>(window.as_ptr(), rows.as_flattened().as_ptr(), bias) };
-                        y[f] = out(f, m0);
-                        y[f + 1] = out(f + 1, m1);
+                        y[f] = requant[0].apply(m0);
+                        y[f + 1] = requant[1].apply(m1);
                     }
                 }
             }
             return;
         }
         let mut widened = [0u32; Q15_WINDOW_BYTES / 4];
-        let row_words = (KW + 1) * C / 2;
         for (py, y_row) in y.iter_mut().enumerate() {
-            for (px, y) in y_row.iter_mut().enumerate() {
-                for (r, q) in widened.chunks_exact_mut(row_words).take(KH + 1).enumerate() {
-                    let at = ((2 * py + r) * W + 2 * px) * C;
-                    widen_words(&x[at..at + (KW + 1) * C], q);
+            // Two windows at a time, the last one alone if their count is odd.
+            for (pair, ys) in y_row.chunks_mut(2).enumerate() {
+                let n = ys.len();
+                let (pixels, row) = (2 * n + KW - 1, q15_row_bytes(n, KW, C) / 4);
+                for (r, q) in widened.chunks_exact_mut(row).take(KH + 1).enumerate() {
+                    let at = ((2 * py + r) * W + 4 * pair) * C;
+                    widen_words(&x[at..at + pixels * C], q);
                 }
-                assert!((KH + 1) * row_words <= widened.len());
-                for (f, (y, w)) in y.iter_mut().zip(&self.weight).enumerate() {
-                    // SAFETY: the kernel reads the `KH + 1` widened rows
-                    // (asserted above) and filter `f`'s `KH * KW * C` bytes;
-                    // `pool2x2_q15_fits` bounds its offsets.
-                    *y = out(f, unsafe { pool2x2_q15::<KH, KW, C>(widened.as_ptr(), w.as_ptr().cast(), self.bias[f].get()) });
+                assert!((KH + 1) * row <= widened.len());
+                for (f, w) in self.weight.iter().enumerate() {
+                    let (w, bias) = (w.as_ptr().cast(), self.bias[f].get());
+                    // SAFETY: the kernel reads the `KH + 1` widened rows of
+                    // `n` windows (asserted above) and filter `f`'s `KH * KW
+                    // * C` bytes; `pool2x2_q15_fits` bounds its offsets.
+                    let m = unsafe {
+                        if n == 2 {
+                            pool2x2_q15::<2, KH, KW, C>(widened.as_ptr(), w, bias)
+                        } else {
+                            pool2x2_q15::<1, KH, KW, C>(widened.as_ptr(), w, bias)
+                        }
+                    };
+                    let requant = self.channel_requant(f, clamp);
+                    for (y, m) in ys.iter_mut().zip(m) {
+                        y[f] = requant.apply(m);
+                    }
                 }
             }
         }
