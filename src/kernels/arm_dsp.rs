@@ -333,45 +333,52 @@ pub(crate) fn c1k5_row(w: [i8; 5]) -> [u32; 3] {
     [pair(w[0], w[2]), pair(w[1], w[3]), pair(w[4], 0)]
 }
 
-/// The largest accumulator of a 2x2 pooling window of a single-channel
-/// convolution with `KH x 5` filters (stride 1), for two filters, without
-/// accumulators starting at `bias`: LeNet's first layer, where rows of
-/// five one-byte taps fit [`block3x2_unrolled`] badly.
+/// The largest accumulators of `N` side-by-side 2x2 pooling windows of a
+/// single-channel convolution with `KH x 5` filters (stride 1), for two
+/// filters, each starting at `bias`, into `out` (`[filter 0, filter 1]`
+/// per window): a pooled row of LeNet's first layer, where rows of five
+/// one-byte taps fit [`block3x2_unrolled`] badly.
 ///
-/// `x` is the window's top-left input pixel in an input `ROW` bytes wide;
-/// `w` holds, per filter row `ky`, filter 0's then filter 1's
-/// [`c1k5_row`] (`6 * KH` words). Every input word is widened once for the
-/// two pixels of a row and both filters: with `E_k = [x_k, x_k+2]` (SXTB16
-/// of the word at `k`, or the rotated SXTB16 of the word at `k - 1`), pixel
-/// `c`'s row is `E_c . [w0, w2] + E_c+1 . [w1, w3] + x_c+4 * w4`, and
-/// `x_c+4` is the top half of `E_c+2` (SMLATB). So two words per row
-/// serve both pixels; the two conv rows of the window run one after the
-/// other (the first one's four sums wait on the stack), and the maxima are
-/// taken in registers.
+/// `x` is the first window's top-left input pixel in an input `ROW` bytes
+/// wide (window `k` starts `2 * k` bytes on); `w` holds, per filter row
+/// `ky`, filter 0's then filter 1's [`c1k5_row`] (`6 * KH` words). Every
+/// input word is widened once for the two pixels of a row and both
+/// filters: with `E_k = [x_k, x_k+2]` (SXTB16 of the word at `k`, or the
+/// rotated SXTB16 of the word at `k - 1`), pixel `c`'s row is `E_c . [w0,
+/// w2] + E_c+1 . [w1, w3] + x_c+4 * w4`, and `x_c+4` is the top half of
+/// `E_c+2` (SMLATB). So two words per row serve both pixels; a window's
+/// two conv rows run one after the other (the first one's four sums wait
+/// on the stack), and the maxima are taken in registers. The bias, `out`
+/// and the window count live on the stack.
 ///
 /// # Safety
-/// `x .. x + KH * ROW + 6` and `w .. w + 6 * KH` words must be readable,
-/// and `KH * ROW + 2` below 4,096 (`ldr.w` immediates).
+/// `x .. x + KH * ROW + 2 * (N - 1) + 6` bytes and `w .. w + 6 * KH` words
+/// must be readable, `N >= 1`, and `KH * ROW + 2` below 4,096 (`ldr.w`
+/// immediates).
 #[inline(never)]
-pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize>(
+pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize, const N: usize>(
     x: *const i8,
     w: *const u32,
     bias: [i32; 2],
-) -> [i32; 2] {
-    let [mut m0, mut m1] = bias;
-    // SAFETY: the caller guarantees the reads; r6 and r7 (not operands in
-    // `asm!`) and the first conv row's sums are pushed and popped inside the
-    // block; everything else written is an operand or a clobber.
+    out: &mut [[i32; 2]; N],
+) {
+    const { assert!(N >= 1) };
+    // SAFETY: the caller guarantees the reads, and `out` holds the `N`
+    // pairs written; r6 and r7 (not operands in `asm!`), the bias, `out`,
+    // the count and the first conv row's sums are pushed and popped inside
+    // the block; everything else written is an operand or a clobber.
     unsafe {
         asm!(
             "push {{r6, r7}}",
-            "push {{r0, r1}}",
+            // [sp]: bias 0, bias 1, out, windows left.
+            "push {{r0, r1, r2, r3}}",
+            "3:",
             ".irp cn_pass, 0, 1",
             "  .if \\cn_pass",
             "    push {{r0, r1, r2, r3}}",
             "    sub.w lr, lr, #(24 * {kh})",
-            "    ldrd r0, r1, [sp, #16]",
             "  .endif",
+            "  ldrd r0, r1, [sp, #(16 * \\cn_pass)]",
             "  mov r2, r0",
             "  mov r3, r1",
             "  .set cn_o, \\cn_pass * {row}",
@@ -411,14 +418,23 @@ pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize>(
             "  it lt",
             "  movlt r1, \\cn_m",
             ".endr",
-            "add sp, sp, #8",
+            "ldr r4, [sp, #8]",
+            "stm r4!, {{r0, r1}}",
+            "str r4, [sp, #8]",
+            "sub.w lr, lr, #(24 * {kh})",
+            "adds r12, r12, #2",
+            "ldr r4, [sp, #12]",
+            "subs r4, r4, #1",
+            "str r4, [sp, #12]",
+            "bne 3b",
+            "add sp, sp, #16",
             "pop {{r6, r7}}",
             kh = const KH,
             row = const ROW,
-            inout("r0") m0,
-            inout("r1") m1,
-            out("r2") _,
-            out("r3") _,
+            inout("r0") bias[0] => _,
+            inout("r1") bias[1] => _,
+            inout("r2") out.as_mut_ptr() => _,
+            inout("r3") N => _,
             out("r4") _,
             out("r5") _,
             out("r8") _,
@@ -429,7 +445,6 @@ pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize>(
             inout("lr") w => _,
         );
     }
-    [m0, m1]
 }
 
 /// Bytes of the widened input [`pool2x2_q15`] reads: two of LeNet's

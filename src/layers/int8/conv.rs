@@ -331,14 +331,15 @@ qconv_impl! {{
                 }
                 let bias = [self.bias[f].get(), self.bias[f + 1].get()];
                 let requant = [self.channel_requant(f, clamp), self.channel_requant(f + 1, clamp)];
+                let mut acc = [[0i32; 2]; POW];
                 for (py, y_row) in y.iter_mut().enumerate() {
-                    for (px, y) in y_row.iter_mut().enumerate() {
-                        let window = &x[2 * py * W + 2 * px..];
-                        assert!(window.len() >= KH * W + 6);
-                        // SAFETY: the kernel reads `KH * W + 6` bytes of
-                        // `window` (asserted) and the `6 * KH` words of `rows`;
-                        // `C1K5` bounds its offsets.
-                        let [m0, m1] = unsafe { pool2x2_c1k5::<KH, W>(window.as_ptr(), rows.as_flattened().as_ptr(), bias) };
+                    let windows = &x[2 * py * W..];
+                    assert!(windows.len() >= KH * W + 2 * POW + 4);
+                    // SAFETY: the kernel reads `KH * W + 2 * (POW - 1) + 6`
+                    // bytes of `windows` (asserted) and the `6 * KH` words of
+                    // `rows`, and writes `acc`; `C1K5` bounds its offsets.
+                    unsafe { pool2x2_c1k5::<KH, W, POW>(windows.as_ptr(), rows.as_flattened().as_ptr(), bias, &mut acc) };
+                    for (y, &[m0, m1]) in y_row.iter_mut().zip(&acc) {
                         y[f] = requant[0].apply(m0);
                         y[f + 1] = requant[1].apply(m1);
                     }
