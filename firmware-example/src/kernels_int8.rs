@@ -14,8 +14,9 @@
 //! portable loop), strides, relu and none, convolutions fused with max and
 //! average pooling (side by side and overlapping windows; 2x2 max pooling
 //! on the window kernels, five-tap single-channel and widened), and dense layers
-//! with 1 to 13 outputs (whole and partial blocks of six or four) and
-//! input counts that are and are not multiples of four.
+//! with 1 to 13 outputs (whole blocks of six and the rest in one block of
+//! one to five, or four at a time on the Cortex-M0) and input counts that
+//! are and are not multiples of four (and of eight: an odd word).
 //!
 //! Prints `<name>: PASS` or `<name>: FAIL at <index>: <got> != <expected>`
 //! per case, then `KERNELS-INT8 ok=<k>/<n>`; exits 0 only if all pass.
@@ -250,6 +251,8 @@ pub fn run() -> ! {
     dense_case!(t, "dense 64 -> 10 (lenet out, before softmax)", 12, 64 -> 10 Linear);
     dense_case!(t, "dense 48 -> 13", 13, 48 -> 13 Relu);
     dense_case!(t, "dense 20 -> 5", 14, 20 -> 5 Linear);
+    dense_case!(t, "dense 16 -> 8 (a block of six and one of two)", 22, 16 -> 8 Relu);
+    dense_case!(t, "dense 24 -> 3 (one block of three)", 23, 24 -> 3 Linear);
     dense_case!(t, "dense 7 -> 1", 15, 7 -> 1 Linear);
     dense_case!(t, "dense 30 -> 7 (not a multiple of 4)", 16, 30 -> 7 Relu);
     hprintln!("KERNELS-INT8 ok={}/{}", t.ok, t.n);

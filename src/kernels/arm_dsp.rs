@@ -274,55 +274,68 @@ pub(crate) const fn block3x2_fits(kh: usize, kw: usize, c: usize, w: usize, sw: 
     (kh - 1) * w * c + 2 * sw * c + kw * c < 4096 && kh * kw * c * 2 < 4096 && w * c < 4096
 }
 
-/// `acc[k] += dot(x, w + k * STRIDE)` over `4 * words` bytes for six
-/// weight rows `STRIDE` bytes apart (a dense layer's outputs `o .. o + 6`):
-/// each input word is widened once for the six rows. A loop over words (the
-/// count in r12), not unrolled.
+/// `acc[k] += dot(x, w + k * I)` over the `I` bytes of `x` for `ROWS` (1
+/// to 6) weight rows `I` bytes apart (a dense layer's outputs `o .. o +
+/// ROWS`): each input word is widened once for all the rows. A loop over
+/// pairs of words (the count in r12), each pair unrolled, and the odd word.
 ///
 /// # Safety
-/// `x .. x + 4 * words` and `w .. w + 5 * STRIDE + 4 * words` must be in
-/// bounds, `words >= 1`, and `5 * STRIDE` below 4,096 (`ldr.w` immediates).
+/// `x .. x + I` and `w .. w + ROWS * I` must be readable, `ROWS` 1 to 6,
+/// `I` a positive multiple of 4 and `5 * I` below 4,096 (`ldr.w`
+/// immediates).
 #[inline(never)]
-pub(crate) unsafe fn dot6<const STRIDE: usize>(x: *const i8, w: *const i8, words: usize, acc: &mut [i32; 6]) {
+pub(crate) unsafe fn dot_rows<const I: usize, const ROWS: usize>(x: *const i8, w: *const i8, acc: &mut [i32; 6]) {
     let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5] = *acc;
-    let (mut x, mut w, mut n) = (x, w, words);
     // SAFETY: the caller guarantees the bounds; r6 and r7 are saved and
     // restored; everything else written is an operand or a clobber.
     unsafe {
         asm!(
             "push {{r6, r7}}",
-            "2:",
-            "ldr r6, [r8], #4",
-            "sxtb16 r7, r6",
-            "sxtb16 r6, r6, ror #8",
-            ".set cn_k, 0",
-            ".irp acc, r0, r1, r2, r3, r4, r5",
-            "  ldr.w r10, [r9, #cn_k]",
-            "  sxtb16 r11, r10",
-            "  sxtb16 r10, r10, ror #8",
-            "  smlad \\acc, r7, r11, \\acc",
-            "  smlad \\acc, r6, r10, \\acc",
-            "  .set cn_k, cn_k + {stride}",
-            ".endr",
-            "adds r9, r9, #4",
-            "subs r12, r12, #1",
-            "bne 2b",
+            ".macro cn_dot_word",
+            "  ldr r6, [r8], #4",
+            "  sxtb16 r7, r6",
+            "  sxtb16 r6, r6, ror #8",
+            "  .set cn_k, 0",
+            "  .irp acc, r0, r1, r2, r3, r4, r5",
+            "    .if cn_k < {rows}",
+            "      ldr.w r10, [r9, #(cn_k * {stride})]",
+            "      sxtb16 r11, r10",
+            "      sxtb16 r10, r10, ror #8",
+            "      smlad \\acc, r7, r11, \\acc",
+            "      smlad \\acc, r6, r10, \\acc",
+            "    .endif",
+            "    .set cn_k, cn_k + 1",
+            "  .endr",
+            "  adds r9, r9, #4",
+            ".endm",
+            ".if {stride} / 8",
+            "  movs r12, #({stride} / 8)",
+            "  2:",
+            "  cn_dot_word",
+            "  cn_dot_word",
+            "  subs r12, r12, #1",
+            "  bne 2b",
+            ".endif",
+            ".if {stride} % 8",
+            "  cn_dot_word",
+            ".endif",
+            ".purgem cn_dot_word",
             "pop {{r6, r7}}",
-            stride = const STRIDE,
+            stride = const I,
+            rows = const ROWS,
             inout("r0") a0,
             inout("r1") a1,
             inout("r2") a2,
             inout("r3") a3,
             inout("r4") a4,
             inout("r5") a5,
-            inout("r8") x,
-            inout("r9") w,
-            inout("r12") n,
+            inout("r8") x => _,
+            inout("r9") w => _,
             out("r10") _,
             out("r11") _,
+            out("r12") _,
         );
     }
-    let _ = (x, w, n);
     *acc = [a0, a1, a2, a3, a4, a5];
 }
 
