@@ -29,7 +29,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 
 #          tag             RAM target  flash target  instr. target  RAM gate  flash gate  instr. gate
-m4_limits=(RESULT-INT8     3072        40960         400000         3072      40960       460000)
+m4_limits=(RESULT-INT8     3072        40960         400000         3072      40960       400000)
 m0_limits=(RESULT-INT8-M0  3072        40960         2000000        3072      40960       1850000)
 
 chip() { # chip CRATE TARGET MACHINE TAG RAM_TARGET FLASH_TARGET INSTR_TARGET RAM_GATE FLASH_GATE INSTR_GATE

@@ -339,9 +339,11 @@ qconv_impl! {{
                     // bytes of `windows` (asserted) and the `6 * KH` words of
                     // `rows`, and writes `acc`; `C1K5` bounds its offsets.
                     unsafe { pool2x2_c1k5::<KH, W, POW>(windows.as_ptr(), rows.as_flattened().as_ptr(), bias, &mut acc) };
-                    for (y, &[m0, m1]) in y_row.iter_mut().zip(&acc) {
-                        y[f] = requant[0].apply(m0);
-                        y[f + 1] = requant[1].apply(m1);
+                    // One filter at a time: its numbers stay in registers.
+                    for (g, requant) in requant.iter().enumerate() {
+                        for (y, m) in y_row.iter_mut().zip(&acc) {
+                            y[f + g] = requant.apply(m[g]);
+                        }
                     }
                 }
             }
@@ -363,8 +365,10 @@ qconv_impl! {{
                     // SAFETY: the kernel reads the `KH + 1` widened rows of
                     // `n` windows (asserted above) and filter `f`'s `KH * KW
                     // * C` bytes; `pool2x2_q15_fits` bounds its offsets.
+                    // (`POW` even: every chunk is a pair, and the one-window
+                    // kernel is not even compiled.)
                     let m = unsafe {
-                        if n == 2 {
+                        if POW.is_multiple_of(2) || n == 2 {
                             pool2x2_q15::<2, KH, KW, C>(widened.as_ptr(), w, bias)
                         } else {
                             pool2x2_q15::<1, KH, KW, C>(widened.as_ptr(), w, bias)
