@@ -339,11 +339,12 @@ pub(crate) unsafe fn dot_rows<const I: usize, const ROWS: usize>(x: *const i8, w
     *acc = [a0, a1, a2, a3, a4, a5];
 }
 
-/// Four halfwords of one filter row, as [`pool2x2_c1k5`] multiplies them:
-/// `[w0, w2]`, `[w1, w3]` and `[w4, -]` (each pair low halfword first).
-pub(crate) fn c1k5_row(w: [i8; 5]) -> [u32; 3] {
+/// Row `ky` of two single-channel five-tap filters `a` and `b` as
+/// [`pool2x2_c1k5`] multiplies them: `[a0, a2]`, `[a1, a3]`, `[b0, b2]`,
+/// `[b1, b3]` and the fifth taps `[a4, b4]` (each pair low halfword first).
+pub(crate) fn c1k5_rows(a: [i8; 5], b: [i8; 5]) -> [u32; 5] {
     let pair = |lo: i8, hi: i8| (lo as i16 as u16 as u32) | ((hi as i16 as u16 as u32) << 16);
-    [pair(w[0], w[2]), pair(w[1], w[3]), pair(w[4], 0)]
+    [pair(a[0], a[2]), pair(a[1], a[3]), pair(b[0], b[2]), pair(b[1], b[3]), pair(a[4], b[4])]
 }
 
 /// The largest accumulators of `N` side-by-side 2x2 pooling windows of a
@@ -354,18 +355,19 @@ pub(crate) fn c1k5_row(w: [i8; 5]) -> [u32; 3] {
 ///
 /// `x` is the first window's top-left input pixel in an input `ROW` bytes
 /// wide (window `k` starts `2 * k` bytes on); `w` holds, per filter row
-/// `ky`, filter 0's then filter 1's [`c1k5_row`] (`6 * KH` words). Every
+/// `ky`, both filters' [`c1k5_rows`] (`5 * KH` words). Every
 /// input word is widened once for the two pixels of a row and both
 /// filters: with `E_k = [x_k, x_k+2]` (SXTB16 of the word at `k`, or the
 /// rotated SXTB16 of the word at `k - 1`), pixel `c`'s row is `E_c . [w0,
 /// w2] + E_c+1 . [w1, w3] + x_c+4 * w4`, and `x_c+4` is the top half of
-/// `E_c+2` (SMLATB). So two words per row serve both pixels; a window's
+/// `E_c+2` (SMLATB, SMLATT for the second filter's fifth tap). So two
+/// words per row serve both pixels; a window's
 /// two conv rows run one after the other (the first one's four sums wait
 /// on the stack), and the maxima are taken in registers. The bias, `out`
 /// and the window count live on the stack.
 ///
 /// # Safety
-/// `x .. x + KH * ROW + 2 * (N - 1) + 6` bytes and `w .. w + 6 * KH` words
+/// `x .. x + KH * ROW + 2 * (N - 1) + 6` bytes and `w .. w + 5 * KH` words
 /// must be readable, `N >= 1`, and `KH * ROW + 2` below 4,096 (`ldr.w`
 /// immediates).
 #[inline(never)]
@@ -389,33 +391,34 @@ pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize, const N: us
             ".irp cn_pass, 0, 1",
             "  .if \\cn_pass",
             "    push {{r0, r1, r2, r3}}",
-            "    sub.w lr, lr, #(24 * {kh})",
+            "    sub.w lr, lr, #(20 * {kh})",
             "  .endif",
             "  ldrd r0, r1, [sp, #(16 * \\cn_pass)]",
             "  mov r2, r0",
             "  mov r3, r1",
             "  .set cn_o, \\cn_pass * {row}",
             "  .rept {kh}",
-            // Filter 0's row in r4-r6, filter 1's in r7-r9.
-            "    ldm lr!, {{r4, r5, r6, r7, r8, r9}}",
+            // Filter 0's pairs in r4, r5, filter 1's in r6, r7, the fifth
+            // taps in r8; both input words loaded back to back.
+            "    ldm lr!, {{r4, r5, r6, r7, r8}}",
             "    ldr.w r10, [r12, #cn_o]",
-            "    sxtb16 r11, r10",
+            "    ldr.w r11, [r12, #(cn_o + 2)]",
+            "    sxtb16 r9, r10",
             "    sxtb16 r10, r10, ror #8",
-            "    smlad r0, r11, r4, r0",
-            "    smlad r1, r11, r7, r1",
+            "    smlad r0, r9, r4, r0",
+            "    smlad r1, r9, r6, r1",
             "    smlad r0, r10, r5, r0",
-            "    smlad r1, r10, r8, r1",
+            "    smlad r1, r10, r7, r1",
             "    smlad r2, r10, r4, r2",
-            "    smlad r3, r10, r7, r3",
-            "    ldr.w r10, [r12, #(cn_o + 2)]",
-            "    sxtb16 r11, r10",
-            "    sxtb16 r10, r10, ror #8",
-            "    smlad r2, r11, r5, r2",
-            "    smlad r3, r11, r8, r3",
-            "    smlatb r0, r11, r6, r0",
-            "    smlatb r1, r11, r9, r1",
-            "    smlatb r2, r10, r6, r2",
-            "    smlatb r3, r10, r9, r3",
+            "    smlad r3, r10, r6, r3",
+            "    sxtb16 r9, r11",
+            "    sxtb16 r11, r11, ror #8",
+            "    smlad r2, r9, r5, r2",
+            "    smlad r3, r9, r7, r3",
+            "    smlatb r0, r9, r8, r0",
+            "    smlatt r1, r9, r8, r1",
+            "    smlatb r2, r11, r8, r2",
+            "    smlatt r3, r11, r8, r3",
             "    .set cn_o, cn_o + {row}",
             "  .endr",
             ".endr",
@@ -434,7 +437,7 @@ pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize, const N: us
             "ldr r4, [sp, #8]",
             "stm r4!, {{r0, r1}}",
             "str r4, [sp, #8]",
-            "sub.w lr, lr, #(24 * {kh})",
+            "sub.w lr, lr, #(20 * {kh})",
             "adds r12, r12, #2",
             "ldr r4, [sp, #12]",
             "subs r4, r4, #1",

@@ -316,18 +316,16 @@ qconv_impl! {{
         x: &[[[i8; C]; W]; H],
         y: &mut [[[i8; F]; POW]; POH],
     ) {
-        use crate::kernels::arm_dsp::{c1k5_row, pool2x2_c1k5, pool2x2_q15, q15_row_bytes, widen_words, Q15_WINDOW_BYTES};
+        use crate::kernels::arm_dsp::{c1k5_rows, pool2x2_c1k5, pool2x2_q15, q15_row_bytes, widen_words, Q15_WINDOW_BYTES};
         let clamp = self.clamp();
         let x = x.as_flattened().as_flattened();
         if Self::C1K5 {
             for f in (0..F).step_by(2) {
                 // Both filters' rows as the kernel multiplies them.
-                let mut rows = [[0u32; 6]; KH];
+                let mut rows = [[0u32; 5]; KH];
                 for (ky, r) in rows.iter_mut().enumerate() {
-                    for g in 0..2 {
-                        let w = &self.weight[f + g][ky];
-                        r[3 * g..3 * g + 3].copy_from_slice(&c1k5_row([0, 1, 2, 3, 4].map(|kx| w[kx][0])));
-                    }
+                    let taps = |g: usize| [0, 1, 2, 3, 4].map(|kx| self.weight[f + g][ky][kx][0]);
+                    *r = c1k5_rows(taps(0), taps(1));
                 }
                 let bias = [self.bias[f].get(), self.bias[f + 1].get()];
                 let requant = [self.channel_requant(f, clamp), self.channel_requant(f + 1, clamp)];
@@ -336,7 +334,7 @@ qconv_impl! {{
                     let windows = &x[2 * py * W..];
                     assert!(windows.len() >= KH * W + 2 * POW + 4);
                     // SAFETY: the kernel reads `KH * W + 2 * (POW - 1) + 6`
-                    // bytes of `windows` (asserted) and the `6 * KH` words of
+                    // bytes of `windows` (asserted) and the `5 * KH` words of
                     // `rows`, and writes `acc`; `C1K5` bounds its offsets.
                     unsafe { pool2x2_c1k5::<KH, W, POW>(windows.as_ptr(), rows.as_flattened().as_ptr(), bias, &mut acc) };
                     // One filter at a time: its numbers stay in registers.
