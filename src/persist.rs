@@ -475,7 +475,7 @@ pub fn load_boxed<T: Float, M: Model<T>>(bytes: &[u8]) -> Result<std::boxed::Box
 
 /// Uses weights where they lie (in flash, typically `include_bytes!` into an
 /// aligned `static`): checks header, length, checksum, that every weight is
-/// finite (one pass over the bytes: about 0.7 million instructions for the
+/// finite (one pass over the bytes: about 1.1 million instructions for the
 /// LeNet's 82 KB on a Cortex-M4F) and alignment, then returns the model as a
 /// reference into `bytes`, with no copy. RAM then holds only the inference
 /// workspace.
