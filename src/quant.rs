@@ -141,7 +141,13 @@ impl QParams {
             t
         };
         let q = r.saturating_add(self.zero_point());
-        (if q < -128 { -128 } else if q > 127 { 127 } else { q }) as i8
+        (if q < -128 {
+            -128
+        } else if q > 127 {
+            127
+        } else {
+            q
+        }) as i8
     }
     /// The real value `q` stands for.
     pub fn dequantize(self, q: i8) -> f32 {
@@ -269,12 +275,14 @@ mod tests {
 
     #[test]
     fn quantize_rounds_as_roundf() {
-        let reference =
-            |q: QParams, x: f32| (libm::roundf(x / q.scale()) as i32).saturating_add(q.zero_point()).clamp(-128, 127) as i8;
+        let reference = |q: QParams, x: f32| {
+            (libm::roundf(x / q.scale()) as i32).saturating_add(q.zero_point()).clamp(-128, 127) as i8
+        };
         let mut state = 0x853c_49e6_748f_ea9bu64;
         for i in 0..200_000u32 {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let q = QParams::new(f32::from_bits(0x3a00_0000 + (state >> 40) as u32 % 0x0800_0000), (i % 256) as i32 - 128);
+            let q =
+                QParams::new(f32::from_bits(0x3a00_0000 + (state >> 40) as u32 % 0x0800_0000), (i % 256) as i32 - 128);
             // Values over the whole range, and exact ties of the scale.
             let x = if i % 3 == 0 { (i as f32 / 2.0 - 50_000.0) * q.scale() } else { f32::from_bits(state as u32) };
             assert_eq!(q.quantize(x), reference(q, x), "{x} / {}", q.scale());

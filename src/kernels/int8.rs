@@ -266,11 +266,16 @@ mod tests {
         for i in 0..300_000u32 {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let acc = (state >> 32) as i32 >> (i % 24);
-            let m = if i % 97 == 0 { -((state as i32).wrapping_abs() | 1) } else { (state as i32).wrapping_abs() | (1 << 30) };
+            let m = if i % 97 == 0 {
+                -((state as i32).wrapping_abs() | 1)
+            } else {
+                (state as i32).wrapping_abs() | (1 << 30)
+            };
             let shift = (i % 40) as i32 - 31;
             let zp = (i % 256) as i32 - 128;
             let clamp = if i % 2 == 0 { (-128, 127) } else { (zp.max(-128), 127) };
-            let expected = multiply_by_quantized_multiplier(acc, m, shift).wrapping_add(zp).clamp(clamp.0, clamp.1) as i8;
+            let expected =
+                multiply_by_quantized_multiplier(acc, m, shift).wrapping_add(zp).clamp(clamp.0, clamp.1) as i8;
             assert_eq!(ChannelRequant::new(m, shift, zp, clamp).apply(acc), expected, "{acc} {m} {shift} {zp}");
         }
     }
