@@ -48,8 +48,7 @@ pub const BLOB_LEN: usize = saved_len_int8::<Net>();
 /// alignment 1. With feature `perturb-one-ulp`, the lowest bit of conv1's
 /// first weight flipped and the trailer recomputed, at compile time: it
 /// loads and runs, and only the byte-for-byte comparison can notice.
-pub static BLOB: [u8; BLOB_LEN] = BLOB_BYTES;
-const BLOB_BYTES: [u8; BLOB_LEN] = flashed(*include_bytes!("../model/lenet_int8.postcard"));
+pub static BLOB: [u8; BLOB_LEN] = flashed(*include_bytes!("../model/lenet_int8.postcard"));
 
 const fn flashed(mut blob: [u8; BLOB_LEN]) -> [u8; BLOB_LEN] {
     if cfg!(feature = "perturb-one-ulp") {
@@ -72,7 +71,7 @@ pub const fn first<const N: usize>(bytes: &[u8]) -> [u8; N] {
 /// bytes; [`load_model`] checks the result against the loaded model).
 const INPUT_PARAMS: QParams = {
     let at = HEADER_LEN + core::mem::offset_of!(Net, input);
-    let b = &BLOB_BYTES;
+    let b = &BLOB;
     let scale = f32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
     QParams::new(scale, i32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]))
 };
