@@ -13,15 +13,17 @@
 #   on the Cortex-M4F and <= 2,000,000 on the Cortex-M0. A missed target is
 #   reported on a `target missed:` line (and fails the script with
 #   INT8_ENFORCE_TARGETS=1);
-# - the gates CI enforces: every output bit-identical to the host's, and
-#   each figure at most what was last measured plus a little headroom, so a
-#   regression fails CI while the missed targets stay in view;
+# - the gates CI enforces: every output bit-identical to the host's, RAM,
+#   flash and the Cortex-M4F's instructions at the issue's targets (all
+#   reached), the Cortex-M0's instructions at what was last measured plus a
+#   little headroom (under its target), so a regression fails CI;
 # - the kernels' check on both chips (`kernels_int8`: every path of the
 #   assembly kernels against reference loops), and the comparison's teeth:
 #   a build with one weight one LSB off (`perturb-one-ulp`, checksum
 #   recomputed) must fail it.
 #
-# Estimated cycles: bash ../shared/tools/qemu-cycles/run.sh <elf of the M4F line>
+# Estimated cycles (the issue's <= 500,000 is not reached, nor gated: 576,199
+# when this was written): bash ../shared/tools/qemu-cycles/run.sh <elf of the M4F line>
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
