@@ -110,6 +110,12 @@ crate::layers::conv::conv_impl! {
 // requantized values, as TFLM averages its convolution's int8 output.
 // Convolution rows shared by overlapping windows are computed once per
 // pooling row that reads them.
+/// Whether `K` is max pooling (which starts from the smallest value).
+#[cfg(constnet_dsp)]
+const fn is_max<K: PoolKind>() -> bool {
+    !K::AVERAGE && K::INT8_START == i32::MIN
+}
+
 crate::layers::int8::qconv_impl! {
     [K: PoolKind, const PKH: usize, const PKW: usize, const PSH: usize, const PSW: usize,
      const PPH: usize, const PPW: usize, const POH: usize, const POW: usize]
@@ -125,6 +131,10 @@ crate::layers::int8::qconv_impl! {
     ) {
         let () = Self::CHECK;
         let () = QPool2d::<K, OH, OW, F, PKH, PKW, PSH, PSW, PPH, PPW, POH, POW>::CHECK;
+        #[cfg(constnet_dsp)]
+        if const { Self::MAX_POOL2X2_DSP && is_max::<K>() && PKH == 2 && PKW == 2 && PSH == 2 && PSW == 2 && PPH == 0 && PPW == 0 } {
+            return self.max_pool2x2_dsp(x, y);
+        }
         let clamp = self.clamp();
         let mut acc = [[0i32; F]; POW];
         for (py, out_row) in y.iter_mut().enumerate() {

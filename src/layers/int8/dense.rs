@@ -107,20 +107,37 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
             requantize(self.bias[o].get().wrapping_add(dot), r.multiplier(), r.shift(), zp, lo, hi)
         };
         let mut o = 0;
-        // Six outputs at a time on the DSP, each input word widened once.
+        // Six outputs at a time on the DSP, each input word widened once,
+        // then the rest in one block.
         #[cfg(constnet_dsp)]
         if I.is_multiple_of(4) && I > 0 && 5 * I < 4096 {
-            while o + 6 <= O {
+            use crate::kernels::arm_dsp::dot_rows;
+            while o < O {
                 let mut acc = [0i32; 6];
-                let rows = self.weight[o..o + 6].as_flattened();
-                // SAFETY: `rows` holds the six rows, `I` bytes apart, and `x`
-                // its `I` bytes; `I` is a positive multiple of 4 and 5 * I
-                // fits an immediate (checked above).
-                unsafe { crate::kernels::arm_dsp::dot6::<I>(x.as_ptr(), rows.as_ptr(), I / 4, &mut acc) };
-                for (k, a) in acc.into_iter().enumerate() {
+                let rows = self.weight[o..].as_flattened();
+                let n = (O - o).min(6);
+                assert!(rows.len() >= n * I);
+                // SAFETY: `rows` holds the `n` rows, `I` bytes apart, and `x`
+                // its `I` bytes (asserted); `I` is a positive multiple of 4
+                // and 5 * I fits an immediate (checked above).
+                unsafe {
+                    if n == 6 {
+                        dot_rows::<I, 6>(x.as_ptr(), rows.as_ptr(), &mut acc);
+                    } else {
+                        // The last `O % 6` outputs.
+                        match O % 6 {
+                            1 => dot_rows::<I, 1>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                            2 => dot_rows::<I, 2>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                            3 => dot_rows::<I, 3>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                            4 => dot_rows::<I, 4>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                            _ => dot_rows::<I, 5>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                        }
+                    }
+                }
+                for (k, &a) in acc.iter().enumerate().take(n) {
                     y[o + k] = out(o + k, a);
                 }
-                o += 6;
+                o += n;
             }
         }
         // Four outputs at a time on Arm without the DSP extension.

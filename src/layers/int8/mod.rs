@@ -98,6 +98,9 @@ pub(crate) fn load_channels<const N: usize>(
 
 /// Whether a weighted int8 layer's stored quantization is usable: an `i8`
 /// input zero point, a valid output quantization and valid multipliers.
+/// Not inlined: it runs once per load, and inlined per layer shape it is
+/// a few hundred bytes of flash each time.
+#[inline(never)]
 pub(crate) fn channels_valid(input_zero_point: Le32, output: QParams, requant: &[Requant]) -> bool {
     (-128..=127).contains(&input_zero_point.get()) && output.is_valid() && requant.iter().all(|r| r.is_valid())
 }
