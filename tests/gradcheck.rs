@@ -5,8 +5,9 @@
 //! `r`, the analytic gradients from `backward`, and the numeric ones from
 //! `(loss(p + h) - loss(p - h)) / 2h` for every input element and parameter
 //! (or a fixed random sample of up to 200 of each for big layers).
-//! [`check_model`] does the same for whole `sequential!` models (parameters
-//! only: a model's backward has no input gradient).
+//! [`check_model`] does the same for whole `sequential!` models, parameters
+//! and the input gradient of `backward_to` (residual blocks: the gradient
+//! through both branches, summed at the block's input).
 //!
 //! Kinks (relu at 0, max/min pooling ties) are kept away from the sampled
 //! points: inputs of max/min pooling are distinct by construction, and a case
@@ -532,41 +533,17 @@ fn fused_activate_softmax() {
 
 // ---- whole models -----------------------------------------------------------------
 
-/// A zeroed trace, without `std`'s `Model::new_trace`: traces are tuples of
-/// tensors.
-trait ZeroTrace {
-    fn zero() -> Self;
-}
-
-macro_rules! zero_trace {
-    ($($t:ident),+) => {
-        impl<$($t: Tensor<f64>),+> ZeroTrace for ($($t,)+) {
-            fn zero() -> Self {
-                ($($t::zeroed(),)+)
-            }
-        }
-    };
-}
-
-zero_trace!(A, B, C, D, E);
-zero_trace!(A, B, C, D, E, F, G, H, I, J, K);
-
-fn model_loss<M: Model<f64>>(m: &M, x: &M::Input, r: &M::Output, seed: u64, fused: bool) -> f64
-where
-    M::Trace: ZeroTrace,
-{
-    let mut trace = M::Trace::zero();
+fn model_loss<M: Model<f64>>(m: &M, x: &M::Input, r: &M::Output, seed: u64, fused: bool) -> f64 {
+    let mut trace = M::new_trace();
     m.forward_train(x, &mut trace, seed, fused);
     dot(M::output(&trace).as_flat(), r.as_flat())
 }
 
 /// Gradient-checks all parameters of model `M` (random weights and biases,
-/// input and `r`), with `seed` also driving the model's dropout. With `fused`
-/// the output is the last layer's pre-activation (logits), forward and back.
-fn check_model<M: Model<f64>>(case: &str, seed: u64, fused: bool, margin: fn(&M, &M::Input, &M::Trace) -> f64)
-where
-    M::Trace: ZeroTrace,
-{
+/// input and `r`) and the gradient with respect to its input, with `seed`
+/// also driving the model's dropout. With `fused` the output is the last
+/// layer's pre-activation (logits), forward and back.
+fn check_model<M: Model<f64>>(case: &str, seed: u64, fused: bool, margin: fn(&M, &M::Input, &M::Trace) -> f64) {
     let (model, x, r) = (0..50)
         .map(|attempt| {
             let mut rng = Rng::new(seed.wrapping_mul(0x9e37_79b9).wrapping_add(attempt));
@@ -580,18 +557,41 @@ where
             (m, x, r)
         })
         .find(|(m, x, _)| {
-            let mut trace = M::Trace::zero();
+            let mut trace = M::new_trace();
             m.forward_train(x, &mut trace, seed, fused);
             margin(m, x, &trace) >= MARGIN
         })
         .unwrap_or_else(|| panic!("{case}: no case without a kink within {MARGIN} in 50 draws"));
 
-    let mut trace = M::Trace::zero();
+    let mut trace = M::new_trace();
     model.forward_train(&x, &mut trace, seed, fused);
-    let mut grad = M::Trace::zero();
+    let mut grad = M::new_trace();
     M::output_mut(&mut grad).as_flat_mut().copy_from_slice(r.as_flat());
     let mut grads: M = zeroed();
-    model.backward(&x, &trace, &mut grad, &mut grads, seed, fused);
+    let mut dx = M::Input::zeroed();
+    model.backward_to(&x, &trace, &mut grad, &mut grads, seed, fused, Some(&mut dx));
+    // Without `dx`, the same parameter gradients.
+    let mut grad2 = M::new_trace();
+    M::output_mut(&mut grad2).as_flat_mut().copy_from_slice(r.as_flat());
+    let mut grads2: M = zeroed();
+    model.backward(&x, &trace, &mut grad2, &mut grads2, seed, fused);
+    assert_eq!(grads.flat(), grads2.flat(), "{case}: backward and backward_to differ");
+
+    let mut worst = Worst::default();
+    let mut xp = copy_of(&x);
+    let mut rng = Rng::new(seed ^ 0x1234);
+    for i in sample(M::Input::LEN, &mut rng) {
+        let v = xp.as_flat()[i];
+        xp.as_flat_mut()[i] = v + STEP;
+        let plus = model_loss(&model, &xp, &r, seed, fused);
+        xp.as_flat_mut()[i] = v - STEP;
+        let minus = model_loss(&model, &xp, &r, seed, fused);
+        xp.as_flat_mut()[i] = v;
+        worst.record(dx.as_flat()[i], (plus - minus) / (2.0 * STEP), || position(M::Input::SHAPE, i));
+    }
+    if let Some(e) = worst.verdict(case, "input") {
+        panic!("{e}");
+    }
 
     let mut worst = Worst::default();
     let mut mp = params_copy(&model);
@@ -661,7 +661,7 @@ fn model_mixed_layers() {
     }
     // The dropout layer really drops something for this seed.
     let m = Mixed::<f64>::new(1);
-    let mut trace = <Mixed<f64> as Model<f64>>::Trace::zero();
+    let mut trace = Mixed::<f64>::new_trace();
     m.forward_train(&[[[0.5; 1]; 6]; 6], &mut trace, 82, false);
     let dropped = trace.1.as_flat().iter().zip(trace.0.as_flat()).filter(|(d, c)| **d == 0.0 && **c != 0.0).count();
     assert!(dropped > 0 && dropped < 108, "dropout dropped {dropped} of 108");
@@ -723,4 +723,77 @@ fn checker_catches_a_wrong_input_gradient() {
 #[should_panic(expected = "1 of 15 parameter gradients wrong; worst at param 5")]
 fn checker_catches_a_wrong_parameter_gradient() {
     check_layer::<Broken<1>>("broken", 92, Draw::Uniform, smooth);
+}
+
+// ---- residual blocks ----------------------------------------------------------------
+
+constnet::sequential! {
+    /// A block's main branch that keeps the shape.
+    struct KeepMain: [6, 6, 3] {
+        conv1: Conv2d<3, 3, pad = same> => Tanh,
+        conv2: Conv2d<3, 3, pad = same>,
+    }
+}
+
+constnet::sequential! {
+    /// A main branch that halves the image and widens it...
+    struct DownMain: [6, 6, 3] {
+        conv1: Conv2d<4, 3, stride = 2, pad = 1> => Tanh,
+        conv2: Conv2d<4, 3, pad = same>,
+    }
+}
+
+constnet::sequential! {
+    /// ... and its shortcut, a 1x1 convolution at stride 2.
+    struct DownShortcut: [6, 6, 3] {
+        proj: Conv2d<4, 1, stride = 2>,
+    }
+}
+
+constnet::sequential! {
+    /// Two residual blocks, the first one the model's first layer: the
+    /// input gradient is the sum of its main branch's and its input's.
+    struct Resid: [6, 6, 3] {
+        block1: Residual<KeepMain> => Tanh,
+        block2: Residual<DownMain, DownShortcut> => Tanh,
+        flat: Flatten,
+        out: Dense<3> => Softmax,
+    }
+}
+
+#[test]
+fn model_residual_blocks() {
+    fn margin(_: &Resid<f64>, _: &[[[f64; 3]; 6]; 6], _: &<Resid<f64> as Model<f64>>::Trace) -> f64 {
+        f64::INFINITY
+    }
+    assert_eq!(<Resid<f64> as Params<f64>>::LEN, 2 * (27 * 3 + 3) + (27 * 4 + 4 + 36 * 4 + 4) + (3 * 4 + 4) + 36 * 3 + 3);
+    check_model::<Resid<f64>>("model_residual_blocks", 85, false, margin);
+    check_model::<Resid<f64>>("model_residual_blocks_fused", 86, true, margin);
+}
+
+constnet::sequential! {
+    /// A block after a convolution, with relu after the add.
+    struct ResidRelu: [5, 5, 2] {
+        stem: Conv2d<3, 3, pad = same> => Tanh,
+        block: Residual<Branch3> => Relu,
+        flat: Flatten,
+        out: Dense<2>,
+    }
+}
+
+constnet::sequential! {
+    /// A one-layer branch.
+    struct Branch3: [5, 5, 3] {
+        conv: Conv2d<3, 3, pad = same> => Tanh,
+    }
+}
+
+#[test]
+fn model_residual_block_after_a_layer_with_relu() {
+    fn margin(_: &ResidRelu<f64>, _: &[[[f64; 2]; 5]; 5], t: &<ResidRelu<f64> as Model<f64>>::Trace) -> f64 {
+        // The sum before the relu: the branch's output plus the block's input.
+        let sum: Vec<f64> = t.1.main.0.as_flat().iter().zip(t.0.as_flat()).map(|(m, x)| m + x).collect();
+        min_abs(&sum)
+    }
+    check_model::<ResidRelu<f64>>("model_residual_relu", 87, false, margin);
 }

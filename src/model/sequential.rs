@@ -115,19 +115,19 @@ macro_rules! sequential {
         [{[$(Conv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(Upsample)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i image (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k]} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
         [{[$(Dense)? $(Flatten)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i vector (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k]} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
-        [{[$(Dropout)? $(Relu)? $(Sigmoid)? $(Tanh)? $(Softmax)? $(Linear)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
+        [{[$(Dropout)? $(Relu)? $(Sigmoid)? $(Tanh)? $(Softmax)? $(Linear)? $(Residual)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i $r (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k]} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [] $last:tt $d:tt $rev:tt [{$k:tt $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
         ::core::compile_error!(concat!("layer `", stringify!($f), "`: a model has at most 100 layers, this is the 101st"));
@@ -135,7 +135,7 @@ macro_rules! sequential {
     (@number $m:tt $ids:tt $last:tt $d:tt $rev:tt [{[$kind:ident] $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
         ::core::compile_error!(concat!("layer `", stringify!($f), "`: unknown layer kind `", stringify!($kind),
             "`: expected one of Conv2d, MaxPool2d, MinPool2d, AvgPool2d, Dense, Flatten, Dropout, Upsample, ",
-            "Relu, Sigmoid, Tanh, Softmax, Linear"));
+            "Residual, Relu, Sigmoid, Tanh, Softmax, Linear"));
     };
     // Done. Also each layer's successor, for fusing a convolution with the
     // pooling after it, and each layer's output: the tokens that are the
@@ -161,7 +161,7 @@ macro_rules! sequential {
         [$({$i:tt $field:ident $kind:tt $args:tt $act:tt [$($la:tt)*] in [$rank:ident $in:tt] prev [$prev:tt $pk:tt $pa:tt]})+]
         next [$($next:tt)+]
         out [$($out:tt)+]
-        rev [{$lfield:ident $li:tt $lprev:tt} $($rev:tt)*]
+        rev [{$lfield:ident $li:tt $lprev:tt $lk:tt} $($rev:tt)*]
     ) => {
         $(#[$attr])*
         #[repr(C)]
@@ -178,6 +178,7 @@ macro_rules! sequential {
 
             // SAFETY: `#[repr(C)]` struct whose fields are all `Params<T>` layers.
             unsafe impl<T: $crate::Float> $crate::Params<T> for $name<T> {}
+            impl<T: $crate::Float> $crate::model::residual::Sequential for $name<T> {}
 
             impl<T: $crate::Float> $crate::Model<T> for $name<T> {
                 type Input = <$crate::__at!($name, 0) as $crate::Layer<T>>::Input;
@@ -185,10 +186,12 @@ macro_rules! sequential {
                 type Workspace = $crate::Workspace<T, {
                     $crate::model::shape::workspace_len(
                         $input.size(),
-                        &[$(($out.size(), $crate::sequential!(@role $kind $act)),)+],
+                        &[$(($out.size(), $crate::sequential!(@role $kind $act $i)),)+],
                     )
                 }>;
-                type Trace = ($(<$crate::__at!($name, $i) as $crate::Layer<T>>::Output,)+);
+                type Trace = ($($crate::sequential!(@slot $kind $crate::__at!($name, $i)),)+);
+                const BRANCH_LEN: usize =
+                    $crate::model::shape::branch_len(&[$(($out.size(), $crate::sequential!(@role $kind $act $i)),)+]);
 
                 const LAYERS: &'static [$crate::LayerSummary] = &[
                     $($crate::LayerSummary::of::<T, $crate::__at!($name, $i)>(stringify!($field)),)+
@@ -202,10 +205,10 @@ macro_rules! sequential {
                     $($crate::Layer::<T>::init(&mut self.$field, rng);)+
                 }
 
-                fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
-                    let pass = $crate::model::Pass::staged::<Self::Input>(workspace.as_mut());
+                #[inline(always)]
+                fn run<'w>(&self, pass: $crate::model::Pass<'w, T>) -> $crate::model::Pass<'w, T> {
                     $($crate::sequential!(@step [then then_fused] pass self [$pk $pa] [$field $kind $act] $next);)+
-                    pass.output()
+                    pass
                 }
 
                 fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool) {
@@ -213,7 +216,7 @@ macro_rules! sequential {
                         seed: $crate::rng::splitmix64(seed ^ i),
                         fused: fused_output && i == $li,
                     };
-                    $($crate::Backward::<T>::forward_train(
+                    $($crate::sequential!(@train $kind
                         &self.$field, $crate::sequential!(@input_of x trace $prev), &mut trace.$i, &ctx($i));)+
                 }
 
@@ -222,28 +225,28 @@ macro_rules! sequential {
                         let ctx = $crate::TrainContext { seed: 0, fused: logits && $i == $li };
                         let input = $crate::sequential!(@input_of x trace $prev);
                         if ctx.fused {
-                            $crate::Backward::<T>::forward_train(&self.$field, input, &mut trace.$i, &ctx);
+                            $crate::sequential!(@train $kind &self.$field, input, &mut trace.$i, &ctx);
                         } else {
-                            $crate::Layer::<T>::forward(&self.$field, input, &mut trace.$i);
+                            $crate::sequential!(@infer $kind &self.$field, input, &mut trace.$i);
                         }
                     })+
                 }
 
                 fn layer_output(trace: &Self::Trace, i: usize) -> &[T] {
                     match i {
-                        $($i => $crate::Tensor::<T>::as_flat(&trace.$i),)+
+                        $($i => $crate::Tensor::<T>::as_flat($crate::model::Slot::out(&trace.$i)),)+
                         _ => &[],
                     }
                 }
 
                 fn output(trace: &Self::Trace) -> &Self::Output {
-                    &trace.$li
+                    $crate::model::Slot::out(&trace.$li)
                 }
                 fn output_mut(trace: &mut Self::Trace) -> &mut Self::Output {
-                    &mut trace.$li
+                    $crate::model::Slot::out_mut(&mut trace.$li)
                 }
 
-                fn backward(
+                fn backward_to(
                     &self,
                     x: &Self::Input,
                     trace: &Self::Trace,
@@ -251,30 +254,49 @@ macro_rules! sequential {
                     grads: &mut Self,
                     seed: u64,
                     fused_output: bool,
+                    dx: Option<&mut Self::Input>,
                 ) {
                     let ctx = |i: u64| $crate::TrainContext {
                         seed: $crate::rng::splitmix64(seed ^ i),
                         fused: fused_output && i == $li,
                     };
-                    $crate::sequential!(@backward self x trace grad grads ctx {$lfield $li $lprev});
-                    $($crate::sequential!(@backward self x trace grad grads ctx $rev);)*
+                    $crate::sequential!(@backward self x trace grad grads ctx dx {$lfield $li $lprev $lk});
+                    $($crate::sequential!(@backward self x trace grad grads ctx dx $rev);)*
                 }
             }
 
-            $crate::__int8_model!($vis $name last $li [$({$field $i})+] steps [$([[$pk $pa] [$field $kind $act] $next])+]);
+            $crate::__int8_model!($vis $name last $li [$({$field $i $kind})+] steps [$([[$pk $pa] [$field $kind $act] $next])+]);
         };
     };
     // How a layer's output is held at inference (see `shape::Role`); a
     // convolution with softmax over its filters is not fused.
-    (@role [Conv2d] [Softmax]) => { $crate::model::shape::Role::Buffer };
-    (@role [Conv2d] $act:tt) => { $crate::model::shape::Role::Conv };
-    (@role [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $act:tt) => { $crate::model::shape::Role::Pool };
-    (@role [$(Dense)? $(Upsample)?] $act:tt) => { $crate::model::shape::Role::Buffer };
-    (@role $kind:tt $act:tt) => { $crate::model::shape::Role::InPlace };
+    (@role [Conv2d] [Softmax] $i:tt) => { $crate::model::shape::Role::Buffer };
+    (@role [Conv2d] $act:tt $i:tt) => { $crate::model::shape::Role::Conv };
+    (@role [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $act:tt $i:tt) => { $crate::model::shape::Role::Pool };
+    (@role [$(Dense)? $(Upsample)?] $act:tt $i:tt) => { $crate::model::shape::Role::Buffer };
+    (@role [Residual] $act:tt $i:tt) => {
+        $crate::model::shape::Role::Block(<Shapes as $crate::model::LayerShape<$i>>::PEAK)
+    };
+    (@role $kind:tt $act:tt $i:tt) => { $crate::model::shape::Role::InPlace };
+    // A layer's slot in the trace, and the calls that fill it: its output,
+    // or, for a residual block, its branches' traces too.
+    (@slot [Residual] $l:ty) => { <$l as $crate::model::residual::Block<T>>::Trace };
+    (@slot $kind:tt $l:ty) => { <$l as $crate::Layer<T>>::Output };
+    (@train [Residual] $l:expr, $x:expr, $slot:expr, $ctx:expr) => {
+        $crate::model::residual::Block::<T>::forward_train($l, $x, $slot, $ctx)
+    };
+    (@train $kind:tt $l:expr, $x:expr, $y:expr, $ctx:expr) => { $crate::Backward::<T>::forward_train($l, $x, $y, $ctx) };
+    (@infer [Residual] $l:expr, $x:expr, $slot:expr) => { $crate::model::residual::Block::<T>::forward_trace($l, $x, $slot) };
+    (@infer $kind:tt $l:expr, $x:expr, $y:expr) => { $crate::Layer::<T>::forward($l, $x, $y) };
+    (@grad [Residual] $($a:expr),+) => { $crate::model::residual::Block::<T>::backward($($a),+) };
+    (@grad $kind:tt $($a:expr),+) => { $crate::Backward::<T>::backward($($a),+) };
     // Inference steps, from the layer before, the layer and the layer after:
     // a convolution and the pooling after it run as one step, and that
     // pooling layer has none of its own. `[then then_fused]` name the `Pass`
     // methods (the int8 model's are `then_int8` and `then_int8_fused`).
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Residual] $act:tt] $next:tt) => {
+        let $p = $s.$f.run($p);
+    };
     (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] [Softmax]] $next:tt) => {
         let $p = $p.$then(&$s.$f);
     };
@@ -290,13 +312,13 @@ macro_rules! sequential {
     };
     // Training: what a layer reads (the model input for the first).
     (@input_of $x:ident $tr:ident first) => { $x };
-    (@input_of $x:ident $tr:ident $prev:tt) => { &$tr.$prev };
-    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident {$field:ident $i:tt first}) => {
-        $crate::Backward::<T>::backward(&$s.$field, $x, &$tr.$i, &mut $g.$i, None, &mut $gs.$field, &$ctx($i));
+    (@input_of $x:ident $tr:ident $prev:tt) => { $crate::model::Slot::out(&$tr.$prev) };
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident $dx:ident {$field:ident $i:tt first $k:tt}) => {
+        $crate::sequential!(@grad $k &$s.$field, $x, &$tr.$i, &mut $g.$i, $dx, &mut $gs.$field, &$ctx($i));
     };
-    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident {$field:ident $i:tt $prev:tt}) => {
-        $crate::Backward::<T>::backward(
-            &$s.$field, &$tr.$prev, &$tr.$i, &mut $g.$i, Some(&mut $g.$prev), &mut $gs.$field, &$ctx($i));
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident $dx:ident {$field:ident $i:tt $prev:tt $k:tt}) => {
+        $crate::sequential!(@grad $k &$s.$field, $crate::model::Slot::out(&$tr.$prev), &$tr.$i, &mut $g.$i,
+            Some($crate::model::Slot::out_mut(&mut $g.$prev)), &mut $gs.$field, &$ctx($i));
     };
 
     // ---- one layer: its arguments and options, its geometry and its type -------------
@@ -415,6 +437,41 @@ macro_rules! sequential {
         }
     };
 
+    // A residual block: its geometry checks that the branches read the
+    // block's input and meet in one shape; its peak is the block's share of
+    // the workspace (see `model::residual`).
+    (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [Residual] [$m:ident $(, $sc:ident)?] $act:tt) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims = $crate::model::shape::residual(
+                stringify!($field),
+                $crate::__shape!($r, $in),
+                <<$m<f32> as $crate::Model<f32>>::Input as $crate::Tensor<f32>>::SHAPE,
+                <<$m<f32> as $crate::Model<f32>>::Output as $crate::Tensor<f32>>::SHAPE,
+                $crate::sequential!(@shortcut shapes [$($sc)?]),
+            );
+            const PEAK: usize = $crate::model::residual::block_len(
+                $in.size(),
+                <$m<f32> as $crate::Model<f32>>::BRANCH_LEN,
+                $out.size(),
+                $crate::sequential!(@shortcut len [$($sc)?]),
+            );
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::model::Residual<$m<T>, $crate::sequential!(@shortcut type [$($sc)?]), $crate::__act!($act)>;
+        }
+    };
+    (@shortcut shapes []) => { None };
+    (@shortcut shapes [$sc:ident]) => {
+        Some((
+            <<$sc<f32> as $crate::Model<f32>>::Input as $crate::Tensor<f32>>::SHAPE,
+            <<$sc<f32> as $crate::Model<f32>>::Output as $crate::Tensor<f32>>::SHAPE,
+        ))
+    };
+    (@shortcut len []) => { 0 };
+    (@shortcut len [$sc:ident]) => { <$sc<f32> as $crate::Model<f32>>::BRANCH_LEN };
+    (@shortcut type []) => { $crate::model::Identity };
+    (@shortcut type [$sc:ident]) => { $sc<T> };
+
     // Shape-only layers and activations.
     (@layer [$name:ident $i:tt $field:ident] image $in:tt $out:tt [Flatten] [] []) => {
         impl $crate::model::LayerShape<$i> for Shapes {
@@ -449,6 +506,7 @@ macro_rules! sequential {
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Dense] $($x:tt)*) => { $crate::sequential!(@bad $ctx Dense); };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Upsample] $($x:tt)*) => { $crate::sequential!(@bad $ctx Upsample); };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Dropout] $($x:tt)*) => { $crate::sequential!(@bad $ctx Dropout); };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [Residual] $($x:tt)*) => { $crate::sequential!(@bad $ctx Residual); };
     (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [$act:ident] [] []) => {
         impl $crate::model::LayerShape<$i> for Shapes {
             const OUT: $crate::model::shape::Dims = $in;
@@ -470,6 +528,9 @@ macro_rules! sequential {
     (@usage [Flatten] $kind:ident) => { "Flatten takes no arguments and no activation" };
     (@usage [Upsample] $kind:ident) => { "Upsample<F> takes no options and no activation" };
     (@usage [Dropout] $kind:ident) => { "Dropout<RATE> takes no options and no activation" };
+    (@usage [Residual] $kind:ident) => {
+        "Residual<Main> or Residual<Main, Shortcut> (branches declared with sequential!) takes no options, and => Activation"
+    };
     (@usage $k:tt $kind:ident) => { concat!(stringify!($kind), " as a layer takes no arguments and no activation") };
 
     // A layer that cannot be built: the error is its geometry, so that
@@ -550,6 +611,18 @@ macro_rules! __tensor {
     };
     (vector, $dims:tt) => {
         [T; { $dims.size() }]
+    };
+}
+
+/// The shape of an `image` or a `vector` of dimensions `dims`, as a slice.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __shape {
+    (image, $dims:tt) => {
+        &[$dims.h, $dims.w, $dims.c]
+    };
+    (vector, $dims:tt) => {
+        &[$dims.size()]
     };
 }
 

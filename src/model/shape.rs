@@ -162,6 +162,10 @@ pub enum Role {
     Conv,
     /// A pooling layer.
     Pool,
+    /// A residual block that holds this many elements at its peak, its
+    /// input and its output included (see
+    /// [`residual::block_len`](crate::model::residual::block_len)).
+    Block(usize),
 }
 
 /// Size of the inference workspace: the largest sum of two adjacent
@@ -169,28 +173,128 @@ pub enum Role {
 /// input's buffer; a convolution followed by pooling writes only the pooled
 /// output), counting the input as the activation before the first layer so
 /// that it can be staged in the workspace too
-/// ([`Model::predict_staged`](crate::Model::predict_staged)). `outputs[i]`
-/// is layer `i`'s output length and role.
+/// ([`Model::predict_staged`](crate::Model::predict_staged)), or a residual
+/// block's peak where that is larger. `outputs[i]` is layer `i`'s output
+/// length and role.
 pub const fn workspace_len(input: usize, outputs: &[(usize, Role)]) -> usize {
+    pass_len(input, false, outputs)
+}
+
+/// What [`Model::run`](crate::Model::run) needs when its input lies outside
+/// the buffer (a residual block's branch): as [`workspace_len`] without the
+/// input, except that a layer working in place copies the input in first.
+pub const fn branch_len(outputs: &[(usize, Role)]) -> usize {
+    pass_len(0, true, outputs)
+}
+
+/// [`workspace_len`] from an input of `input` elements, held in the buffer
+/// unless `outside`.
+const fn pass_len(input: usize, outside: bool, outputs: &[(usize, Role)]) -> usize {
     let mut peak = input;
     let mut prev = input; // the live buffer the next layer reads
+    let mut outside = outside;
     let mut i = 0;
     while i < outputs.len() {
         let (len, role) = outputs[i];
         let held = match role {
-            Role::InPlace => false,
+            Role::InPlace => outside,
             Role::Conv => !(i + 1 < outputs.len() && matches!(outputs[i + 1].1, Role::Pool)),
-            Role::Buffer | Role::Pool => true,
+            Role::Buffer | Role::Pool | Role::Block(_) => true,
         };
-        if held {
-            if prev + len > peak {
-                peak = prev + len;
+        if let Role::Block(block) = role {
+            // The input (copied in when outside) and the branches; the
+            // output lands at the other end of the buffer.
+            if block > peak {
+                peak = block;
             }
+        } else if held && prev + len > peak {
+            peak = prev + len;
+        }
+        if held {
             prev = len;
+            outside = false;
         }
         i += 1;
     }
     peak
+}
+
+/// The dimensions of a tensor of shape `[H, W, C]` or `[N]`.
+pub const fn dims_of(shape: &[usize]) -> Dims {
+    match shape {
+        [h, w, c] => Dims::image(*h, *w, *c),
+        [n] => Dims::vector(*n),
+        _ => Dims::image(0, 0, 0),
+    }
+}
+
+/// Whether two shapes are the same.
+pub const fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Appends `shape` as `[a, b, c]`.
+const fn shape_text(mut t: Message, shape: &[usize]) -> Message {
+    t = t.text("[");
+    let mut i = 0;
+    while i < shape.len() {
+        if i > 0 {
+            t = t.text(", ");
+        }
+        t = t.num(shape[i]);
+        i += 1;
+    }
+    t.text("]")
+}
+
+/// The output of residual block `layer` whose input is `input`, main branch
+/// reads `main_in` and yields `main_out`, and shortcut yields `shortcut`
+/// (the input itself for an identity shortcut); panics at compile time,
+/// naming `layer` and both shapes, when the main branch does not read the
+/// block's input or the two branches do not meet in the same shape.
+pub const fn residual(
+    layer: &str,
+    input: &[usize],
+    main_in: &[usize],
+    main_out: &[usize],
+    shortcut: Option<(&[usize], &[usize])>,
+) -> Dims {
+    let head = Message::new().text("layer `").text(layer).text("`: ");
+    if !same_shape(input, main_in) {
+        let t = shape_text(head.text("the block's input is "), input);
+        shape_text(t.text(" but its main branch reads "), main_in).fail();
+    }
+    match shortcut {
+        None => {
+            if !same_shape(main_out, input) {
+                let t = shape_text(head.text("the main branch yields "), main_out);
+                shape_text(t.text(" but the shortcut (the block's input) is "), input)
+                    .text(": give the block a shortcut branch that yields the main branch's shape")
+                    .fail();
+            }
+        }
+        Some((short_in, short_out)) => {
+            if !same_shape(input, short_in) {
+                let t = shape_text(head.text("the block's input is "), input);
+                shape_text(t.text(" but its shortcut reads "), short_in).fail();
+            }
+            if !same_shape(main_out, short_out) {
+                let t = shape_text(head.text("the main branch yields "), main_out);
+                shape_text(t.text(" but the shortcut yields "), short_out).fail();
+            }
+        }
+    }
+    dims_of(main_out)
 }
 
 #[cfg(test)]
@@ -217,6 +321,18 @@ mod tests {
         assert_eq!(workspace_len(784, &[(4608, Conv), (1152, Buffer)]), 4608 + 1152);
         // A large input with a small first output: the input pair is the peak.
         assert_eq!(workspace_len(10_000, &[(10, Buffer), (5, Buffer)]), 10_010);
+    }
+
+    #[test]
+    fn branches_do_not_count_their_input_but_copy_it_for_in_place_layers() {
+        use Role::*;
+        assert_eq!(branch_len(&[(100, Buffer), (60, Buffer), (10, Buffer)]), 160);
+        // A relu first: the input is copied in, then the pair (100, 60).
+        assert_eq!(branch_len(&[(100, InPlace), (60, Buffer)]), 160);
+        assert_eq!(branch_len(&[(100, InPlace), (10, Buffer)]), 110);
+        // A block's peak counts when it is the largest.
+        assert_eq!(workspace_len(50, &[(50, Buffer), (50, Block(170)), (10, Buffer)]), 170);
+        assert_eq!(workspace_len(50, &[(50, Block(120)), (80, Buffer)]), 130);
     }
 
     #[test]

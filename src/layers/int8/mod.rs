@@ -12,6 +12,7 @@ use crate::layers::LayerInfo;
 use crate::quant::{channel_requant, Bytes, Le32, QParams, Requant};
 use crate::Tensor;
 
+mod add;
 mod conv;
 mod dense;
 mod depthwise;
@@ -19,6 +20,7 @@ mod pool;
 mod reshape;
 mod softmax;
 
+pub use add::QAdd;
 pub(crate) use conv::qconv_impl;
 pub use conv::QConv2d;
 pub use dense::QDense;
