@@ -20,6 +20,11 @@
 //! - `one_layer_shape`: a layer that does not fit is reported once, although
 //!   its size is used by several types (its own, the trace's, the
 //!   workspace's): the `.stderr` holds one error.
+//! - `residual_branches_differ`: a residual block's main branch and its
+//!   shortcut must meet in one shape (`[2, 2, 4]` against `[4, 4, 4]`);
+//!   the error names both.
+//! - `residual_identity_shape`: without a shortcut, the main branch must
+//!   yield the block's input shape (`[4, 4, 3]` against `[4, 4, 2]`).
 //! - `dense_after_image`: `Dense` needs a vector input; after a conv, a
 //!   `Flatten` must come first (the macro's `compile_error!`).
 //! - `unknown_layer_kind`: a kind the macro does not know (`Conv2D`) names
@@ -57,6 +62,8 @@ fn shapes() {
     t.compile_fail("tests/cfail/same_padding_even_kernel.rs");
     t.compile_fail("tests/cfail/dropout_rate.rs");
     t.compile_fail("tests/cfail/one_layer_shape.rs");
+    t.compile_fail("tests/cfail/residual_branches_differ.rs");
+    t.compile_fail("tests/cfail/residual_identity_shape.rs");
 
     // The macro's own errors (`compile_error!`), naming the layer.
     t.compile_fail("tests/cfail/dense_after_image.rs");

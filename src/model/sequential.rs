@@ -47,6 +47,11 @@
 /// - `Dense<O>`, or `Dense<I, O>` to state the input size (checked); option
 ///   `bias = false`.
 /// - `Flatten`, `Dropout<RATE>` (e.g. `0.25`), `Upsample<F>`.
+/// - `Residual<Main>` and `Residual<Main, Shortcut>` with `=> Activation`:
+///   a residual block, `act(main(x) + x)` or `act(main(x) + shortcut(x))`,
+///   its branches models declared with `sequential!` (see
+///   [`model::residual`](crate::model::residual) for why). Branches that do
+///   not meet in one shape are a compile error naming both shapes.
 /// - Activations as layers: `Relu`, `Sigmoid`, `Tanh`, `Softmax`, `Linear`;
 ///   or fused after conv and dense: `=> Relu`.
 ///
