@@ -58,21 +58,47 @@ constnet::sequential! {
     }
 }
 
+constnet::sequential! {
+    /// A main branch that ends in pooling: not fused with the add.
+    pub struct Pooled: [4, 4, 2] {
+        c: Conv2d<4, 3, pad = same> => Relu, // [4, 4, 4], fused with the pool
+        pool: AvgPool2d<2>,                  // [2, 2, 4]: 16
+    }
+}
+
+constnet::sequential! {
+    /// A block whose main branch is not fused with its add, with a shortcut.
+    pub struct Unfused: [4, 4, 2] {
+        b: Residual<Pooled, Project> => Relu,
+        flat: Flatten,
+        out: Dense<3>,
+    }
+}
+
 #[test]
 fn workspace_is_the_peak_of_what_is_live() {
     // Keep as a branch: its input lies outside, so it holds c1's 48, then
-    // c1's 48 beside c2's 32.
+    // c1's 48 beside c2's 32; without its last layer (its head), c1's 48.
     assert_eq!(Keep::<f32>::BRANCH_LEN, 48 + 32);
+    assert_eq!(Keep::<f32>::HEAD, Some((48, 48)));
     assert_eq!(KeepOne::<f32>::BRANCH_LEN, 32);
+    assert_eq!(KeepOne::<f32>::HEAD, None); // one layer: nothing to fuse after
     assert_eq!(Down::<f32>::BRANCH_LEN, 16 + 16);
+    assert_eq!(Down::<f32>::HEAD, Some((16, 16)));
     assert_eq!(Project::<f32>::BRANCH_LEN, 16);
+    assert_eq!(Pooled::<f32>::HEAD, None); // ends in pooling
     // AfterStem: input 32 + stem 32 = 64; the block holds its input 32 and
-    // Keep's 80 = 112; then 32 + 5. The peak is the block's 112 elements.
-    assert_eq!(AfterStem::<f32>::WORKSPACE_BYTES, 112 * 4);
-    assert_eq!(Int8::<AfterStem>::WORKSPACE_BYTES, 112);
-    // Blocks: b1 32 + 32 = 64; b2 32 + 80 = 112; b3 its input 32 + max(Down's
-    // 32, Down's output 16 + Project's 16) = 64; then 16 + 3. Peak 112.
-    assert_eq!(Blocks::<f32>::WORKSPACE_BYTES, 112 * 4);
+    // c1's 48 (c2 runs fused with the add, over the input) = 80; then
+    // 32 + 5. The peak is the block's 80 elements.
+    assert_eq!(AfterStem::<f32>::WORKSPACE_BYTES, 80 * 4);
+    assert_eq!(Int8::<AfterStem>::WORKSPACE_BYTES, 80);
+    // Blocks: b1 (not fused: one layer) 32 + max(32, 32 + 0) = 64; b2 32 +
+    // 48 = 80; b3 (fused, its output of 16 over its input of 32) 32 +
+    // max(c1's 16, c1's 16 + Project's 16) = 64; then 16 + 3. Peak 80.
+    assert_eq!(Blocks::<f32>::WORKSPACE_BYTES, 80 * 4);
+    // Unfused: the input 32 and max(Pooled's 16, its output 16 + Project's
+    // 16) = 64; then 16 + 3.
+    assert_eq!(Unfused::<f32>::WORKSPACE_BYTES, 64 * 4);
 }
 
 fn image<const H: usize, const W: usize, const C: usize>(seed: u32) -> [[[f32; C]; W]; H] {
@@ -138,6 +164,21 @@ fn inference_in_the_workspace_equals_the_layers_one_by_one() {
     m.forward_trace(&x, &mut trace, false);
     assert_eq!(trace.2.out, y3);
     assert_eq!(trace.2.shortcut.0 .0, p);
+}
+
+#[test]
+fn an_unfused_block_with_a_shortcut_equals_the_layers_one_by_one() {
+    let m = Unfused::<f32>::new(9);
+    let x = image::<4, 4, 2>(3);
+    let (mut c, mut p, mut s) = ([[[0f32; 4]; 4]; 4], [[[0f32; 4]; 2]; 2], [[[0f32; 4]; 2]; 2]);
+    m.b.main.c.forward(&x, &mut c);
+    m.b.main.pool.forward(&c, &mut p);
+    m.b.shortcut.p.forward(&x, &mut s);
+    let y = add_relu(&p, &s, true);
+    let mut want = [0f32; 3];
+    m.out.forward(y.as_flattened().as_flattened().try_into().unwrap(), &mut want);
+    let mut ws = Workspace::new();
+    assert_eq!(m.predict(&x, &mut ws).map(f32::to_bits), want.map(f32::to_bits));
 }
 
 #[test]

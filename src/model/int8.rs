@@ -99,6 +99,17 @@ pub trait Int8Model: Bytes {
     /// Runs every layer on the pass's current activation (see [`Model::run`]).
     fn run<'w>(&self, pass: Pass<'w, i8>) -> Pass<'w, i8>;
 
+    /// As [`Model::HEAD`]: whether the last layer can run fused with a
+    /// residual block's add, and the head's sizes.
+    const HEAD: Option<(usize, usize)>;
+
+    /// The steps of every layer but the last (see [`Model::run_head`]).
+    fn run_head<'w>(&self, pass: Pass<'w, i8>) -> Pass<'w, i8>;
+
+    /// The last layer joined with a residual block's other branch (see
+    /// [`Model::last_join`]).
+    fn last_join(&self, x: &[i8], skip: Option<&[i8]>, out: &mut [i8], join: impl FnMut(i8, i8) -> i8);
+
     /// Quantizes a float input (flat, in the input's order) into `q`.
     fn quantize_input(&self, x: &[f32], q: &mut Self::Input) {
         let p = self.input_params();
@@ -178,7 +189,8 @@ macro_rules! __int8_model {
         $crate::layers::int8::QuantizeLayer::quantize(
             $layer, $p, $r.first().copied().unwrap_or($crate::layers::int8::Range::EMPTY), $o, $q)?
     };
-    ($vis:vis $name:ident last $li:tt [$({$field:ident $i:tt $kind:tt})*] steps [$([$prev:tt $this:tt $next:tt])*]) => {
+    ($vis:vis $name:ident last [$lfield:ident $lk:tt $lact:tt] $li:tt [$({$field:ident $i:tt $kind:tt})*]
+        steps [$([$prev:tt $this:tt $next:tt])*]) => {
         const _: () = {
             /// The int8 form of the model. (Generic only so that its code is
             /// built where it is used: a model with a layer that has no int8
@@ -233,6 +245,18 @@ macro_rules! __int8_model {
                 fn run<'w>(&self, pass: $crate::model::Pass<'w, i8>) -> $crate::model::Pass<'w, i8> {
                     $($crate::sequential!(@step [then_int8 then_int8_fused] pass self $prev $this $next);)*
                     pass
+                }
+
+                const HEAD: Option<(usize, usize)> = <$name<f32> as $crate::Model<f32>>::HEAD;
+
+                #[inline(always)]
+                fn run_head<'w>(&self, pass: $crate::model::Pass<'w, i8>) -> $crate::model::Pass<'w, i8> {
+                    $($crate::sequential!(@head_step [then_int8 then_int8_fused] pass self $prev $this $next);)*
+                    pass
+                }
+
+                fn last_join(&self, x: &[i8], skip: Option<&[i8]>, out: &mut [i8], join: impl FnMut(i8, i8) -> i8) {
+                    $crate::sequential!(@last_join $lk $lact self.$lfield, x, skip, out, join);
                 }
             }
 

@@ -212,6 +212,21 @@ pub trait Model<T: Float>: Params<T> {
     /// [`Model::predict_staged`], and of a [`Residual`] block's branch.
     fn run<'w>(&self, pass: Pass<'w, T>) -> Pass<'w, T>;
 
+    /// For a model whose last layer can run fused with a [`Residual`]
+    /// block's add (a convolution after at least one other layer): the
+    /// [`Model::BRANCH_LEN`] of the layers before it (the head) and the
+    /// length of the head's output. `None` for other models.
+    const HEAD: Option<(usize, usize)>;
+
+    /// The steps of every layer but the last (see [`Model::HEAD`]).
+    fn run_head<'w>(&self, pass: Pass<'w, T>) -> Pass<'w, T>;
+
+    /// The last layer on the head's output `x` (flat), each output joined
+    /// as it is computed: `out[i] = join(y[i], skip[i])`, `skip` being
+    /// `out` itself when `None` (in place). Does nothing unless
+    /// [`Model::HEAD`] is `Some`.
+    fn last_join(&self, x: &[T], skip: Option<&[T]>, out: &mut [T], join: impl FnMut(T, T) -> T);
+
     /// A zeroed trace (one buffer per layer output), on the heap.
     #[cfg(feature = "std")]
     fn new_trace() -> std::boxed::Box<Self::Trace> {
@@ -457,6 +472,54 @@ impl<'w, T: Element> Pass<'w, T> {
         }
         self.len = len;
         self.top = !self.top;
+        self
+    }
+
+    /// [`Pass::block`] with the main branch's last layer fused with the
+    /// add: `head` (the main branch but its last layer) runs beside `x`,
+    /// then `shortcut` (not with `identity`) beside the head's output, then
+    /// `last(head output, shortcut output, out)` writes the block's `len`
+    /// outputs over `x`, which is dead by then (with `identity`, in place:
+    /// each output over the input value it adds). The output stays at `x`'s
+    /// end of the buffer; `len` is at most `x`'s length.
+    #[inline(always)]
+    pub(crate) fn block_fused(
+        mut self,
+        head: impl for<'a> FnOnce(Pass<'a, T>) -> Pass<'a, T>,
+        shortcut: impl for<'a> FnOnce(Pass<'a, T>) -> Pass<'a, T>,
+        identity: bool,
+        len: usize,
+        last: impl FnOnce(&[T], Option<&[T]>, &mut [T]),
+    ) -> Self {
+        if self.outside.is_some() {
+            let _ = self.current_mut();
+        }
+        let (x_at, x_len) = self.span();
+        let (lo, hi) = self.buf.split_at_mut(x_at);
+        let (x, rest) = hi.split_at_mut(x_len);
+        let free = if self.top { lo } else { rest };
+        let h = head(Pass::outside(&*x, free));
+        let (c_at, c_len) = h.span();
+        drop(h);
+        // The output's place in `x`: at the buffer's end.
+        let at = if self.top { x_len - len } else { 0 };
+        if identity {
+            last(&free[c_at..c_at + c_len], None, &mut x[at..at + len]);
+        } else {
+            // The shortcut runs beside the head's output.
+            let (c, free2) = if c_at == 0 {
+                let (c, rest) = free.split_at_mut(c_len);
+                (&*c, rest)
+            } else {
+                let (rest, c) = free.split_at_mut(c_at);
+                (&c[..c_len], rest)
+            };
+            let s = shortcut(Pass::outside(&*x, free2));
+            let (s_at, s_len) = s.span();
+            drop(s);
+            last(c, Some(&free2[s_at..s_at + s_len]), &mut x[at..at + len]);
+        }
+        self.len = len;
         self
     }
 }

@@ -120,19 +120,19 @@ macro_rules! sequential {
         [{[$(Conv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(Upsample)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i image (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k]} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k] $act} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
         [{[$(Dense)? $(Flatten)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i vector (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k]} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k] $act} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
         [{[$(Dropout)? $(Relu)? $(Sigmoid)? $(Tanh)? $(Softmax)? $(Linear)? $(Residual)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i $r (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k]} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k] $act} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [] $last:tt $d:tt $rev:tt [{$k:tt $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
         ::core::compile_error!(concat!("layer `", stringify!($f), "`: a model has at most 100 layers, this is the 101st"));
@@ -166,7 +166,7 @@ macro_rules! sequential {
         [$({$i:tt $field:ident $kind:tt $args:tt $act:tt [$($la:tt)*] in [$rank:ident $in:tt] prev [$prev:tt $pk:tt $pa:tt]})+]
         next [$($next:tt)+]
         out [$($out:tt)+]
-        rev [{$lfield:ident $li:tt $lprev:tt $lk:tt} $($rev:tt)*]
+        rev [{$lfield:ident $li:tt $lprev:tt $lk:tt $lact:tt} $($rev:tt)*]
     ) => {
         $(#[$attr])*
         #[repr(C)]
@@ -197,6 +197,8 @@ macro_rules! sequential {
                 type Trace = ($($crate::sequential!(@slot $kind $crate::__at!($name, $i)),)+);
                 const BRANCH_LEN: usize =
                     $crate::model::shape::branch_len(&[$(($out.size(), $crate::sequential!(@role $kind $act $i)),)+]);
+                const HEAD: Option<(usize, usize)> = $crate::sequential!(@head $lk $lact $lprev
+                    &[$(($out.size(), $crate::sequential!(@role $kind $act $i)),)+]);
 
                 const LAYERS: &'static [$crate::LayerSummary] = &[
                     $($crate::LayerSummary::of::<T, $crate::__at!($name, $i)>(stringify!($field)),)+
@@ -214,6 +216,16 @@ macro_rules! sequential {
                 fn run<'w>(&self, pass: $crate::model::Pass<'w, T>) -> $crate::model::Pass<'w, T> {
                     $($crate::sequential!(@step [then then_fused] pass self [$pk $pa] [$field $kind $act] $next);)+
                     pass
+                }
+
+                #[inline(always)]
+                fn run_head<'w>(&self, pass: $crate::model::Pass<'w, T>) -> $crate::model::Pass<'w, T> {
+                    $($crate::sequential!(@head_step [then then_fused] pass self [$pk $pa] [$field $kind $act] $next);)+
+                    pass
+                }
+
+                fn last_join(&self, x: &[T], skip: Option<&[T]>, out: &mut [T], join: impl FnMut(T, T) -> T) {
+                    $crate::sequential!(@last_join $lk $lact self.$lfield, x, skip, out, join);
                 }
 
                 fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool) {
@@ -265,12 +277,12 @@ macro_rules! sequential {
                         seed: $crate::rng::splitmix64(seed ^ i),
                         fused: fused_output && i == $li,
                     };
-                    $crate::sequential!(@backward self x trace grad grads ctx dx {$lfield $li $lprev $lk});
+                    $crate::sequential!(@backward self x trace grad grads ctx dx {$lfield $li $lprev $lk $lact});
                     $($crate::sequential!(@backward self x trace grad grads ctx dx $rev);)*
                 }
             }
 
-            $crate::__int8_model!($vis $name last $li [$({$field $i $kind})+] steps [$([[$pk $pa] [$field $kind $act] $next])+]);
+            $crate::__int8_model!($vis $name last [$lfield $lk $lact] $li [$({$field $i $kind})+] steps [$([[$pk $pa] [$field $kind $act] $next])+]);
         };
     };
     // How a layer's output is held at inference (see `shape::Role`); a
@@ -315,13 +327,31 @@ macro_rules! sequential {
     (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident $kind:tt $act:tt] $next:tt) => {
         let $p = $p.$then(&$s.$f);
     };
+    // A residual block's main branch: its steps but the last, and the last
+    // layer fused with the add where it can be (a convolution after another
+    // layer; see `model::residual`).
+    (@head_step $names:tt $p:ident $s:ident $prev:tt $this:tt [end]) => {};
+    (@head_step $($step:tt)*) => { $crate::sequential!(@step $($step)*); };
+    (@head [Conv2d] [Softmax] $lprev:tt $roles:expr) => { None };
+    (@head [Conv2d] $act:tt first $roles:expr) => { None };
+    (@head [Conv2d] $act:tt $lprev:tt $roles:expr) => {
+        Some(($crate::model::shape::head_len($roles), <Shapes as $crate::model::LayerShape<$lprev>>::OUT.size()))
+    };
+    (@head $kind:tt $act:tt $lprev:tt $roles:expr) => { None };
+    (@last_join [Conv2d] [Softmax] $l:expr, $x:ident, $s:ident, $o:ident, $j:ident) => { let _ = (&$l, $x, $s, $o, $j); };
+    (@last_join [Conv2d] $act:tt $l:expr, $x:ident, $s:ident, $o:ident, $j:ident) => {
+        if let Some(x) = $crate::Tensor::from_flat($x) {
+            $crate::model::residual::Joined::forward_join(&$l, x, $s, $o, $j);
+        }
+    };
+    (@last_join $kind:tt $act:tt $l:expr, $x:ident, $s:ident, $o:ident, $j:ident) => { let _ = (&$l, $x, $s, $o, $j); };
     // Training: what a layer reads (the model input for the first).
     (@input_of $x:ident $tr:ident first) => { $x };
     (@input_of $x:ident $tr:ident $prev:tt) => { $crate::model::Slot::out(&$tr.$prev) };
-    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident $dx:ident {$field:ident $i:tt first $k:tt}) => {
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident $dx:ident {$field:ident $i:tt first $k:tt $a:tt}) => {
         $crate::sequential!(@grad $k &$s.$field, $x, &$tr.$i, &mut $g.$i, $dx, &mut $gs.$field, &$ctx($i));
     };
-    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident $dx:ident {$field:ident $i:tt $prev:tt $k:tt}) => {
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident $dx:ident {$field:ident $i:tt $prev:tt $k:tt $a:tt}) => {
         $crate::sequential!(@grad $k &$s.$field, $crate::model::Slot::out(&$tr.$prev), &$tr.$i, &mut $g.$i,
             Some($crate::model::Slot::out_mut(&mut $g.$prev)), &mut $gs.$field, &$ctx($i));
     };
@@ -457,6 +487,7 @@ macro_rules! sequential {
             const PEAK: usize = $crate::model::residual::block_len(
                 $in.size(),
                 <$m<f32> as $crate::Model<f32>>::BRANCH_LEN,
+                <$m<f32> as $crate::Model<f32>>::HEAD,
                 $out.size(),
                 $crate::sequential!(@shortcut len [$($sc)?]),
             );
@@ -472,8 +503,8 @@ macro_rules! sequential {
             <<$sc<f32> as $crate::Model<f32>>::Output as $crate::Tensor<f32>>::SHAPE,
         ))
     };
-    (@shortcut len []) => { 0 };
-    (@shortcut len [$sc:ident]) => { <$sc<f32> as $crate::Model<f32>>::BRANCH_LEN };
+    (@shortcut len []) => { None };
+    (@shortcut len [$sc:ident]) => { Some(<$sc<f32> as $crate::Model<f32>>::BRANCH_LEN) };
     (@shortcut type []) => { $crate::model::Identity };
     (@shortcut type [$sc:ident]) => { $sc<T> };
 

@@ -187,6 +187,15 @@ pub const fn branch_len(outputs: &[(usize, Role)]) -> usize {
     pass_len(0, true, outputs)
 }
 
+/// [`branch_len`] of every layer but the last: what a residual block's
+/// main branch holds before its last layer runs fused with the add.
+pub const fn head_len(outputs: &[(usize, Role)]) -> usize {
+    match outputs.split_last() {
+        Some((_, head)) => branch_len(head),
+        None => 0,
+    }
+}
+
 /// [`workspace_len`] from an input of `input` elements, held in the buffer
 /// unless `outside`.
 const fn pass_len(input: usize, outside: bool, outputs: &[(usize, Role)]) -> usize {
