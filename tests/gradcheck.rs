@@ -766,7 +766,10 @@ fn model_residual_blocks() {
     fn margin(_: &Resid<f64>, _: &[[[f64; 3]; 6]; 6], _: &<Resid<f64> as Model<f64>>::Trace) -> f64 {
         f64::INFINITY
     }
-    assert_eq!(<Resid<f64> as Params<f64>>::LEN, 2 * (27 * 3 + 3) + (27 * 4 + 4 + 36 * 4 + 4) + (3 * 4 + 4) + 36 * 3 + 3);
+    assert_eq!(
+        <Resid<f64> as Params<f64>>::LEN,
+        2 * (27 * 3 + 3) + (27 * 4 + 4 + 36 * 4 + 4) + (3 * 4 + 4) + 36 * 3 + 3
+    );
     check_model::<Resid<f64>>("model_residual_blocks", 85, false, margin);
     check_model::<Resid<f64>>("model_residual_blocks_fused", 86, true, margin);
 }

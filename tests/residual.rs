@@ -4,7 +4,7 @@
 //! quantization against TFLite's ADD on the int8 layers, and training.
 
 use constnet::layers::int8::{Int8Layer, QAdd};
-use constnet::{quantize, Int8, Int8Model, Layer, Model, Relu, Tensor, Workspace};
+use constnet::{quantize, Int8, Int8Model, Layer, Model, Params, Relu, Tensor, Workspace};
 
 constnet::sequential! {
     /// Two convolutions that keep a 4x4x2 image.
@@ -87,9 +87,9 @@ fn workspace_is_the_peak_of_what_is_live() {
     assert_eq!(Down::<f32>::HEAD, Some((16, 16)));
     assert_eq!(Project::<f32>::BRANCH_LEN, 16);
     assert_eq!(Pooled::<f32>::HEAD, None); // ends in pooling
-    // AfterStem: input 32 + stem 32 = 64; the block holds its input 32 and
-    // c1's 48 (c2 runs fused with the add, over the input) = 80; then
-    // 32 + 5. The peak is the block's 80 elements.
+                                           // AfterStem: input 32 + stem 32 = 64; the block holds its input 32 and
+                                           // c1's 48 (c2 runs fused with the add, over the input) = 80; then
+                                           // 32 + 5. The peak is the block's 80 elements.
     assert_eq!(AfterStem::<f32>::WORKSPACE_BYTES, 80 * 4);
     assert_eq!(Int8::<AfterStem>::WORKSPACE_BYTES, 80);
     // Blocks: b1 (not fused: one layer) 32 + max(32, 32 + 0) = 64; b2 32 +
@@ -185,8 +185,8 @@ fn an_unfused_block_with_a_shortcut_equals_the_layers_one_by_one() {
 fn int8_blocks_after_quantization_equal_the_int8_layers_one_by_one() {
     let m = Blocks::<f32>::new(7);
     let images: Vec<[[[f32; 2]; 4]; 4]> = (0..16).map(image).collect();
-    let q = quantize::quantize(&m, images.iter().map(|x| x.as_flattened().as_flattened()), &Default::default())
-        .unwrap();
+    let q =
+        quantize::quantize(&m, images.iter().map(|x| x.as_flattened().as_flattened()), &Default::default()).unwrap();
     assert!(q.is_valid());
     // Each add reads its branches' output quantization and the block's input's.
     assert_eq!(q.b1.add.input2_zero_point.get(), q.input.zero_point());
@@ -198,18 +198,30 @@ fn int8_blocks_after_quantization_equal_the_int8_layers_one_by_one() {
         let mut t = [[[0i8; 2]; 4]; 4];
         q.b1.main.c.forward(&xq, &mut t);
         let mut y1 = [[[0i8; 2]; 4]; 4];
-        q.b1.add.forward(t.as_flattened().as_flattened(), xq.as_flattened().as_flattened(), y1.as_flattened_mut().as_flattened_mut());
+        q.b1.add.forward(
+            t.as_flattened().as_flattened(),
+            xq.as_flattened().as_flattened(),
+            y1.as_flattened_mut().as_flattened_mut(),
+        );
         let mut u = [[[0i8; 3]; 4]; 4];
         q.b2.main.c1.forward(&y1, &mut u);
         q.b2.main.c2.forward(&u, &mut t);
         let mut y2 = [[[0i8; 2]; 4]; 4];
-        q.b2.add.forward(t.as_flattened().as_flattened(), y1.as_flattened().as_flattened(), y2.as_flattened_mut().as_flattened_mut());
+        q.b2.add.forward(
+            t.as_flattened().as_flattened(),
+            y1.as_flattened().as_flattened(),
+            y2.as_flattened_mut().as_flattened_mut(),
+        );
         let (mut v, mut w, mut p) = ([[[0i8; 4]; 2]; 2], [[[0i8; 4]; 2]; 2], [[[0i8; 4]; 2]; 2]);
         q.b3.main.c1.forward(&y2, &mut v);
         q.b3.main.c2.forward(&v, &mut w);
         q.b3.shortcut.p.forward(&y2, &mut p);
         let mut y3 = [[[0i8; 4]; 2]; 2];
-        q.b3.add.forward(w.as_flattened().as_flattened(), p.as_flattened().as_flattened(), y3.as_flattened_mut().as_flattened_mut());
+        q.b3.add.forward(
+            w.as_flattened().as_flattened(),
+            p.as_flattened().as_flattened(),
+            y3.as_flattened_mut().as_flattened_mut(),
+        );
         let mut want = [0i8; 3];
         q.out.forward(y3.as_flattened().as_flattened().try_into().unwrap(), &mut want);
         let mut ws = Workspace::new();
@@ -240,7 +252,7 @@ fn an_add_with_relu_has_no_int8_output_below_the_zero_point() {
     let y: Vec<i8> = x.iter().rev().copied().collect();
     add.forward(&x, &y, &mut out);
     assert!(out.iter().all(|&v| v >= -10));
-    assert!(out.iter().any(|&v| v == -10) && out.iter().any(|&v| v > 0));
+    assert!(out.contains(&-10) && out.iter().any(|&v| v > 0));
 }
 
 #[test]
@@ -300,4 +312,28 @@ fn a_model_with_blocks_trains_with_the_trainer() {
         .unwrap();
     let (first, last) = (&history.epochs[0], &history.epochs[3]);
     assert!(last.loss < first.loss * 0.7, "training loss must fall: {history:?}");
+}
+
+#[test]
+fn models_with_blocks_save_and_load_in_f32_and_int8() {
+    use constnet::persist;
+    let m = Blocks::<f32>::new(11);
+    let bytes = persist::to_vec(&m);
+    let back: &Blocks = persist::view(&bytes).unwrap();
+    assert_eq!(back.flat(), m.flat());
+    // Another architecture's blob is refused.
+    assert!(persist::view::<f32, AfterStem>(&bytes).is_err());
+    let images: Vec<[[[f32; 2]; 4]; 4]> = (0..8).map(image).collect();
+    let q =
+        quantize::quantize(&m, images.iter().map(|x| x.as_flattened().as_flattened()), &Default::default()).unwrap();
+    let blob = persist::to_vec_int8(&*q);
+    let view: &Int8<Blocks> = persist::view_int8(&blob).unwrap();
+    let (mut x, mut a, mut b) = ([[[0i8; 2]; 4]; 4], Workspace::new(), Workspace::new());
+    q.quantize_input(images[1].as_flattened().as_flattened(), &mut x);
+    assert_eq!(view.predict(&x, &mut a), q.predict(&x, &mut b));
+    // A corrupted ADD parameter is caught by the checksum.
+    let mut bad = blob.clone();
+    let at = bad.len() / 2;
+    bad[at] ^= 1;
+    assert!(persist::view_int8::<Int8<Blocks>>(&bad).is_err());
 }

@@ -28,7 +28,8 @@ fn ints<T: TryFrom<i64>>(v: &Value) -> Vec<T> {
 fn fill<L: LoadTflite>(op: &Value, layer: &mut L) {
     let weights: Vec<i8> = ints(&op["weights"]["data"]);
     let bias: Vec<i32> = ints(&op["bias"]["data"]);
-    let scales: Vec<f32> = op["weights"]["scales"].as_array().unwrap().iter().map(|s| s.as_f64().unwrap() as f32).collect();
+    let scales: Vec<f32> =
+        op["weights"]["scales"].as_array().unwrap().iter().map(|s| s.as_f64().unwrap() as f32).collect();
     layer.load_tflite(&weights, &bias, &scales, qparams(&op["input"]), qparams(&op["output"])).unwrap();
 }
 
@@ -139,8 +140,9 @@ fn check_add_pairs<A: constnet::Activation>(name: &str) {
     assert!(q.is_valid());
     let expected: Vec<i8> = ints(&fx["output"]);
     assert_eq!(expected.len(), 65_536);
-    let x: Vec<i8> = (0..65_536).map(|k| (k / 256) as i32 as i8 ^ -128).collect();
-    let y: Vec<i8> = (0..65_536).map(|k| (k % 256) as i32 as i8 ^ -128).collect();
+    // Value `v - 128` for `v` in 0..256.
+    let x: Vec<i8> = (0..65_536i32).map(|k| (k / 256 - 128) as i8).collect();
+    let y: Vec<i8> = (0..65_536i32).map(|k| (k % 256 - 128) as i8).collect();
     let mut out = vec![0i8; 65_536];
     q.forward(&x, &y, &mut out);
     let wrong: Vec<usize> = (0..65_536).filter(|&k| out[k] != expected[k]).collect();

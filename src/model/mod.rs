@@ -446,9 +446,7 @@ impl<'w, T: Element> Pass<'w, T> {
             let (x, rest) = hi.split_at_mut(x_len);
             let free = if self.top { lo } else { rest };
             let x: &[T] = x;
-            let m = main(Pass::outside(x, free));
-            let (m_at, m_len) = m.span();
-            drop(m);
+            let (m_at, m_len) = main(Pass::outside(x, free)).span();
             let s_at = if identity {
                 x_at
             } else {
@@ -498,9 +496,7 @@ impl<'w, T: Element> Pass<'w, T> {
         let (lo, hi) = self.buf.split_at_mut(x_at);
         let (x, rest) = hi.split_at_mut(x_len);
         let free = if self.top { lo } else { rest };
-        let h = head(Pass::outside(&*x, free));
-        let (c_at, c_len) = h.span();
-        drop(h);
+        let (c_at, c_len) = head(Pass::outside(&*x, free)).span();
         // The output's place in `x`: at the buffer's end.
         let at = if self.top { x_len - len } else { 0 };
         if identity {
@@ -514,9 +510,7 @@ impl<'w, T: Element> Pass<'w, T> {
                 let (rest, c) = free.split_at_mut(c_at);
                 (&c[..c_len], rest)
             };
-            let s = shortcut(Pass::outside(&*x, free2));
-            let (s_at, s_len) = s.span();
-            drop(s);
+            let (s_at, s_len) = shortcut(Pass::outside(&*x, free2)).span();
             last(c, Some(&free2[s_at..s_at + s_len]), &mut x[at..at + len]);
         }
         self.len = len;

@@ -61,7 +61,7 @@
 //! the sum of the two branches' input gradients.
 
 use super::{Model, Pass, QuantizeModel, Slot, Zeroable};
-use crate::layers::int8::{QAdd, QConv2d, QuantizeError, QuantizeOptions, Range};
+use crate::layers::int8::{QAdd, QConv2d, QuantizeError, QuantizeOptions, Range, Retype};
 use crate::layers::{fingerprint, str_hash, Activation, BiasTerm, Padding};
 use crate::model::Int8Model;
 use crate::quant::{Bytes, QParams};
@@ -147,7 +147,16 @@ pub trait Shortcut<T: Float, X: Tensor<T>>: Params<T> {
     /// Backward pass for the output gradient `dy`; *adds* the input
     /// gradient to `dx`.
     #[allow(clippy::too_many_arguments)]
-    fn backward(&self, x: &X, trace: &Self::Trace, grad: &mut Self::Trace, dy: &[T], grads: &mut Self, seed: u64, dx: Option<&mut X>);
+    fn backward(
+        &self,
+        x: &X,
+        trace: &Self::Trace,
+        grad: &mut Self::Trace,
+        dy: &[T],
+        grads: &mut Self,
+        seed: u64,
+        dx: Option<&mut X>,
+    );
     /// `y[i] = join(y[i], shortcut(x)[i])`, the branch run with a workspace of its own.
     fn join_into(&self, x: &X, y: &mut [T], join: impl FnMut(T, T) -> T);
     /// The branch's inference steps.
@@ -244,7 +253,13 @@ pub const fn fuses(head: Option<(usize, usize)>, input: usize, out: usize) -> bo
 /// the head (the main branch without its last layer) in place of the main
 /// branch, since the last layer writes over the input. `shortcut` is the
 /// shortcut's [`Model::BRANCH_LEN`], `None` for the identity.
-pub const fn block_len(input: usize, main: usize, head: Option<(usize, usize)>, out: usize, shortcut: Option<usize>) -> usize {
+pub const fn block_len(
+    input: usize,
+    main: usize,
+    head: Option<(usize, usize)>,
+    out: usize,
+    shortcut: Option<usize>,
+) -> usize {
     let short = match shortcut {
         Some(len) => len,
         None => 0,
@@ -522,7 +537,8 @@ impl<M: Int8Model, S: QShortcut<M::Input>, A: Activation> QResidual<M, S, A> {
         let add = self.add.prepared();
         let (input, len) = (<M::Input as Tensor<i8>>::LEN, <M::Output as Tensor<i8>>::LEN);
         if fuses(M::HEAD, input, len) {
-            let last = |c: &[i8], s: Option<&[i8]>, out: &mut [i8]| self.main.last_join(c, s, out, |m, s| add.apply(m, s));
+            let last =
+                |c: &[i8], s: Option<&[i8]>, out: &mut [i8]| self.main.last_join(c, s, out, |m, s| add.apply(m, s));
             return pass.block_fused(|p| self.main.run_head(p), |p| self.shortcut.run(p), S::IDENTITY, len, last);
         }
         pass.block(|p| self.main.run(p), |p| self.shortcut.run(p), S::IDENTITY, len, |m, s| add.apply(m, s))
@@ -591,43 +607,68 @@ pub fn split_mut(ranges: &mut [Range], n: usize) -> (&mut [Range], &mut [Range])
     ranges.split_at_mut(n)
 }
 
-impl<M, A> QuantizeBlock for Residual<M, Identity, A>
-where
-    M: QuantizeModel,
-    M::Input: crate::layers::int8::Retype<Int8 = <M::Int8 as Int8Model>::Input>,
-    A: Activation,
-{
-    type Int8 = QResidual<M::Int8, Identity, A>;
-    const RANGES: usize = M::RANGES + 1;
-
-    fn observe(trace: &<Self as Block<f32>>::Trace, ranges: &mut [Range]) {
-        let (main, out) = split_mut(ranges, M::RANGES);
-        M::observe(&trace.main, main);
-        if let Some(out) = out.first_mut() {
-            out.observe(trace.out.as_flat());
-        }
-    }
-
-    fn quantize_block(
+/// What post-training quantization needs of a block's shortcut over `X`:
+/// another model, or [`Identity`].
+pub trait QuantizeShortcut<X: Tensor<f32> + Retype>: Shortcut<f32, X> {
+    /// Its int8 form.
+    type Int8: QShortcut<X::Int8>;
+    /// Calibration ranges it takes (see [`QuantizeModel::RANGES`]).
+    const RANGES: usize;
+    /// Widens `ranges` with what `trace` holds.
+    fn observe(trace: &Self::Trace, ranges: &mut [Range]);
+    /// Quantizes the branch for an input quantized as `input`; returns its
+    /// output's quantization.
+    fn quantize_shortcut(
         &self,
         input: QParams,
         ranges: &[Range],
         options: &QuantizeOptions,
         q: &mut Self::Int8,
+    ) -> Result<QParams, QuantizeError>;
+}
+
+impl<X: Tensor<f32> + Retype> QuantizeShortcut<X> for Identity {
+    type Int8 = Identity;
+    const RANGES: usize = 0;
+    fn observe(_: &(), _: &mut [Range]) {}
+    fn quantize_shortcut(
+        &self,
+        input: QParams,
+        _: &[Range],
+        _: &QuantizeOptions,
+        _: &mut Identity,
     ) -> Result<QParams, QuantizeError> {
-        let (main, out) = split(ranges, M::RANGES);
-        self.main.quantize_layers(input, main, options, &mut q.main)?;
-        let output = out.first().copied().unwrap_or(Range::EMPTY).params();
-        q.add = QAdd::new(q.main.output_params(), input, output)?;
-        Ok(output)
+        Ok(input)
+    }
+}
+
+impl<S> QuantizeShortcut<S::Input> for S
+where
+    S: QuantizeModel + Sequential,
+    S::Input: Retype<Int8 = <S::Int8 as Int8Model>::Input>,
+{
+    type Int8 = S::Int8;
+    const RANGES: usize = S::RANGES;
+    fn observe(trace: &Self::Trace, ranges: &mut [Range]) {
+        S::observe(&trace.0, ranges);
+    }
+    fn quantize_shortcut(
+        &self,
+        input: QParams,
+        ranges: &[Range],
+        options: &QuantizeOptions,
+        q: &mut S::Int8,
+    ) -> Result<QParams, QuantizeError> {
+        self.quantize_layers(input, ranges, options, q)?;
+        Ok(q.output_params())
     }
 }
 
 impl<M, S, A> QuantizeBlock for Residual<M, S, A>
 where
     M: QuantizeModel,
-    S: QuantizeModel<Input = M::Input> + Sequential,
-    S::Int8: Int8Model<Input = <M::Int8 as Int8Model>::Input>,
+    M::Input: Retype<Int8 = <M::Int8 as Int8Model>::Input>,
+    S: QuantizeShortcut<M::Input>,
     A: Activation,
 {
     type Int8 = QResidual<M::Int8, S::Int8, A>;
@@ -637,7 +678,7 @@ where
         let (main, rest) = split_mut(ranges, M::RANGES);
         let (shortcut, out) = split_mut(rest, S::RANGES);
         M::observe(&trace.main, main);
-        S::observe(&trace.shortcut.0, shortcut);
+        S::observe(&trace.shortcut, shortcut);
         if let Some(out) = out.first_mut() {
             out.observe(trace.out.as_flat());
         }
@@ -653,9 +694,9 @@ where
         let (main, rest) = split(ranges, M::RANGES);
         let (shortcut, out) = split(rest, S::RANGES);
         self.main.quantize_layers(input, main, options, &mut q.main)?;
-        self.shortcut.quantize_layers(input, shortcut, options, &mut q.shortcut)?;
+        let shortcut = self.shortcut.quantize_shortcut(input, shortcut, options, &mut q.shortcut)?;
         let output = out.first().copied().unwrap_or(Range::EMPTY).params();
-        q.add = QAdd::new(q.main.output_params(), q.shortcut.output_params(), output)?;
+        q.add = QAdd::new(q.main.output_params(), shortcut, output)?;
         Ok(output)
     }
 }
