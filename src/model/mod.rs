@@ -96,6 +96,24 @@ pub trait Slot {
     fn out_mut(&mut self) -> &mut Self::Out;
 }
 
+/// Tensors: the slot is the output.
+macro_rules! tensor_slots {
+    ($([$($generics:tt)*] $tensor:ty),+) => {$(
+        impl<$($generics)*> Slot for $tensor {
+            type Out = Self;
+            #[inline(always)]
+            fn out(&self) -> &Self {
+                self
+            }
+            #[inline(always)]
+            fn out_mut(&mut self) -> &mut Self {
+                self
+            }
+        }
+    )+};
+}
+tensor_slots!([E: Element, const N: usize] [E; N], [E: Element, const H: usize, const W: usize, const C: usize] [[[E; C]; W]; H]);
+
 /// One row of a model summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerSummary {

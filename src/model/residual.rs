@@ -700,28 +700,3 @@ where
         Ok(output)
     }
 }
-
-/// Tensors hold their value in the trace slot itself.
-impl<E: Element, const N: usize> Slot for [E; N] {
-    type Out = Self;
-    #[inline(always)]
-    fn out(&self) -> &Self {
-        self
-    }
-    #[inline(always)]
-    fn out_mut(&mut self) -> &mut Self {
-        self
-    }
-}
-
-impl<E: Element, const H: usize, const W: usize, const C: usize> Slot for [[[E; C]; W]; H] {
-    type Out = Self;
-    #[inline(always)]
-    fn out(&self) -> &Self {
-        self
-    }
-    #[inline(always)]
-    fn out_mut(&mut self) -> &mut Self {
-        self
-    }
-}
