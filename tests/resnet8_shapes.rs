@@ -120,3 +120,10 @@ fn trains_on_made_up_data() {
     println!("ResNet-8 f32 training loss per epoch on made-up data: {losses:?}");
     assert!(losses[2] < losses[0] * 0.8, "training loss must fall: {losses:?}");
 }
+
+#[test]
+fn summary_shows_the_blocks() {
+    let text = constnet::summary::Summary::<f32, Resnet8>::new().to_string();
+    println!("{text}");
+    assert!(text.contains("stack2") && text.contains("Residual+shortcut"), "{text}");
+}
