@@ -33,13 +33,14 @@ fn fill<L: LoadTflite>(op: &Value, layer: &mut L) {
     layer.load_tflite(&weights, &bias, &scales, qparams(&op["input"]), qparams(&op["output"])).unwrap();
 }
 
-/// The ADD of fixture block `block`: input 1 the main branch's output,
-/// input 2 the shortcut's (TFLite's order may be the other one; the
-/// arithmetic is symmetric in its two inputs).
-fn add<A: constnet::Activation>(block: &Value) -> QAdd<A> {
+/// The quantization around fixture block `block`'s ADD: the block's input,
+/// the main branch's output, the shortcut's and the block's output (TFLite
+/// may order the ADD's inputs the other way; the arithmetic is symmetric in
+/// its two inputs).
+fn around_add(block: &Value) -> [QParams; 4] {
     let add = &block["add"];
     let (main, shortcut) = if add["main_is_input"] == 1 { ("input1", "input2") } else { ("input2", "input1") };
-    QAdd::new(qparams(&add[main]), qparams(&add[shortcut]), qparams(&add["output"])).unwrap()
+    [qparams(&block["main"][0]["input"]), qparams(&add[main]), qparams(&add[shortcut]), qparams(&add["output"])]
 }
 
 fn check<M: Int8Model>(fx: &Value, q: &M) {
@@ -81,9 +82,9 @@ fn identity_block_equals_tflm() {
     let main = &b["main"];
     fill(&main[0], &mut q.block.main.main1);
     fill(&main[1], &mut q.block.main.main2);
-    q.block.main.input = qparams(&main[0]["input"]);
-    q.block.main.output = qparams(&main[1]["output"]);
-    q.block.add = add(b);
+    let [input, main_out, shortcut, output] = around_add(b);
+    q.block.load_tflite(input, main_out, shortcut, output).unwrap();
+    assert_eq!(q.block.main.output, qparams(&main[1]["output"]));
     check(&fx, &*q);
 }
 
@@ -118,12 +119,10 @@ fn block_with_a_strided_shortcut_equals_tflm() {
     let (main, shortcut) = (&b["main"], &b["shortcut"][0]);
     fill(&main[0], &mut q.block.main.main1);
     fill(&main[1], &mut q.block.main.main2);
-    q.block.main.input = qparams(&main[0]["input"]);
-    q.block.main.output = qparams(&main[1]["output"]);
     fill(shortcut, &mut q.block.shortcut.conv);
-    q.block.shortcut.input = qparams(&shortcut["input"]);
-    q.block.shortcut.output = qparams(&shortcut["output"]);
-    q.block.add = add(b);
+    let [input, main_out, short_out, output] = around_add(b);
+    q.block.load_tflite(input, main_out, short_out, output).unwrap();
+    assert_eq!(q.block.shortcut.output, qparams(&shortcut["output"]));
     check(&fx, &*q);
     // The block saw inputs of different scales: both were rescaled.
     assert_ne!(qparams(&b["add"]["input1"]).scale(), qparams(&b["add"]["input2"]).scale());

@@ -72,6 +72,10 @@ pub trait Int8Model: Bytes {
     fn input_params(&self) -> QParams;
     /// The quantization of the output.
     fn output_params(&self) -> QParams;
+    /// Sets the quantization of the input and the output (what a `.tflite`
+    /// file stores for the tensors a model, or a residual block's branch,
+    /// reads and writes).
+    fn set_params(&mut self, input: QParams, output: QParams);
     /// Whether every stored parameter is usable (checked on load).
     fn is_valid(&self) -> bool;
 
@@ -234,6 +238,10 @@ macro_rules! __int8_model {
                 }
                 fn output_params(&self) -> $crate::quant::QParams {
                     self.output
+                }
+                fn set_params(&mut self, input: $crate::quant::QParams, output: $crate::quant::QParams) {
+                    self.input = input;
+                    self.output = output;
                 }
                 fn is_valid(&self) -> bool {
                     self.input.is_valid()

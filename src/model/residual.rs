@@ -61,6 +61,7 @@
 //! the sum of the two branches' input gradients.
 
 use super::{Model, Pass, QuantizeModel, Slot, Zeroable};
+use crate::kernels::dispatch3;
 use crate::layers::int8::{QAdd, QConv2d, QuantizeError, QuantizeOptions, Range, Retype};
 use crate::layers::{fingerprint, str_hash, Activation, BiasTerm, Padding};
 use crate::model::Int8Model;
@@ -288,19 +289,32 @@ crate::layers::conv::conv_impl! {<Joined<T>> {
     fn forward_join(&self, x: &Self::Input, skip: Option<&[T]>, out: &mut [T], mut join: impl FnMut(T, T) -> T) {
         let () = Self::SHAPE_OK;
         const { assert!(A::ELEMENTWISE, "a convolution with softmax over its filters cannot be fused with an add") };
-        for oy in 0..OH {
-            self.row(x, oy, |ox, f0, v| {
-                A::apply(v, F);
-                let at = (oy * OW + ox) * F + f0;
-                for (k, &v) in v.iter().enumerate() {
-                    let s = match skip {
-                        Some(s) => s[at + k],
-                        None => out[at + k],
-                    };
-                    out[at + k] = join(v, s);
+        dispatch3(
+            self,
+            x,
+            out,
+            #[inline(always)]
+            |conv, x, out| {
+                for oy in 0..OH {
+                    conv.row(
+                        x,
+                        oy,
+                        #[inline(always)]
+                        |ox, f0, v| {
+                            A::apply(v, F);
+                            let at = (oy * OW + ox) * F + f0;
+                            for (k, &v) in v.iter().enumerate() {
+                                let s = match skip {
+                                    Some(s) => s[at + k],
+                                    None => out[at + k],
+                                };
+                                out[at + k] = join(v, s);
+                            }
+                        },
+                    );
                 }
-            });
-        }
+            },
+        );
     }
 }}
 
@@ -494,6 +508,9 @@ pub trait QShortcut<X: Tensor<i8>>: Bytes {
     const FINGERPRINT: u64;
     /// Whether the stored parameters are usable.
     fn is_valid(&self) -> bool;
+    /// Sets the branch's input and output quantization (nothing for the
+    /// identity, whose output is its input); returns the output's.
+    fn set_params(&mut self, input: QParams, output: QParams) -> QParams;
     /// `y[i] = join(y[i], shortcut(x)[i])`, the branch run with a workspace of its own.
     fn join_into(&self, x: &X, y: &mut [i8], join: impl FnMut(i8, i8) -> i8);
     /// The branch's inference steps.
@@ -505,6 +522,9 @@ impl<X: Tensor<i8>> QShortcut<X> for Identity {
     const FINGERPRINT: u64 = str_hash("Identity");
     fn is_valid(&self) -> bool {
         true
+    }
+    fn set_params(&mut self, input: QParams, _: QParams) -> QParams {
+        input
     }
     fn join_into(&self, x: &X, y: &mut [i8], mut join: impl FnMut(i8, i8) -> i8) {
         y.iter_mut().zip(x.as_flat()).for_each(|(y, &x)| *y = join(*y, x));
@@ -520,6 +540,10 @@ impl<S: Int8Model> QShortcut<S::Input> for S {
     fn is_valid(&self) -> bool {
         Int8Model::is_valid(self)
     }
+    fn set_params(&mut self, input: QParams, output: QParams) -> QParams {
+        Int8Model::set_params(self, input, output);
+        output
+    }
     fn join_into(&self, x: &S::Input, y: &mut [i8], mut join: impl FnMut(i8, i8) -> i8) {
         let mut ws = S::Workspace::default();
         let s = self.predict(x, &mut ws);
@@ -531,6 +555,25 @@ impl<S: Int8Model> QShortcut<S::Input> for S {
 }
 
 impl<M: Int8Model, S: QShortcut<M::Input>, A: Activation> QResidual<M, S, A> {
+    /// Sets the quantization of the tensors around the block's ADD, as a
+    /// `.tflite` file stores them: the block's `input`, the main branch's
+    /// output `main` (ADD's input 1), the shortcut's output `shortcut`
+    /// (ADD's input 2; ignored for the identity, whose output is `input`)
+    /// and the block's `output`; the branches' layers are loaded on their
+    /// own ([`LoadTflite`](crate::layers::int8::LoadTflite)).
+    pub fn load_tflite(
+        &mut self,
+        input: QParams,
+        main: QParams,
+        shortcut: QParams,
+        output: QParams,
+    ) -> Result<(), QuantizeError> {
+        self.main.set_params(input, main);
+        let shortcut = self.shortcut.set_params(input, shortcut);
+        self.add = QAdd::new(main, shortcut, output)?;
+        Ok(())
+    }
+
     /// The block's inference steps on the pass's current activation.
     #[inline(always)]
     pub fn run<'w>(&self, pass: Pass<'w, i8>) -> Pass<'w, i8> {
