@@ -800,3 +800,20 @@ fn model_residual_block_after_a_layer_with_relu() {
     }
     check_model::<ResidRelu<f64>>("model_residual_relu", 87, false, margin);
 }
+
+constnet::sequential! {
+    /// A model that ends in a block: its output slot is the block's.
+    struct EndsInBlock: [5, 5, 3] {
+        block: Residual<Branch3> => Tanh,
+    }
+}
+
+#[test]
+fn model_ending_in_a_residual_block() {
+    fn margin(_: &EndsInBlock<f64>, _: &[[[f64; 3]; 5]; 5], _: &<EndsInBlock<f64> as Model<f64>>::Trace) -> f64 {
+        f64::INFINITY
+    }
+    check_model::<EndsInBlock<f64>>("model_ending_in_a_block", 88, false, margin);
+    // Fused with the loss, the block leaves its activation out.
+    check_model::<EndsInBlock<f64>>("model_ending_in_a_block_fused", 89, true, margin);
+}

@@ -337,3 +337,23 @@ fn models_with_blocks_save_and_load_in_f32_and_int8() {
     bad[at] ^= 1;
     assert!(persist::view_int8::<Int8<Blocks>>(&bad).is_err());
 }
+
+#[test]
+fn the_workspace_has_no_slack() {
+    use constnet::model::Pass;
+    let m = AfterStem::<f32>::new(12);
+    let x = image::<4, 4, 2>(4);
+    let run = |len: usize| {
+        let mut buf = vec![0f32; len];
+        let at = len - 32;
+        buf[at..].copy_from_slice(x.as_flattened().as_flattened());
+        let out: [f32; 5] = *m.run(Pass::staged::<[[[f32; 2]; 4]; 4]>(&mut buf)).output::<[f32; 5]>();
+        out
+    };
+    let mut ws = Workspace::new();
+    assert_eq!(run(80), *m.predict(&x, &mut ws));
+    // One element less and the block's first convolution has no room
+    // beside the block's input.
+    let short = std::panic::catch_unwind(|| run(79));
+    assert!(short.is_err());
+}
