@@ -119,6 +119,24 @@ fn trains_on_made_up_data() {
     let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
     println!("ResNet-8 f32 training loss per epoch on made-up data: {losses:?}");
     assert!(losses[2] < losses[0] * 0.8, "training loss must fall: {losses:?}");
+
+    // Quantized on its training images, the int8 model picks the f32
+    // model's class on (nearly) all of them.
+    let q = constnet::quantize::quantize(&*model, data.images().chunks(3072), &Default::default()).unwrap();
+    let (mut ws, mut fws) = (Box::new(constnet::Workspace::new()), Box::new(constnet::Workspace::new()));
+    let mut agree = 0;
+    for image in data.images().chunks(3072) {
+        let mut x = Box::new([[[0i8; 3]; 32]; 32]);
+        q.quantize_input(image, &mut x);
+        let y = q.predict(&x, &mut ws);
+        let xf = <[[[f32; 3]; 32]; 32] as constnet::Tensor<f32>>::from_flat(image).unwrap();
+        let f = model.predict(xf, &mut fws);
+        let argmax = |v: &[f32]| (0..10).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+        let yf: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+        agree += usize::from(argmax(&yf) == argmax(f));
+    }
+    println!("ResNet-8 int8 after post-training quantization: the f32 class on {agree}/{n} images");
+    assert!(agree >= n - 2, "{agree}/{n}");
 }
 
 #[test]
