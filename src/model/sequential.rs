@@ -197,7 +197,7 @@ macro_rules! sequential {
                 type Trace = ($($crate::sequential!(@slot $kind $crate::__at!($name, $i)),)+);
                 const BRANCH_LEN: usize =
                     $crate::model::shape::branch_len(&[$(($out.size(), $crate::sequential!(@role $kind $act $i)),)+]);
-                const HEAD: Option<(usize, usize)> = $crate::sequential!(@head $lk $lact $lprev
+                const HEAD: Option<(usize, usize)> = $crate::sequential!(@head $lprev
                     &[$(($out.size(), $crate::sequential!(@role $kind $act $i)),)+]);
 
                 const LAYERS: &'static [$crate::LayerSummary] = &[
@@ -332,12 +332,10 @@ macro_rules! sequential {
     // layer; see `model::residual`).
     (@head_step $names:tt $p:ident $s:ident $prev:tt $this:tt [end]) => {};
     (@head_step $($step:tt)*) => { $crate::sequential!(@step $($step)*); };
-    (@head [Conv2d] [Softmax] $lprev:tt $roles:expr) => { None };
-    (@head [Conv2d] $act:tt first $roles:expr) => { None };
-    (@head [Conv2d] $act:tt $lprev:tt $roles:expr) => {
-        Some(($crate::model::shape::head_len($roles), <Shapes as $crate::model::LayerShape<$lprev>>::OUT.size()))
+    (@head first $roles:expr) => { None };
+    (@head $lprev:tt $roles:expr) => {
+        $crate::model::shape::head($roles, <Shapes as $crate::model::LayerShape<$lprev>>::OUT.size())
     };
-    (@head $kind:tt $act:tt $lprev:tt $roles:expr) => { None };
     (@last_join [Conv2d] [Softmax] $l:expr, $x:ident, $s:ident, $o:ident, $j:ident) => { let _ = (&$l, $x, $s, $o, $j); };
     (@last_join [Conv2d] $act:tt $l:expr, $x:ident, $s:ident, $o:ident, $j:ident) => {
         if let Some(x) = $crate::Tensor::from_flat($x) {

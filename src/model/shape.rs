@@ -187,12 +187,15 @@ pub const fn branch_len(outputs: &[(usize, Role)]) -> usize {
     pass_len(0, true, outputs)
 }
 
-/// [`branch_len`] of every layer but the last: what a residual block's
-/// main branch holds before its last layer runs fused with the add.
-pub const fn head_len(outputs: &[(usize, Role)]) -> usize {
+/// For a residual block's main branch whose last layer is a convolution
+/// that runs on its own ([`Role::Conv`], the last, so not fused with
+/// pooling; softmax over its filters is [`Role::Buffer`]): what the layers
+/// before it hold, [`branch_len`] of them, and their output's length
+/// `head_out` (see [`Model::HEAD`](crate::Model::HEAD)). `None` otherwise.
+pub const fn head(outputs: &[(usize, Role)], head_out: usize) -> Option<(usize, usize)> {
     match outputs.split_last() {
-        Some((_, head)) => branch_len(head),
-        None => 0,
+        Some(((_, Role::Conv), head)) if !head.is_empty() => Some((branch_len(head), head_out)),
+        _ => None,
     }
 }
 
