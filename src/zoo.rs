@@ -1,4 +1,5 @@
-//! Reference networks: the two benchmark models of the project, declared with
+//! Reference networks: the two benchmark models of the project and MLPerf
+//! Tiny's keyword-spotting model, declared with
 //! [`sequential!`](crate::sequential), ready to train or embed.
 
 crate::sequential! {
@@ -43,6 +44,35 @@ crate::sequential! {
     }
 }
 
+crate::sequential! {
+    /// Keyword spotting, MLPerf Tiny's reference DS-CNN (`kws_ref_model.tflite`):
+    /// 49x10 MFCC features to 12 classes, 22,604 parameters, 2,656,768
+    /// multiply-accumulates per inference. A 10x4 convolution at stride 2
+    /// with TensorFlow's "same" padding (4 rows before, 5 after), four
+    /// depthwise-separable blocks (3x3 depthwise, 1x1 pointwise, relu after
+    /// each; batch normalization folded into the convolutions, as in the
+    /// published file), global average pooling, dense, softmax.
+    ///
+    /// The last pointwise convolution runs fused with the pooling, so the
+    /// workspace peak is a separable block's input and output (2 x 8,000
+    /// values); fusing each depthwise layer with its pointwise layer could
+    /// lower it (see [`DepthwiseConv2d`](crate::DepthwiseConv2d)).
+    pub struct DsCnn: [49, 10, 1] {
+        conv1: Conv2d<64, [10, 4], stride = 2, pad = same> => Relu, // [25, 5, 64]
+        dw1: DepthwiseConv2d<3, pad = same> => Relu,
+        pw1: Conv2d<64, 1> => Relu,
+        dw2: DepthwiseConv2d<3, pad = same> => Relu,
+        pw2: Conv2d<64, 1> => Relu,
+        dw3: DepthwiseConv2d<3, pad = same> => Relu,
+        pw3: Conv2d<64, 1> => Relu,
+        dw4: DepthwiseConv2d<3, pad = same> => Relu,
+        pw4: Conv2d<64, 1> => Relu,
+        pool: GlobalAvgPool2d, // [1, 1, 64]
+        flat: Flatten,
+        fc: Dense<12> => Softmax,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +86,27 @@ mod tests {
         assert_eq!(Lenet::<f32>::WORKSPACE_BYTES, (784 + 1152) * 4);
         assert_eq!(SmallConvNet::<f32>::param_count(), 74_778);
         assert_eq!(SmallConvNet::<f32>::WORKSPACE_BYTES, (26 * 26 * 4 + 12 * 12 * 8) * 4);
+    }
+
+    #[test]
+    fn keyword_spotting_sizes_are_mlperf_tinys() {
+        use crate::{Int8, Int8Model};
+        // The parameter count of the MLPerf Tiny README and the shapes of its graph.
+        assert_eq!(DsCnn::<f32>::param_count(), 22_604);
+        let shapes: [[usize; 3]; 4] = [[25, 5, 64], [25, 5, 64], [25, 5, 64], [1, 1, 64]];
+        let layers = DsCnn::<f32>::LAYERS;
+        for (l, s) in [&layers[0], &layers[1], &layers[8], &layers[9]].iter().zip(shapes) {
+            assert_eq!(l.output, &s[..], "{}", l.name);
+        }
+        assert_eq!(layers[0].info.kind, "Conv2d 10x4/2 pad 4:5x1");
+        assert_eq!(layers[11].output, &[12][..]);
+        // Two adjacent 25x5x64 activations at the peak; pw4 runs fused with the pooling.
+        assert_eq!(DsCnn::<f32>::WORKSPACE_BYTES, 2 * 8_000 * 4);
+        assert_eq!(Int8::<DsCnn>::WORKSPACE_BYTES, 2 * 8_000);
+        // int8: 22,016 weight bytes; per output channel (588) an int32 bias
+        // and a multiplier and shift (12 bytes); 148 bytes of zero points,
+        // scales and the softmax's constants.
+        assert_eq!(Int8::<DsCnn>::PARAM_BYTES, 22_016 + 588 * 12 + 148);
     }
 
     #[test]

@@ -32,8 +32,8 @@ pub trait LayerAt<T: Float, const I: usize> {
 /// beside the model, since the model's layout depends on these values.
 #[doc(hidden)]
 pub trait LayerShape<const I: usize> {
-    /// Padding on each side, height and width (convolutions).
-    const PAD: [usize; 2] = [0, 0];
+    /// Padding before and after the input, height then width (convolutions).
+    const PAD: [[usize; 2]; 2] = [[0, 0], [0, 0]];
     /// The layer's output.
     const OUT: shape::Dims;
 }

@@ -51,11 +51,25 @@ impl Dims {
 /// Panics at compile time (naming `layer`, `axis` and the sizes) when the
 /// window does not fit or the stride is zero.
 pub const fn window_out(layer: &str, axis: &str, input: usize, window: usize, stride: usize, pad: usize) -> usize {
+    window_out_padded(layer, axis, input, window, stride, [pad, pad])
+}
+
+/// [`window_out`] with `pad[0]` positions of padding before the input and
+/// `pad[1]` after it.
+pub const fn window_out_padded(
+    layer: &str,
+    axis: &str,
+    input: usize,
+    window: usize,
+    stride: usize,
+    pad: [usize; 2],
+) -> usize {
     if stride == 0 || window == 0 {
         Message::new().text("layer `").text(layer).text("`: window and stride must be at least 1").fail();
     }
-    if input + 2 * pad < window {
-        Message::new()
+    let padded = input + pad[0] + pad[1];
+    if padded < window {
+        let msg = Message::new()
             .text("layer `")
             .text(layer)
             .text("`: window of ")
@@ -64,44 +78,62 @@ pub const fn window_out(layer: &str, axis: &str, input: usize, window: usize, st
             .text(axis)
             .text(" of ")
             .num(input)
-            .text(" (padding ")
-            .num(pad)
-            .text(" each side): the output would be empty")
-            .fail();
+            .text(" (padding ");
+        let msg = if pad[0] == pad[1] {
+            msg.num(pad[0]).text(" each side")
+        } else {
+            msg.num(pad[0]).text(" before, ").num(pad[1]).text(" after")
+        };
+        msg.text("): the output would be empty").fail();
     }
-    (input + 2 * pad - window) / stride + 1
+    (padded - window) / stride + 1
 }
 
-/// Zero padding that keeps the size at stride 1 ("same"): `(kernel - 1) / 2`.
-/// Panics at compile time for even kernels, whose "same" padding is lopsided.
-pub const fn same_pad(layer: &str, kernel: usize) -> usize {
-    if kernel.is_multiple_of(2) {
-        Message::new()
-            .text("layer `")
-            .text(layer)
-            .text("`: \"same\" padding needs an odd kernel, got ")
-            .num(kernel)
-            .fail();
+/// TensorFlow's "same" zero padding along an axis, `[before, after]`: the
+/// least that gives `ceil(input / stride)` outputs, the odd position at the
+/// end (a 10-tap kernel at stride 2 over 49 rows pads 4 before, 5 after;
+/// at stride 1 an odd kernel pads `(kernel - 1) / 2` on each side).
+pub const fn same_pad(layer: &str, input: usize, kernel: usize, stride: usize) -> [usize; 2] {
+    if stride == 0 || kernel == 0 {
+        Message::new().text("layer `").text(layer).text("`: window and stride must be at least 1").fail();
     }
-    (kernel - 1) / 2
+    crate::layers::window::tf_same(input, kernel, stride)
 }
 
 /// Output of a convolution of `filters` filters of `kernel` (height, width)
-/// with `stride` and `pad` over `input`; panics at compile time, naming
-/// `layer`, when the kernel does not fit (see [`window_out`]).
+/// with `stride` and `pad` (per axis, before and after the input) over
+/// `input`; panics at compile time, naming `layer`, when the kernel does not
+/// fit (see [`window_out`]).
 pub const fn conv(
     layer: &str,
     input: Dims,
     filters: usize,
     kernel: [usize; 2],
     stride: [usize; 2],
-    pad: [usize; 2],
+    pad: [[usize; 2]; 2],
 ) -> Dims {
     Dims::image(
-        window_out(layer, "height", input.h, kernel[0], stride[0], pad[0]),
-        window_out(layer, "width", input.w, kernel[1], stride[1], pad[1]),
+        window_out_padded(layer, "height", input.h, kernel[0], stride[0], pad[0]),
+        window_out_padded(layer, "width", input.w, kernel[1], stride[1], pad[1]),
         filters,
     )
+}
+
+/// Output of a depthwise convolution: [`conv`] with `multiplier` filters
+/// per input channel. Panics at compile time, naming `layer`, when the
+/// multiplier is zero or the kernel does not fit.
+pub const fn depthwise(
+    layer: &str,
+    input: Dims,
+    multiplier: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad: [[usize; 2]; 2],
+) -> Dims {
+    if multiplier == 0 {
+        Message::new().text("layer `").text(layer).text("`: the depth multiplier must be at least 1").fail();
+    }
+    conv(layer, input, input.c * multiplier, kernel, stride, pad)
 }
 
 /// Output of pooling `window` (height, width) windows `stride` apart over
@@ -203,7 +235,14 @@ mod tests {
         assert_eq!(window_out("c", "height", 28, 3, 2, 1), 14);
         assert_eq!(window_out("p", "width", 24, 2, 2, 0), 12);
         assert_eq!(window_out("p", "width", 24, 2, 1, 0), 23);
-        assert_eq!(same_pad("c", 5), 2);
+        assert_eq!(same_pad("c", 28, 5, 1), [2, 2]);
+        // TF's "same" pads the odd position at the end: KWS's first layer,
+        // 10x4 at stride 2 over 49x10, pads 4/5 rows and 1/1 columns.
+        assert_eq!(same_pad("c", 49, 10, 2), [4, 5]);
+        assert_eq!(same_pad("c", 10, 4, 2), [1, 1]);
+        assert_eq!(same_pad("c", 8, 3, 2), [0, 1]);
+        assert_eq!(same_pad("c", 9, 3, 2), [1, 1]);
+        assert_eq!(window_out_padded("c", "height", 49, 10, 2, [4, 5]), 25);
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! Int8 depthwise convolution (TFLite's DEPTHWISE_CONV_2D).
 
-use super::conv::fits_padded;
-use super::{channels_valid, load_channels, Int8Layer, LoadTflite, QuantizeError};
+use super::conv::conv_output;
+use super::{
+    channels_valid, load_channels, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
+    QuantizeLayer, QuantizeOptions, Range,
+};
 use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused};
+use crate::layers::bias::BiasTerm;
+use crate::layers::window::{fits_padded, Padding};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
+use crate::DepthwiseConv2d;
 use core::marker::PhantomData;
 
 /// Each of the `C` input channels of an `H x W x C` int8 input filtered on
@@ -179,3 +185,46 @@ qdepthwise_impl! {<Int8Layer> {
         channels_valid(self.input_zero_point, self.output, &self.requant)
     }
 }}
+
+/// The int8 form of a zero-padded depthwise convolution; edge padding has none.
+impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const M: usize,
+        const OC: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PH: usize,
+        const PW: usize,
+        const OH: usize,
+        const OW: usize,
+        A: Activation,
+        B: BiasTerm<f32, OC>,
+        P: Padding,
+    > QuantizeLayer for DepthwiseConv2d<f32, H, W, C, M, OC, KH, KW, SH, SW, PH, PW, OH, OW, A, B, P>
+{
+    type Int8 = QDepthwiseConv2d<H, W, C, M, OC, KH, KW, SH, SW, PH, PW, OH, OW, A>;
+
+    fn quantize(
+        &self,
+        input: QParams,
+        range: Range,
+        _options: &QuantizeOptions,
+        q: &mut Self::Int8,
+    ) -> Result<QParams, QuantizeError> {
+        let kind = "DepthwiseConv2d";
+        let output = conv_output::<P, A>(kind, range)?;
+        // The float layout is TFLite's, [ky][kx][output channel]: output
+        // channel `oc`'s taps are `KH * KW` values `OC` apart.
+        let taps = self.weight.as_flattened();
+        let mut weights = [[[0i8; OC]; KW]; KH];
+        let flat = weights.as_flattened_mut();
+        let scales = quantize_symmetric::<OC>(kind, KH * KW, true, |oc, t| taps[t][oc], |oc, t, v| flat[t][oc] = v)?;
+        let bias = quantize_biases(kind, self.bias.values(), input.scale(), &scales)?;
+        q.load_tflite(weights.as_flattened().as_flattened(), &bias, &scales, input, output)?;
+        Ok(output)
+    }
+}
