@@ -12,7 +12,7 @@ pub trait Padding: Copy + Default + Send + Sync + 'static {
     const NAME: &'static str;
 }
 
-/// Zero padding ("valid" when the padding amount is 0, "same" at `(k-1)/2`).
+/// Zero padding ("valid" when the padding amount is 0; "same" is TensorFlow's, see [`sequential!`](crate::sequential)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ZeroPad;
 /// Edge-replicating padding: outside positions take the nearest edge value.
