@@ -146,3 +146,26 @@ fn fingerprints_tell_the_padding_apart() {
     type Dw2 = DepthwiseConv2d<f32, 8, 8, 2, 2, 4, 3, 3, 2, 2, 0, 0, 4, 4, Linear>;
     assert_ne!(<Dw as Layer<f32>>::FINGERPRINT, <Dw2 as Layer<f32>>::FINGERPRINT);
 }
+
+constnet::sequential! {
+    /// Depthwise layers with no int8 form: edge padding, then tanh.
+    struct EdgeDw: [6, 6, 2] {
+        dw: DepthwiseConv2d<3, edge = 1>,
+    }
+}
+
+constnet::sequential! {
+    struct TanhDw: [6, 6, 2] {
+        dw: DepthwiseConv2d<3, pad = same> => Tanh,
+    }
+}
+
+#[test]
+fn depthwise_without_an_int8_form_is_a_quantization_error() {
+    use constnet::layers::int8::QuantizeError;
+    use constnet::quantize::{quantize, CalibrationError};
+    let image = [0.5f32; 72];
+    let unsupported = Some(CalibrationError::Layer(QuantizeError::Unsupported { kind: "DepthwiseConv2d" }));
+    assert_eq!(quantize(&EdgeDw::<f32>::new(1), [&image[..]], &Default::default()).err(), unsupported);
+    assert_eq!(quantize(&TanhDw::<f32>::new(1), [&image[..]], &Default::default()).err(), unsupported);
+}
