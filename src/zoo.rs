@@ -53,10 +53,11 @@ crate::sequential! {
     /// each; batch normalization folded into the convolutions, as in the
     /// published file), global average pooling, dense, softmax.
     ///
-    /// The last pointwise convolution runs fused with the pooling, so the
-    /// workspace peak is a separable block's input and output (2 x 8,000
-    /// values); fusing each depthwise layer with its pointwise layer could
-    /// lower it (see [`DepthwiseConv2d`](crate::DepthwiseConv2d)).
+    /// Inference runs each depthwise layer fused with the pointwise layer
+    /// after it, the block's output written over its input as the rows are
+    /// done ([`fuse`](crate::fuse)), so the workspace peak is the input and
+    /// conv1's output: 8,490 values (8,490 bytes in int8, 33,960 in f32),
+    /// where a block's input and output side by side would take 16,000.
     pub struct DsCnn: [49, 10, 1] {
         conv1: Conv2d<64, [10, 4], stride = 2, pad = same> => Relu, // [25, 5, 64]
         dw1: DepthwiseConv2d<3, pad = same> => Relu,
@@ -100,9 +101,12 @@ mod tests {
         }
         assert_eq!(layers[0].info.kind, "Conv2d 10x4/2 pad 4:5x1");
         assert_eq!(layers[11].output, &[12][..]);
-        // Two adjacent 25x5x64 activations at the peak; pw4 runs fused with the pooling.
-        assert_eq!(DsCnn::<f32>::WORKSPACE_BYTES, 2 * 8_000 * 4);
-        assert_eq!(Int8::<DsCnn>::WORKSPACE_BYTES, 2 * 8_000);
+        // Each depthwise layer runs fused with its pointwise layer, whose
+        // output overwrites the block's input but for one 5x64 row: the
+        // peak is the input with conv1's output (490 + 8,000 values), where
+        // two 25x5x64 activations side by side would need 16,000.
+        assert_eq!(DsCnn::<f32>::WORKSPACE_BYTES, (490 + 8_000) * 4);
+        assert_eq!(Int8::<DsCnn>::WORKSPACE_BYTES, 490 + 8_000);
         // int8: 22,016 weight bytes; per output channel (588) an int32 bias
         // and a multiplier and shift (12 bytes); 148 bytes of zero points,
         // scales and the softmax's constants.

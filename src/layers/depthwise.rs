@@ -3,23 +3,27 @@
 //! separable convolutions (a 1x1 [`Conv2d`](crate::Conv2d) mixes the
 //! channels after it).
 //!
-//! # Fusing with the pointwise convolution after it
+//! # Fused with the pointwise convolution after it
 //!
-//! Not done yet; what it would save. In a separable block (depthwise
-//! `H x W x C`, then a 1x1 convolution to `F` channels) the depthwise output
-//! exists whole only to be read once, pixel by pixel, by the 1x1 layer. Run
-//! fused, each depthwise output pixel would go straight into the 1x1 dot
-//! products while in registers (or one row of `W * C` values in a buffer):
-//! - time: one store and one load of each of the `H * W * C` intermediate
-//!   values (`2 * 8,000` memory operations per block in keyword spotting,
-//!   against `9 * 8,000 + 64 * 8,000` multiply-accumulates: about 3 %);
-//! - RAM: the workspace holds two adjacent activations, and a block's input,
-//!   intermediate and output have the same size in DS-CNN (`25 x 5 x 64`),
-//!   so fusion alone keeps the peak at input + output. The saving comes
-//!   with it only if the 1x1 output may overwrite the depthwise input
-//!   behind the rows still read (`KH / 2 + 1` rows of lag at stride 1): the
-//!   peak falls from `2 * H * W * C` to about `(H + KH) * W * C`, in
-//!   keyword spotting's int8 model from 16,000 to 8,960 bytes.
+//! In a separable block (depthwise, then a 1x1 convolution) the depthwise
+//! output exists only to be read once, pixel by pixel, by the 1x1 layer.
+//! [`sequential!`](crate::sequential) runs the two as one step at inference
+//! ([`SeparableWith`](crate::model::SeparableWith)): each depthwise output
+//! row goes into a row buffer on the stack (`OW x C * M` values), and its
+//! 1x1 convolution is written over the block's input rows that no later row
+//! reads. What it saves:
+//! - RAM: the workspace holds a block's input and output overlapped but
+//!   for a gap of about one row ([`separable_peak`](crate::model::shape::separable_peak)),
+//!   not the input and the depthwise output side by side: in MLPerf Tiny's
+//!   keyword-spotting model (`zoo::DsCnn`, blocks of 25x5x64) the peak falls
+//!   from 16,000 to 8,490 values (the input with the first convolution's
+//!   output; a block needs 8,320), 8,490 bytes in int8, for 320 bytes of
+//!   row buffer on the stack;
+//! - time: the store and load of each intermediate value (8,000 of each
+//!   per block in keyword spotting, against 8,000 x 73 multiply-accumulates
+//!   of the two layers); see the crate README for the measured figures.
+//!
+//! Results are the layers' own, bit for bit (`tests/separable.rs`).
 
 use crate::kernels::{axpy, dispatch3, init_fan_in};
 use crate::layers::activation::{Activation, Linear};
@@ -73,7 +77,7 @@ pub struct DepthwiseConv2d<
 /// Writes an `impl` (inherent, or of the trait in `<...>`) for
 /// `DepthwiseConv2d` with its generic parameters.
 macro_rules! depthwise_impl {
-    ($(<$tr:path>)? { $($body:tt)* }) => {
+    ($([$($more:tt)*])? $(<$tr:path>)? { $($body:tt)* }) => {
         impl<
                 T: Float,
                 const H: usize,
@@ -92,12 +96,15 @@ macro_rules! depthwise_impl {
                 A: Activation,
                 B: BiasTerm<T, OC>,
                 P: Padding,
+                $($($more)*)?
             > $($tr for)? DepthwiseConv2d<T, H, W, C, M, OC, KH, KW, SH, SW, PH, PW, OH, OW, A, B, P>
         {
             $($body)*
         }
     };
 }
+
+pub(crate) use depthwise_impl;
 
 // SAFETY: `#[repr(C)]` of a `T` array, a `Params<T>` bias and a ZST marker.
 unsafe impl<
@@ -139,24 +146,39 @@ depthwise_impl! {{
     /// The convolution, then the activation when `activate`.
     fn convolve(&self, x: &[[[T; C]; W]; H], y: &mut [[[T; OC]; OW]; OH], activate: bool) {
         let () = Self::SHAPE_OK;
-        let bias = self.bias.values().copied().unwrap_or([T::zero(); OC]);
         dispatch3(
-            &self.weight,
+            self,
             x,
             y,
             #[inline(always)]
-            |weight, x, y| {
+            |layer, x, y| {
                 for (oy, row) in y.iter_mut().enumerate() {
-                    for (ox, out) in row.iter_mut().enumerate() {
-                        *out = bias;
-                        Self::taps(oy, ox, |ky, kx, iy, ix| channel_products::<T, M>(out, &x[iy][ix], &weight[ky][kx]));
-                        if activate {
-                            A::apply(out, OC);
-                        }
-                    }
+                    layer.row(x, oy, row, activate);
                 }
             },
         );
+    }
+
+    /// Output row `oy` into `out`: bias, taps in `(ky, kx)` order, then the
+    /// activation when `activate`.
+    #[inline(always)]
+    pub(crate) fn row(&self, x: &[[[T; C]; W]; H], oy: usize, out: &mut [[T; OC]; OW], activate: bool) {
+        let bias = self.bias.values().copied().unwrap_or([T::zero(); OC]);
+        for (ox, px) in out.iter_mut().enumerate() {
+            *px = bias;
+            Self::taps(oy, ox, |ky, kx, iy, ix| channel_products::<T, M>(px, &x[iy][ix], &self.weight[ky][kx]));
+            if activate {
+                A::apply(px, OC);
+            }
+        }
+    }
+
+    /// Elements this layer and a 1x1 convolution to `filters` channels
+    /// after it need at once, run as one step
+    /// ([`separable_peak`](crate::model::shape::separable_peak)).
+    #[doc(hidden)]
+    pub const fn separable_peak(filters: usize) -> usize {
+        crate::model::shape::separable_peak(H, W * C, OH, OW * filters, KH, SH, PH)
     }
 
     /// Calls `tap(ky, kx, iy, ix)` for every kernel tap of output pixel

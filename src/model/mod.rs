@@ -14,7 +14,7 @@ mod sequential;
 pub mod shape;
 pub mod summary;
 
-pub use fuse::FuseWith;
+pub use fuse::{FuseWith, SeparableWith};
 pub use int8::{Int8, Int8Model, QuantizeModel};
 
 /// Layer `I` of a model, by position: lets [`sequential!`](crate::sequential)
@@ -306,6 +306,20 @@ impl<'w, T: Element> Pass<'w, T> {
             f(view(lo), view_mut(hi));
         }
         self.len = Y::LEN;
+        self.top = !self.top;
+        self
+    }
+
+    /// Runs a depthwise convolution and the 1x1 convolution after it as one
+    /// step whose output overwrites the input rows already read (see
+    /// [`SeparableWith`]); the workspace is sized for it.
+    #[inline(always)]
+    pub fn then_separable<L: SeparableWith<T, N>, N>(mut self, layer: &L, next: &N) -> Self {
+        let n = self.buf.len();
+        let out = <L::Output as Tensor<T>>::LEN;
+        let (x_at, y_at) = if self.top { (n - self.len, 0) } else { (0, n - out) };
+        layer.forward_separable(next, self.buf, x_at, y_at, self.top);
+        self.len = out;
         self.top = !self.top;
         self
     }

@@ -19,7 +19,9 @@
 //!    [`Model`](crate::Model) impl, whose inference runs every convolution
 //!    fused with a pooling layer right after it ([`crate::model::fuse`]; not
 //!    when the convolution ends in softmax), so the workspace never holds that
-//!    convolution's output.
+//!    convolution's output, and every depthwise convolution with a 1x1
+//!    convolution right after it (`Conv2d<F, 1>`, no option but `bias`),
+//!    whose output overwrites the depthwise input as its rows are done.
 //!
 //! Parsing a layer's options happens in that layer's own expansion, so the
 //! recursion depth is the number of layers plus a constant, whatever the
@@ -153,7 +155,7 @@ macro_rules! sequential {
         [$first:tt $({$i:tt $f:ident $k:tt $args:tt $act:tt $attrs:tt in [$r:ident $in:tt] prev $prev:tt})*] $rev:tt []
     ) => {
         $crate::sequential!(@emit $m [$first $({$i $f $k $args $act $attrs in [$r $in] prev $prev})*]
-            next [$([$f $k $act])* [end]] out [$($in)* $lout] rev $rev);
+            next [$([$f $k $act $args])* [end]] out [$($in)* $lout] rev $rev);
     };
 
     // ---- 3. the struct, each layer's geometry and type, the Model impl -------------
@@ -193,7 +195,7 @@ macro_rules! sequential {
                 type Workspace = $crate::Workspace<T, {
                     $crate::model::shape::workspace_len(
                         $input.size(),
-                        &[$(($out.size(), $crate::sequential!(@role $kind $act)),)+],
+                        &[$(($out.size(), $crate::sequential!(@role [$name $i] $kind $act $args $pk $next)),)+],
                     )
                 }>;
                 type Trace = ($(<$crate::__at!($name, $i) as $crate::Layer<T>>::Output,)+);
@@ -212,7 +214,7 @@ macro_rules! sequential {
 
                 fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
                     let pass = $crate::model::Pass::staged::<Self::Input>(workspace.as_mut());
-                    $($crate::sequential!(@step [then then_fused] pass self [$pk $pa] [$field $kind $act] $next);)+
+                    $($crate::sequential!(@step [then then_fused] pass self [$pk $pa] [$field $kind $act $args] $next);)+
                     pass.output()
                 }
 
@@ -269,31 +271,63 @@ macro_rules! sequential {
                 }
             }
 
-            $crate::__int8_model!($vis $name last $li [$({$field $i})+] steps [$([[$pk $pa] [$field $kind $act] $next])+]);
+            $crate::__int8_model!($vis $name last $li [$({$field $i})+] steps [$([[$pk $pa] [$field $kind $act $args] $next])+]);
         };
     };
-    // How a layer's output is held at inference (see `shape::Role`); a
-    // convolution with softmax over its filters is not fused.
-    (@role [Conv2d] [Softmax]) => { $crate::model::shape::Role::Buffer };
-    (@role [Conv2d] $act:tt) => { $crate::model::shape::Role::Conv };
-    (@role [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $act:tt) => { $crate::model::shape::Role::Pool };
-    (@role [$(Dense)? $(DepthwiseConv2d)? $(Upsample)?] $act:tt) => { $crate::model::shape::Role::Buffer };
-    (@role $kind:tt $act:tt) => { $crate::model::shape::Role::InPlace };
-    // Inference steps, from the layer before, the layer and the layer after:
-    // a convolution and the pooling after it run as one step, and that
-    // pooling layer has none of its own. `[then then_fused]` name the `Pass`
-    // methods (the int8 model's are `then_int8` and `then_int8_fused`).
-    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] [Softmax]] $next:tt) => {
+    // How a layer's output is held at inference (see `shape::Role`), from
+    // the layer (`[$name $i]`, kind, activation, arguments), the kind of the
+    // one before and the one after: a convolution with softmax over its
+    // filters is not fused with pooling; a depthwise convolution and a 1x1
+    // convolution after it (`Conv2d<F, 1>`, no option but `bias`) are.
+    (@role [$name:ident $i:tt] [DepthwiseConv2d] $act:tt $args:tt $pk:tt
+        [$g:ident [Conv2d] $gact:tt [$gf:tt, 1 $(, bias = $b:tt)?]]) => {
+        $crate::model::shape::Role::Separable {
+            peak: <<$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer>::separable_peak($gf),
+        }
+    };
+    (@role $ctx:tt [Conv2d] $act:tt [$f:tt, 1 $(, bias = $b:tt)?] [DepthwiseConv2d] $next:tt) => {
+        $crate::model::shape::Role::Pointwise
+    };
+    (@role $ctx:tt [Conv2d] [Softmax] $($rest:tt)*) => { $crate::model::shape::Role::Buffer };
+    (@role $ctx:tt [Conv2d] $($rest:tt)*) => { $crate::model::shape::Role::Conv };
+    (@role $ctx:tt [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $($rest:tt)*) => {
+        $crate::model::shape::Role::Pool
+    };
+    (@role $ctx:tt [$(Dense)? $(DepthwiseConv2d)? $(Upsample)?] $($rest:tt)*) => { $crate::model::shape::Role::Buffer };
+    (@role $ctx:tt $kind:tt $($rest:tt)*) => { $crate::model::shape::Role::InPlace };
+    // Inference steps, from the layer before (kind, activation), the layer
+    // (field, kind, activation, arguments) and the layer after: a
+    // convolution and the pooling after it run as one step, and that pooling
+    // layer has none of its own; so do a depthwise convolution and a 1x1
+    // convolution after it (whose step then runs the pooling that may follow
+    // it, unfused). `[then then_fused]` name the `Pass` methods (the int8
+    // model's are `then_int8` and `then_int8_fused`).
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [DepthwiseConv2d] $act:tt $args:tt]
+        [$g:ident [Conv2d] $gact:tt [$gf:tt, 1 $(, bias = $b:tt)?]]) => {
+        let $p = $p.then_separable(&$s.$f, &$s.$g);
+    };
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[DepthwiseConv2d] $pact:tt]
+        [$f:ident [Conv2d] [Softmax] [$ff:tt, 1 $(, bias = $b:tt)?]] $next:tt) => {};
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[DepthwiseConv2d] $pact:tt]
+        [$f:ident [Conv2d] $act:tt [$ff:tt, 1 $(, bias = $b:tt)?]]
+        [$g:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $gact:tt $gargs:tt]) => {
+        let $p = $p.$then(&$s.$g);
+    };
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[DepthwiseConv2d] $pact:tt]
+        [$f:ident [Conv2d] $act:tt [$ff:tt, 1 $(, bias = $b:tt)?]] $next:tt) => {};
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] [Softmax] $args:tt] $next:tt) => {
         let $p = $p.$then(&$s.$f);
     };
-    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] $act:tt] [$g:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $gact:tt]) => {
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] $act:tt $args:tt]
+        [$g:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $gact:tt $gargs:tt]) => {
         let $p = $p.$fused(&$s.$f, &$s.$g);
     };
-    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] [Softmax]] [$f:ident $kind:tt $act:tt] $next:tt) => {
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] [Softmax]] [$f:ident $kind:tt $act:tt $args:tt] $next:tt) => {
         let $p = $p.$then(&$s.$f);
     };
-    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] $pact:tt] [$f:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $act:tt] $next:tt) => {};
-    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident $kind:tt $act:tt] $next:tt) => {
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] $pact:tt]
+        [$f:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $act:tt $args:tt] $next:tt) => {};
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident $kind:tt $act:tt $args:tt] $next:tt) => {
         let $p = $p.$then(&$s.$f);
     };
     // Training: what a layer reads (the model input for the first).

@@ -194,6 +194,69 @@ pub enum Role {
     Conv,
     /// A pooling layer.
     Pool,
+    /// A depthwise convolution run as one step with the pointwise
+    /// convolution after it, whose output overwrites its input as the rows
+    /// are done ([`Pass::then_separable`](crate::model::Pass::then_separable)):
+    /// its own output never exists, and the pair needs `peak` elements
+    /// ([`separable_peak`]).
+    Separable {
+        /// Elements the pair needs at once.
+        peak: usize,
+    },
+    /// The pointwise convolution of a [`Role::Separable`] pair: its output
+    /// is the pair's, counted there.
+    Pointwise,
+}
+
+/// Elements a depthwise convolution and the pointwise convolution after it
+/// need at once when they run as one step whose output overwrites the input
+/// rows already read: the larger activation plus the gap that keeps each
+/// output row off the input rows still to be read, in either direction a
+/// [`Pass`](crate::model::Pass) runs it (output rows first to last from the
+/// bottom end of the workspace, or last to first from the top end). The
+/// input has `h` rows of `rx` values, the output `oh` rows of `ry`; the
+/// depthwise window is `kh` rows at `stride`, starting `pad` rows before the
+/// input.
+pub const fn separable_peak(h: usize, rx: usize, oh: usize, ry: usize, kh: usize, stride: usize, pad: usize) -> usize {
+    let (x, y) = (h * rx, oh * ry);
+    // First to last: output row r - 1 is written over input rows the rows
+    // from r on no longer read (they start at r * stride - pad).
+    let mut up = 0;
+    // Last to first: output row r is written over input rows the rows
+    // before it no longer read (they end at (r - 1) * stride - pad + kh).
+    let mut down = 0;
+    let mut r = 1;
+    while r < oh {
+        let first = clamp_rows((r * stride) as isize - pad as isize, h);
+        if r * ry > first * rx && r * ry - first * rx > up {
+            up = r * ry - first * rx;
+        }
+        let end = clamp_rows(((r - 1) * stride + kh) as isize - pad as isize, h);
+        if end * rx > r * ry && end * rx - r * ry > down {
+            down = end * rx - r * ry;
+        }
+        r += 1;
+    }
+    max(max(x + up, y), max(y + down, x))
+}
+
+/// `rows` clamped to `0 ..= h`.
+const fn clamp_rows(rows: isize, h: usize) -> usize {
+    if rows < 0 {
+        0
+    } else if rows as usize > h {
+        h
+    } else {
+        rows as usize
+    }
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
 }
 
 /// Size of the inference workspace: the largest sum of two adjacent
@@ -213,6 +276,14 @@ pub const fn workspace_len(input: usize, outputs: &[(usize, Role)]) -> usize {
             Role::InPlace => false,
             Role::Conv => !(i + 1 < outputs.len() && matches!(outputs[i + 1].1, Role::Pool)),
             Role::Buffer | Role::Pool => true,
+            Role::Separable { peak: pair } => {
+                peak = max(peak, pair);
+                false
+            }
+            Role::Pointwise => {
+                prev = len;
+                false
+            }
         };
         if held {
             if prev + len > peak {
@@ -256,6 +327,26 @@ mod tests {
         assert_eq!(workspace_len(784, &[(4608, Conv), (1152, Buffer)]), 4608 + 1152);
         // A large input with a small first output: the input pair is the peak.
         assert_eq!(workspace_len(10_000, &[(10, Buffer), (5, Buffer)]), 10_010);
+    }
+
+    #[test]
+    fn separable_pair_needs_one_row_more_than_its_input() {
+        use Role::*;
+        // KWS's blocks, int8: 25x5x64 in and out, 3x3 depthwise at stride 1
+        // with a row of padding: one 320-byte row of gap either way.
+        assert_eq!(separable_peak(25, 320, 25, 320, 3, 1, 1), 8_000 + 320);
+        // Stride 2 (VWW's 48x48x16 -> 24x24x16 then 32 channels, TF's "same":
+        // nothing before): the output rows are twice as long as the input's.
+        let x = 48 * 48 * 16;
+        let peak = separable_peak(48, 48 * 16, 24, 24 * 32, 3, 2, 0);
+        assert!(peak >= x && peak < x + 2 * 24 * 32, "{peak}");
+        // The input 490, conv1 8,000, four fused blocks, pw4's output with
+        // the pooled 64, then 64 and 12.
+        let (dw, pw) = ((8000, Separable { peak: 8320 }), (8000, Pointwise));
+        let outs = [(8000, Buffer), dw, pw, dw, pw, dw, pw, dw, pw, (64, Pool), (64, InPlace), (12, Buffer)];
+        assert_eq!(workspace_len(490, &outs), 8490);
+        // Unfused, two adjacent 8,000-value activations.
+        assert_eq!(workspace_len(490, &[(8000, Buffer), (8000, Buffer), (8000, Buffer)]), 16_000);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod softmax;
 pub(crate) use conv::qconv_impl;
 pub use conv::QConv2d;
 pub use dense::QDense;
+pub(crate) use depthwise::qdepthwise_impl;
 pub use depthwise::QDepthwiseConv2d;
 pub use pool::QPool2d;
 pub use reshape::{QFlatten, QIdentity, QRelu, QUpsample, Unsupported};
