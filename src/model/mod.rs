@@ -272,7 +272,8 @@ impl<T, const N: usize> AsMut<[T]> for Workspace<T, N> {
 
 /// Runs layers one after another over a workspace, placing each output at
 /// the end of the buffer opposite to its input (ping-pong from both ends), so
-/// the buffer only needs the largest *adjacent* pair of activations.
+/// the buffer only needs the largest *adjacent* pair of activations (less
+/// for [`Pass::then_separable`], whose output overwrites its input).
 ///
 /// [`Model::predict_staged`] is `Pass::staged(..)` followed by one `then` per
 /// layer, or one `then_fused` per convolution and the pooling after it;

@@ -262,7 +262,9 @@ const fn max(a: usize, b: usize) -> usize {
 /// Size of the inference workspace: the largest sum of two adjacent
 /// activations that need buffers of their own (in-place layers share their
 /// input's buffer; a convolution followed by pooling writes only the pooled
-/// output), counting the input as the activation before the first layer so
+/// output; a depthwise convolution followed by a 1x1 convolution writes
+/// only the latter's output, over its input: the pair needs its
+/// [`Role::Separable`] peak), counting the input as the activation before the first layer so
 /// that it can be staged in the workspace too
 /// ([`Model::predict_staged`](crate::Model::predict_staged)). `outputs[i]`
 /// is layer `i`'s output length and role.
