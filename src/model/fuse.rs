@@ -32,6 +32,7 @@ use crate::layers::int8::{QConv2d, QDepthwiseConv2d, QPool2d};
 use crate::layers::pool::{Pool2d, PoolKind};
 use crate::layers::window::{window_span, windows_holding, Padding};
 use crate::model::int8::Int8FuseWith;
+use crate::quant::Bytes;
 use crate::tensor::Element;
 use crate::{Conv2d, DepthwiseConv2d, Float, Layer, Tensor};
 
@@ -257,7 +258,9 @@ crate::layers::depthwise::depthwise_impl! {
     }
 }}
 
-// Int8: integer sums, then each 1x1 output requantized as `QConv2d` does.
+// Int8: the 1x1 convolution runs as one of a single row (the same bytes: a
+// `QConv2d`'s fields do not depend on its height), so its kernels (the DSP
+// and Cortex-M0 assembly included) run on the row buffer.
 crate::layers::int8::qdepthwise_impl! {
     [const F: usize, A2: Activation]
     <SeparableWith<i8, QConv2d<OH, OW, OC, F, 1, 1, 1, 1, 0, 0, OH, OW, A2>>> {
@@ -276,21 +279,22 @@ crate::layers::int8::qdepthwise_impl! {
     ) {
         let () = Self::CHECK;
         let () = QConv2d::<OH, OW, OC, F, 1, 1, 1, 1, 0, 0, OH, OW, A2>::CHECK;
+        let pw = QConv2d::<1, OW, OC, F, 1, 1, 1, 1, 0, 0, 1, OW, A2>::from_bytes(pw.as_bytes())
+            .expect("a QConv2d's layout does not depend on its height");
         let clamp = pw.clamp();
-        let mut row = [[0i8; OC]; OW];
+        let mut row = [[[0i8; OC]; OW]; 1];
         separable_rows(
             buf,
             (x_at, y_at, ascending),
             (OH, OW * F),
             &mut row,
-            |x, r, row| self.row(x, r, row),
+            |x, r, row| self.row(x, r, &mut row[0]),
             |row, out: &mut [[i8; F]]| {
-                for (px, out) in row.iter().zip(out) {
-                    for (f, (o, w)) in out.iter_mut().zip(&pw.weight).enumerate() {
-                        let acc = pw.bias[f].get().wrapping_add(crate::kernels::int8::dot(px, &w[0][0]));
-                        *o = pw.requantize(f, acc, clamp);
+                pw.row_acc(row, 0, |ox, f0, acc| {
+                    for (k, (o, &a)) in out[ox][f0..].iter_mut().zip(acc).enumerate() {
+                        *o = pw.requantize(f0 + k, a, clamp);
                     }
-                }
+                });
             },
         );
     }
