@@ -146,7 +146,7 @@ conv_impl! {<Layer<T>> {
         str_hash(A::NAME),
         B::ENABLED as u64,
         P::EDGE as u64,
-        ]), Self::ONE_MORE);
+    ]), Self::ONE_MORE);
 
     fn init(&mut self, rng: &mut Rng) {
         init_fan_in(self.weight.as_flattened_mut().as_flattened_mut().as_flattened_mut(), KH * KW * C, A::INIT_GAIN, rng);
