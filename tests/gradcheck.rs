@@ -15,8 +15,8 @@
 
 use constnet::pool::{Avg, Max, Min};
 use constnet::{
-    zeroed, Activate, Backward, Conv2d, Dense, Dropout, EdgePad, Flatten, Layer, Linear, Model, NoBias, Params, Pool2d,
-    Relu, Rng, Sigmoid, Softmax, Tanh, Tensor, TrainContext, Upsample, ZeroPad,
+    zeroed, Activate, Backward, Conv2d, Dense, DepthwiseConv2d, Dropout, EdgePad, Flatten, Layer, Linear, Model,
+    NoBias, Params, Pool2d, Relu, Rng, Sigmoid, Softmax, Tanh, Tensor, TrainContext, Upsample, ZeroPad,
 };
 
 /// Finite-difference step.
@@ -284,11 +284,16 @@ fn window_gap<const H: usize, const W: usize, const C: usize>(
 
 /// `Conv2d<f64, ...>` from `H, W, C, F, [KH, KW], [SH, SW], [PH, PW]`, the
 /// activation, the bias type and the padding; computes `OH`, `OW`.
+/// (or takes `[OH, OW]`, for TF's "same" with one more after).
 macro_rules! conv {
     ($h:literal, $w:literal, $c:literal, $f:literal, [$kh:literal, $kw:literal], [$sh:literal, $sw:literal],
      [$ph:literal, $pw:literal], $act:ty, $bias:ty, $pad:ty) => {
-        Conv2d<f64, $h, $w, $c, $f, $kh, $kw, $sh, $sw, $ph, $pw,
-            { ($h + 2 * $ph - $kh) / $sh + 1 }, { ($w + 2 * $pw - $kw) / $sw + 1 }, $act, $bias, $pad>
+        conv!($h, $w, $c, $f, [$kh, $kw], [$sh, $sw], [$ph, $pw], $act, $bias, $pad,
+            [{ ($h + 2 * $ph - $kh) / $sh + 1 }, { ($w + 2 * $pw - $kw) / $sw + 1 }])
+    };
+    ($h:literal, $w:literal, $c:literal, $f:literal, [$kh:literal, $kw:literal], [$sh:literal, $sw:literal],
+     [$ph:literal, $pw:literal], $act:ty, $bias:ty, $pad:ty, [$oh:expr, $ow:expr]) => {
+        Conv2d<f64, $h, $w, $c, $f, $kh, $kw, $sh, $sw, $ph, $pw, $oh, $ow, $act, $bias, $pad>
     };
 }
 
@@ -296,20 +301,20 @@ macro_rules! conv {
 /// [SH, SW], [PH, PW], activation, bias (`bias` or `nobias`), padding`.
 macro_rules! conv_case {
     ($name:ident, $seed:literal, $h:literal, $w:literal, $c:literal, $f:literal, $k:tt, $s:tt, $p:tt,
-     $act:ident, $bias:ident, $pad:ident) => {
+     $act:ident, $bias:ident, $pad:ident $(, $out:tt)?) => {
         #[test]
         fn $name() {
-    type L = conv!($h, $w, $c, $f, $k, $s, $p, $act, conv_case!(@bias $bias $f), $pad);
-    type Lin = conv!($h, $w, $c, $f, $k, $s, $p, Linear, conv_case!(@bias $bias $f), $pad);
+    type L = conv!($h, $w, $c, $f, $k, $s, $p, $act, conv_case!(@bias $bias $f), $pad $(, $out)?);
+    type Lin = conv!($h, $w, $c, $f, $k, $s, $p, Linear, conv_case!(@bias $bias $f), $pad $(, $out)?);
             let margin: Margin<L> =
                 if <L as Layer<f64>>::INFO.activation == "relu" { preact_margin::<L, Lin> } else { smooth::<L> };
             check_layer::<L>(stringify!($name), $seed, Draw::Uniform, margin);
         }
     };
-    (@bias bias $f:literal) => {
+    (@bias bias $f:tt) => {
         [f64; $f]
     };
-    (@bias nobias $f:literal) => {
+    (@bias nobias $f:tt) => {
         NoBias
     };
 }
@@ -333,6 +338,109 @@ conv_case!(conv_k3_stride2_zero1_relu_one_filter, 15, 6, 6, 3, 1, [3, 3], [2, 2]
 // Stride larger than the kernel: some inputs are never read.
 conv_case!(conv_k2_stride3_gaps_tanh, 17, 7, 14, 2, 3, [2, 2], [3, 3], [0, 0], Tanh, bias, ZeroPad);
 conv_case!(conv_k3_zero2_linear, 16, 4, 4, 2, 4, [3, 3], [1, 1], [2, 2], Linear, bias, ZeroPad);
+// TF's "same" with one more row or column of padding after than before
+// (OH = ceil(H / SH), PH the smaller half): an even kernel, and stride 2
+// over an even input (KWS's first layer is 10x4/2 over 49x10: 4 and 5 rows).
+conv_case!(
+    conv_k4x2_same_tf_pads_one_more_after_relu,
+    18,
+    7,
+    6,
+    2,
+    3,
+    [4, 2],
+    [1, 1],
+    [1, 0],
+    Relu,
+    bias,
+    ZeroPad,
+    [7, 6]
+);
+conv_case!(conv_k10x4_stride2_same_tf_tanh, 19, 13, 10, 1, 4, [10, 4], [2, 2], [4, 1], Tanh, bias, ZeroPad, [7, 5]);
+conv_case!(
+    conv_k3_stride2_even_same_tf_edge_sigmoid,
+    20,
+    8,
+    10,
+    2,
+    3,
+    [3, 3],
+    [2, 2],
+    [0, 0],
+    Sigmoid,
+    nobias,
+    EdgePad,
+    [4, 5]
+);
+
+// ---- depthwise convolution -------------------------------------------------------
+
+/// `DepthwiseConv2d<f64, ...>` from `H, W, C, M, [KH, KW], [SH, SW], [PH, PW]`,
+/// the activation, the bias type and the padding; computes `OC`, `OH`, `OW`
+/// (or takes `[OH, OW]`, for TF's "same" with one more after).
+macro_rules! depthwise {
+    ($h:literal, $w:literal, $c:literal, $m:literal, [$kh:literal, $kw:literal], [$sh:literal, $sw:literal],
+     [$ph:literal, $pw:literal], $act:ty, $bias:ty, $pad:ty) => {
+        depthwise!($h, $w, $c, $m, [$kh, $kw], [$sh, $sw], [$ph, $pw], $act, $bias, $pad,
+            [{ ($h + 2 * $ph - $kh) / $sh + 1 }, { ($w + 2 * $pw - $kw) / $sw + 1 }])
+    };
+    ($h:literal, $w:literal, $c:literal, $m:literal, [$kh:literal, $kw:literal], [$sh:literal, $sw:literal],
+     [$ph:literal, $pw:literal], $act:ty, $bias:ty, $pad:ty, [$oh:expr, $ow:expr]) => {
+        DepthwiseConv2d<f64, $h, $w, $c, $m, { $c * $m }, $kh, $kw, $sh, $sw, $ph, $pw, $oh, $ow, $act, $bias, $pad>
+    };
+}
+
+/// One gradient-checked depthwise convolution: `name, seed, H, W, C, M,
+/// [KH, KW], [SH, SW], [PH, PW], activation, bias, padding[, [OH, OW]]`.
+macro_rules! depthwise_case {
+    ($name:ident, $seed:literal, $h:literal, $w:literal, $c:literal, $m:literal, $k:tt, $s:tt, $p:tt,
+     $act:ident, $bias:ident, $pad:ident $(, $out:tt)?) => {
+        #[test]
+        fn $name() {
+            type L = depthwise!($h, $w, $c, $m, $k, $s, $p, $act, conv_case!(@bias $bias { $c * $m }), $pad $(, $out)?);
+            type Lin = depthwise!($h, $w, $c, $m, $k, $s, $p, Linear, conv_case!(@bias $bias { $c * $m }), $pad $(, $out)?);
+            let margin: Margin<L> =
+                if <L as Layer<f64>>::INFO.activation == "relu" { preact_margin::<L, Lin> } else { smooth::<L> };
+            check_layer::<L>(stringify!($name), $seed, Draw::Uniform, margin);
+        }
+    };
+}
+
+depthwise_case!(depthwise_k3_valid_linear, 41, 6, 7, 3, 1, [3, 3], [1, 1], [0, 0], Linear, bias, ZeroPad);
+depthwise_case!(depthwise_k3_same_relu, 42, 5, 6, 4, 1, [3, 3], [1, 1], [1, 1], Relu, bias, ZeroPad);
+depthwise_case!(depthwise_k3_multiplier2_same_tanh, 43, 5, 5, 2, 2, [3, 3], [1, 1], [1, 1], Tanh, bias, ZeroPad);
+depthwise_case!(
+    depthwise_k3_stride2_multiplier3_nobias,
+    44,
+    7,
+    8,
+    2,
+    3,
+    [3, 3],
+    [2, 2],
+    [1, 1],
+    Sigmoid,
+    nobias,
+    ZeroPad
+);
+depthwise_case!(depthwise_k2x3_stride1x2_edge_softmax, 45, 5, 7, 3, 1, [2, 3], [1, 2], [1, 1], Softmax, bias, EdgePad);
+depthwise_case!(depthwise_k5_edge2_relu_nobias, 46, 6, 6, 2, 2, [5, 5], [1, 1], [2, 2], Relu, nobias, EdgePad);
+// TF's "same" at stride 2 over an even map: nothing before, one after.
+depthwise_case!(
+    depthwise_k3_stride2_even_same_tf_relu,
+    47,
+    8,
+    6,
+    3,
+    1,
+    [3, 3],
+    [2, 2],
+    [0, 0],
+    Relu,
+    bias,
+    ZeroPad,
+    [4, 3]
+);
 
 // ---- pooling ----------------------------------------------------------------------
 
@@ -668,6 +776,29 @@ fn model_mixed_layers() {
     check_model::<Mixed<f64>>("model_mixed_layers", 82, false, margin);
     // Fused, the standalone softmax layer at the end is left out.
     check_model::<Mixed<f64>>("model_mixed_layers_fused", 84, true, margin);
+}
+
+constnet::sequential! {
+    /// A small separable network: TF-"same" convolution at stride 2 with
+    /// an even kernel, depthwise with a multiplier, pointwise, global
+    /// average pooling.
+    struct Separable: [8, 6, 1] {
+        conv: Conv2d<3, [4, 2], stride = 2, pad = same> => Tanh,
+        dw: DepthwiseConv2d<3, multiplier = 2, pad = same> => Tanh,
+        pw: Conv2d<4, 1> => Tanh,
+        pool: GlobalAvgPool2d,
+        flat: Flatten,
+        out: Dense<3> => Softmax,
+    }
+}
+
+#[test]
+fn model_separable() {
+    fn margin(_: &Separable<f64>, _: &[[[f64; 1]; 6]; 8], _: &<Separable<f64> as Model<f64>>::Trace) -> f64 {
+        f64::INFINITY
+    }
+    check_model::<Separable<f64>>("model_separable", 85, false, margin);
+    check_model::<Separable<f64>>("model_separable_fused", 86, true, margin);
 }
 
 // ---- the checker itself -------------------------------------------------------------

@@ -15,7 +15,7 @@ mod sequential;
 pub mod shape;
 pub mod summary;
 
-pub use fuse::FuseWith;
+pub use fuse::{FuseWith, SeparableWith};
 pub use int8::{Int8, Int8Model, QuantizeModel};
 pub use residual::{Identity, QResidual, Residual};
 
@@ -34,8 +34,8 @@ pub trait LayerAt<T: Float, const I: usize> {
 /// beside the model, since the model's layout depends on these values.
 #[doc(hidden)]
 pub trait LayerShape<const I: usize> {
-    /// Padding on each side, height and width (convolutions).
-    const PAD: [usize; 2] = [0, 0];
+    /// Padding before and after the input, height then width (convolutions).
+    const PAD: [[usize; 2]; 2] = [[0, 0], [0, 0]];
     /// Elements of workspace the layer holds at its peak (residual blocks).
     const PEAK: usize = 0;
     /// The layer's output.
@@ -352,7 +352,8 @@ impl<T, const N: usize> AsMut<[T]> for Workspace<T, N> {
 
 /// Runs layers one after another over a workspace, placing each output at
 /// the end of the buffer opposite to its input (ping-pong from both ends), so
-/// the buffer only needs the largest *adjacent* pair of activations.
+/// the buffer only needs the largest *adjacent* pair of activations (less
+/// for [`Pass::then_separable`], whose output overwrites its input).
 ///
 /// [`Model::predict_staged`] is `Pass::staged(..)` followed by one `then` per
 /// layer, or one `then_fused` per convolution and the pooling after it;
@@ -402,6 +403,24 @@ impl<'w, T: Element> Pass<'w, T> {
             self.top = true;
         }
         self.len = Y::LEN;
+        self
+    }
+
+    /// Runs a depthwise convolution and the 1x1 convolution after it as one
+    /// step whose output overwrites the input rows already read (see
+    /// [`SeparableWith`]); the workspace is sized for it.
+    #[inline(always)]
+    pub fn then_separable<L: SeparableWith<T, N>, N>(mut self, layer: &L, next: &N) -> Self {
+        if self.outside.is_some() {
+            // A residual branch's input: copied in, as it is overwritten.
+            let _ = self.current_mut();
+        }
+        let n = self.buf.len();
+        let out = <L::Output as Tensor<T>>::LEN;
+        let (x_at, y_at) = if self.top { (n - self.len, 0) } else { (0, n - out) };
+        layer.forward_separable(next, self.buf, x_at, y_at, self.top);
+        self.len = out;
+        self.top = !self.top;
         self
     }
 

@@ -678,6 +678,141 @@ def build_lenet(compare_host):
 
 
 # --------------------------------------------------------------------------
+# issue 10: depthwise, TF's asymmetric "same", global average pooling
+# --------------------------------------------------------------------------
+# Self-contained: its own case list, builder and f32 references. Each case
+# writes the usual int8 pair and also <name>.f32.json: the Keras weights (as
+# Keras stores them: conv [KH][KW][C][F], depthwise [KH][KW][C][M], dense
+# [in][out]), f32 inputs and the outputs of TFLM's interpreter on the
+# unquantized f32 conversion of the same model.
+
+
+def separable_mini(name):
+    """A DS-CNN in miniature: KWS's first layer (10x4, stride 2, TF same over
+    49x10: 4 rows before, 5 after), one depthwise-separable block, global
+    average pooling, dense, softmax."""
+    return seq(name, (49, 10, 1),
+               conv(16, (10, 4), 2, "same", "relu", name="conv1"),
+               dwconv(3, 1, 1, "same", "relu", name="dw1"),
+               conv(16, 1, 1, "valid", "relu", name="pw1"),
+               layers.AveragePooling2D((25, 5), name="pool"),
+               layers.Flatten(name="flat"),
+               dense(12, name="fc"),
+               layers.Softmax(name="softmax"))
+
+
+SEPARABLE_CASES = [
+    Case("conv_10x4_s2_same_kws",
+         "49x10x1 -> CONV_2D 8 filters 10x4, stride 2, SAME (rows 4 before, 5 after; "
+         "columns 1 and 1), fused RELU -> 25x5x8: KWS's first layer",
+         (49, 10, 1), lambda n: seq(n, (49, 10, 1), conv(8, (10, 4), 2, "same", "relu")),
+         [("CONV_2D", dict(stride=[2, 2], padding="SAME", activation="RELU"))],
+         rep=(-1.0, 1.0), n=8),
+    Case("depthwise_3x3_s2_same_even",
+         "8x8x4 -> DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 2, SAME over an even map "
+         "(0 before, 1 after), fused RELU -> 4x4x4",
+         (8, 8, 4), lambda n: seq(n, (8, 8, 4), dwconv(3, 1, 2, "same", "relu")),
+         [("DEPTHWISE_CONV_2D", dict(stride=[2, 2], padding="SAME", activation="RELU"))],
+         rep=(-1.0, 2.0)),
+    Case("depthwise_3x3_s2_same_even_m2",
+         "10x6x3 -> DEPTHWISE_CONV_2D 3x3, depth multiplier 2, stride 2, SAME over an even map "
+         "(0 before, 1 after), no activation -> 5x3x6",
+         (10, 6, 3), lambda n: seq(n, (10, 6, 3), dwconv(3, 2, 2, "same")),
+         [("DEPTHWISE_CONV_2D", dict(stride=[2, 2], padding="SAME", activation="NONE"))],
+         rep=(-1.5, 1.0)),
+    Case("avgpool_global_25x5",
+         "25x5x16 -> AVERAGE_POOL_2D 25x5 over the whole map -> 1x1x16 (KWS's pooling: 125 "
+         "values a window)",
+         (25, 5, 16),
+         lambda n: seq(n, (25, 5, 16), layers.AveragePooling2D((25, 5), name="pool")),
+         [("AVERAGE_POOL_2D",
+           dict(filter=[25, 5], stride=[25, 5], padding="VALID", activation="NONE"))],
+         rep=(-1.0, 3.0)),
+    Case("separable_mini",
+         "49x10x1 -> CONV_2D 16 10x4/2 SAME RELU -> DEPTHWISE_CONV_2D 3x3 SAME RELU -> CONV_2D 16 "
+         "1x1 RELU -> AVERAGE_POOL_2D 25x5 -> FULLY_CONNECTED 12 -> SOFTMAX (a DS-CNN in "
+         "miniature; the converter folds Keras's Flatten into the FULLY_CONNECTED)",
+         (49, 10, 1), separable_mini,
+         [("CONV_2D", dict(stride=[2, 2], padding="SAME", activation="RELU")),
+          ("DEPTHWISE_CONV_2D", dict(stride=[1, 1], padding="SAME", activation="RELU")),
+          ("CONV_2D", dict(stride=[1, 1], padding="VALID", activation="RELU")),
+          ("AVERAGE_POOL_2D",
+           dict(filter=[25, 5], stride=[25, 5], padding="VALID", activation="NONE")),
+          ("FULLY_CONNECTED", dict(activation="NONE", keep_num_dims=False)),
+          ("SOFTMAX", dict(beta=1.0))],
+         rep=(-1.0, 1.0), n=8),
+]
+
+
+def convert_f32(model):
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(conv.convert())
+
+
+def run_tflm_f32(model_bytes, x):
+    # f32 activations need a larger arena than the interpreter's default.
+    interp = tflm.Interpreter.from_bytes(model_bytes, arena_size=1 << 20)
+    interp.set_input(x, 0)
+    interp.invoke()
+    y = np.array(interp.get_output(0))
+    if y.dtype != np.float32:
+        raise ValueError(f"TFLM f32 output dtype {y.dtype}")
+    return y
+
+
+def keras_weights(model):
+    """Every weighted layer's arrays, flat, in Keras's layout."""
+    out = []
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if not ws:
+            continue
+        kernel, bias = ws
+        out.append({
+            "name": layer.name,
+            "kernel": {"shape": list(kernel.shape), "data": [f32(v) for v in kernel.ravel()]},
+            "bias": [f32(v) for v in bias.ravel()],
+        })
+    return out
+
+
+def build_separable_case(case, compare_host):
+    """The int8 fixture of `case` (as build_case), then its f32 reference."""
+    tf.keras.backend.clear_session()
+    seed = sum(case.name.encode()) * 7919 % 100003
+    tf.keras.utils.set_random_seed(seed)
+    model = case.make(case.name)
+    batch_shape = (1,) + case.input_shape
+    rep = uniform_representative(batch_shape, case.rep[0], case.rep[1], seed + 1)
+    model_bytes = convert(model, rep)
+    inputs = random_inputs(batch_shape, case.n, seed + 2)
+    emit(case.name, case.description, model_bytes, case.expect, inputs, compare_host)
+
+    f32_bytes = convert_f32(model)
+    rng = np.random.default_rng(seed + 3)
+    cases = []
+    for _ in range(4):
+        x = rng.uniform(case.rep[0], case.rep[1], size=batch_shape).astype(np.float32)
+        y = run_tflm_f32(f32_bytes, x)
+        cases.append({"input": [f32(v) for v in x.ravel()], "output": [f32(v) for v in y.ravel()]})
+    doc = {
+        "name": case.name,
+        "description": case.description + "; f32: TFLM's interpreter on the unquantized model",
+        "layers": keras_weights(model),
+        "cases": cases,
+    }
+    (OUT_DIR / f"{case.name}.f32.json").write_text(to_json(doc) + "\n")
+    print(f"  f32: {len(f32_bytes)} B tflite, {len(cases)} cases")
+
+
+def build_separable(only, compare_host):
+    for case in SEPARABLE_CASES:
+        if not only or case.name in only:
+            build_separable_case(case, compare_host)
+
+
+# --------------------------------------------------------------------------
 # residual blocks: ADD (issue 10)
 #
 # Self-contained: Keras functional models with one residual block, their own
@@ -941,7 +1076,8 @@ def main():
                     help="also print how TFLite's host interpreter differs (diagnostic only)")
     ap.add_argument("--only", nargs="*", help="generate only these cases")
     args = ap.parse_args()
-    known = {c.name for c in CASES} | {"lenet"} | set(RESIDUAL_CASES) | set(ADD_PAIR_CASES)
+    known = {c.name for c in CASES} | {"lenet"} | {c.name for c in SEPARABLE_CASES}
+    known |= set(RESIDUAL_CASES) | set(ADD_PAIR_CASES)
     unknown = sorted(set(args.only or []) - known)
     if unknown:
         ap.error(f"unknown cases {unknown}; known: {sorted(known)}")
@@ -952,6 +1088,7 @@ def main():
         build_case(case, args.compare_host)
     if not args.only or "lenet" in args.only:
         build_lenet(args.compare_host)
+    build_separable(args.only, args.compare_host)
     build_residual_cases(args.only, args.compare_host)
     return 0
 
