@@ -357,3 +357,50 @@ fn the_workspace_has_no_slack() {
     let short = std::panic::catch_unwind(|| run(79));
     assert!(short.is_err());
 }
+
+constnet::sequential! {
+    /// A branch that starts in place (pre-activation): the block's input is
+    /// copied in before the relu, so it stays live for the add.
+    pub struct ReluFirst: [4, 4, 2] {
+        act: Relu,
+        c: Conv2d<2, 3, pad = same>,
+    }
+}
+
+constnet::sequential! {
+    /// The same start, a branch that is not fused (it ends in pooling).
+    pub struct ReluPool: [4, 4, 2] {
+        act: Relu,
+        pool: MaxPool2d<1>,
+    }
+}
+
+constnet::sequential! {
+    pub struct InPlaceStarts: [4, 4, 2] {
+        b1: Residual<ReluFirst>,
+        b2: Residual<ReluPool> => Relu,
+        flat: Flatten,
+        out: Dense<3>,
+    }
+}
+
+#[test]
+fn branches_that_start_in_place_keep_the_block_input() {
+    // b1: the input 32 and its copy under the relu 32 (the convolution
+    // writes over the input); b2: the input 32, its copy 32 and the pool's
+    // 32 (unfused: the pool's output beside the copy).
+    assert_eq!(ReluFirst::<f32>::HEAD, Some((32, 32)));
+    assert_eq!(ReluPool::<f32>::BRANCH_LEN, 64);
+    assert_eq!(InPlaceStarts::<f32>::WORKSPACE_BYTES, (32 + 64) * 4);
+    let m = InPlaceStarts::<f32>::new(13);
+    let x = image::<4, 4, 2>(5);
+    let r = |t: &[[[f32; 2]; 4]; 4]| t.map(|row| row.map(|px| px.map(|v| v.max(0.0))));
+    let mut c = [[[0f32; 2]; 4]; 4];
+    m.b1.main.c.forward(&r(&x), &mut c);
+    let y1 = add_relu(&c, &x, false);
+    let y2 = add_relu(&r(&y1), &y1, true); // a 1x1 max pool is the identity
+    let mut want = [0f32; 3];
+    m.out.forward(y2.as_flattened().as_flattened().try_into().unwrap(), &mut want);
+    let mut ws = Workspace::new();
+    assert_eq!(m.predict(&x, &mut ws).map(f32::to_bits), want.map(f32::to_bits));
+}

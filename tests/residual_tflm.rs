@@ -1,8 +1,8 @@
 //! Residual blocks in int8 against TensorFlow Lite Micro, bit for bit: the
-//! fixtures `residual_identity` and `residual_shortcut` (made by
-//! tools/tflm-fixtures/make_fixtures.py, its ADD section) hold a stem
-//! convolution and one block, converted by TFLite, with the outputs of
-//! TFLM's own interpreter. Filled with TFLite's numbers, the int8 models
+//! fixtures `residual_identity`, `residual_input` and `residual_shortcut`
+//! (made by tools/tflm-fixtures/make_fixtures.py, its ADD section) hold one
+//! block (after a stem convolution, or on the model's input), converted by
+//! TFLite, with the outputs of TFLM's own interpreter. Filled with TFLite's numbers, the int8 models
 //! that `sequential!` derives run the block in their workspace
 //! (`QResidual::run`) and give TFLM's outputs exactly.
 
@@ -85,6 +85,36 @@ fn identity_block_equals_tflm() {
     let [input, main_out, shortcut, output] = around_add(b);
     q.block.load_tflite(input, main_out, shortcut, output).unwrap();
     assert_eq!(q.block.main.output, qparams(&main[1]["output"]));
+    check(&fx, &*q);
+}
+
+constnet::sequential! {
+    pub struct InputMain: [8, 8, 4] {
+        main1: Conv2d<4, 3, pad = same> => Relu,
+        main2: Conv2d<4, 3, pad = same>,
+    }
+}
+
+constnet::sequential! {
+    /// The block reads the model's input (staged at the top of the workspace).
+    pub struct InputNet: [8, 8, 4] {
+        block: Residual<InputMain> => Relu,
+    }
+}
+
+#[test]
+fn block_on_the_model_input_equals_tflm() {
+    let fx = fixture("residual_input");
+    let b = &fx["block"];
+    assert!(b["stem"].is_null());
+    let mut q = Box::new(zeroed_bytes::<Int8<InputNet>>());
+    q.input = qparams(&fx["input"]);
+    q.output = qparams(&fx["output"]);
+    fill(&b["main"][0], &mut q.block.main.main1);
+    fill(&b["main"][1], &mut q.block.main.main2);
+    let [input, main_out, shortcut, output] = around_add(b);
+    assert_eq!(input, q.input);
+    q.block.load_tflite(input, main_out, shortcut, output).unwrap();
     check(&fx, &*q);
 }
 

@@ -43,9 +43,9 @@
 //!
 //! At inference the block's input stays live while its branches run: the
 //! main branch ping-pongs over the rest of the workspace, the shortcut over
-//! what the main branch's output leaves free ([`Pass::block`]). Where the
+//! what the main branch's output leaves free (`Pass::block`). Where the
 //! main branch ends in a convolution after another layer, that last
-//! convolution runs fused with the add ([`Pass::block_fused`], [`Joined`]):
+//! convolution runs fused with the add (`Pass::block_fused`, [`Joined`]):
 //! each output is added to the shortcut's value (or the input's) as soon as
 //! it is computed and written over the block's input, whose last reader it
 //! is, so the last convolution's output never exists on its own. That saves
@@ -241,7 +241,7 @@ impl<T: Float, S: Model<T> + Sequential> Shortcut<T, S::Input> for S {
 }
 
 /// Whether a block runs its main branch's last layer fused with the add
-/// ([`Pass::block_fused`]): the branch allows it (its [`Model::HEAD`]), and
+/// (`Pass::block_fused`): the branch allows it (its [`Model::HEAD`]), and
 /// the output fits where the block's input was (with a shortcut, the
 /// output may be smaller than the input; without one they are the same).
 pub const fn fuses(head: Option<(usize, usize)>, input: usize, out: usize) -> bool {
@@ -274,7 +274,7 @@ pub const fn block_len(
 
 /// A layer that can run fused with a residual block's add: each output is
 /// joined with the other branch's as soon as it is computed, so the
-/// layer's output never exists on its own (see [`Pass::block_fused`]).
+/// layer's output never exists on its own (see `Pass::block_fused`).
 pub trait Joined<E: Element> {
     /// The input the layer reads.
     type Input;
@@ -342,7 +342,7 @@ crate::layers::int8::qconv_impl! {<Joined<i8>> {
 
 impl<M, S, A> Residual<M, S, A> {
     /// The block's inference steps on the pass's current activation (see
-    /// [`Pass::block`]).
+    /// `Pass::block`).
     #[inline(always)]
     pub fn run<'w, T>(&self, pass: Pass<'w, T>) -> Pass<'w, T>
     where

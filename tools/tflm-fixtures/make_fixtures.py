@@ -835,6 +835,16 @@ def residual_identity(name):
     return tf.keras.Model(x, y, name=name)
 
 
+def residual_input(name):
+    """8x8x4 -> conv 4 relu -> conv 4 -> add(input) -> relu: the block reads the model input."""
+    x = tf.keras.Input((8, 8, 4), batch_size=1, name="input")
+    y = conv(4, 3, 1, "same", "relu", name="main1")(x)
+    y = conv(4, 3, 1, "same", None, name="main2")(y)
+    y = layers.Add(name="add")([y, x])
+    y = layers.Activation("relu", name="add_relu")(y)
+    return tf.keras.Model(x, y, name=name)
+
+
 def residual_shortcut(name):
     """9x9x4 -> stem conv 8 -> conv 16 s2 relu -> conv 16; shortcut conv 16 1x1 s2; add; relu.
 
@@ -852,32 +862,41 @@ def residual_shortcut(name):
 
 
 # name -> (description, builder, representative range, roles expected:
-# number of main and shortcut convolutions)
+# number of main and shortcut convolutions, whether a stem comes first)
 RESIDUAL_CASES = {
     "residual_identity": (
         "8x8x3 -> CONV_2D 8 3x3 SAME RELU (stem) -> CONV_2D 8 3x3 SAME RELU -> CONV_2D 8 3x3 SAME "
         "-> ADD(stem) fused RELU",
-        residual_identity, (-1.0, 1.0), (2, 0)),
+        residual_identity, (-1.0, 1.0), (2, 0, True)),
+    "residual_input": (
+        "8x8x4 -> CONV_2D 4 3x3 SAME RELU -> CONV_2D 4 3x3 SAME -> ADD(the model input) fused RELU",
+        residual_input, (-1.0, 1.0), (2, 0, False)),
     "residual_shortcut": (
         "9x9x4 -> CONV_2D 8 3x3 SAME RELU (stem) -> CONV_2D 16 3x3 s2 SAME RELU -> CONV_2D 16 3x3 "
         "SAME; shortcut CONV_2D 16 1x1 s2 VALID from the stem; ADD fused RELU",
-        residual_shortcut, (-1.0, 2.0), (2, 1)),
+        residual_shortcut, (-1.0, 2.0), (2, 1, True)),
 }
 
 
-def describe_residual(name, g):
+def describe_residual(name, g, has_stem):
     """The block's ops by role, each as describe_ops describes it, plus the
-    ADD's inputs and output quantization."""
+    ADD's inputs and output quantization. Without a stem the block reads
+    the model input."""
     ops = list(g.sg.operators)
     producer = {int(op.outputs[0]): k for k, op in enumerate(ops)}
     described = describe_ops_of(g, ops)
     graph_in = int(g.sg.inputs[0])
-    stems = [k for k, op in enumerate(ops) if int(op.inputs[0]) == graph_in]
     adds = [k for k, op in enumerate(ops) if g.op_name(op) == "ADD"]
-    if len(stems) != 1 or len(adds) != 1:
-        raise AssertionError(f"{name}: expected one stem and one ADD, got {stems} {adds}")
-    stem, add = stems[0], adds[0]
-    stem_out = int(ops[stem].outputs[0])
+    if len(adds) != 1:
+        raise AssertionError(f"{name}: expected one ADD, got {adds}")
+    add = adds[0]
+    stem = None
+    if has_stem:
+        stems = [k for k, op in enumerate(ops) if int(op.inputs[0]) == graph_in and k != add]
+        if len(stems) != 1:
+            raise AssertionError(f"{name}: expected one stem, got {stems}")
+        stem = stems[0]
+    stem_out = int(ops[stem].outputs[0]) if has_stem else graph_in
 
     def path(t):
         """The ops from the stem's output to tensor t, in execution order."""
@@ -907,7 +926,7 @@ def describe_residual(name, g):
     if int(ops[add].outputs[0]) != int(g.sg.outputs[0]):
         raise AssertionError(f"{name}: the ADD is not the last op")
     return {
-        "stem": described[stem],
+        "stem": described[stem] if has_stem else None,
         "main": [described[k] for k in paths[main_index]],
         "shortcut": [described[k] for k in paths[1 - main_index]],
         "add": add_desc,
@@ -943,7 +962,7 @@ def describe_ops_of(g, ops):
 
 
 def build_residual_case(name, compare_host):
-    description, make, rep_range, (n_main, n_short) = RESIDUAL_CASES[name]
+    description, make, rep_range, (n_main, n_short, has_stem) = RESIDUAL_CASES[name]
     tf.keras.backend.clear_session()
     seed = sum(name.encode()) * 7919 % 100003
     tf.keras.utils.set_random_seed(seed)
@@ -956,7 +975,7 @@ def build_residual_case(name, compare_host):
     for bad in ("QUANTIZE", "DEQUANTIZE"):
         if bad in all_ops:
             raise AssertionError(f"{name}: graph contains {bad}: {all_ops}")
-    block = describe_residual(name, g)
+    block = describe_residual(name, g, has_stem)
     if (len(block["main"]), len(block["shortcut"])) != (n_main, n_short):
         raise AssertionError(f"{name}: branches of {len(block['main'])} and {len(block['shortcut'])} ops")
     if block["add"]["activation"] != "RELU":
