@@ -38,8 +38,9 @@ pub use train::{loss, optim};
 
 pub use float::Float;
 pub use layers::{
-    Activate, Activation, Backward, BiasTerm, Conv2d, Dense, Dropout, EdgePad, Flatten, Layer, LayerInfo, Linear,
-    NoBias, Padding, Pool2d, PoolKind, Relu, Sigmoid, Softmax, Tanh, TrainContext, Upsample, ZeroPad,
+    Activate, Activation, Backward, BiasTerm, Conv2d, Dense, DepthwiseConv2d, Dropout, EdgePad, Flatten, Layer,
+    LayerInfo, Linear, NoBias, Padding, Pool2d, PoolKind, Relu, Sigmoid, Softmax, Tanh, TrainContext, Upsample,
+    ZeroPad,
 };
 pub use model::{FuseWith, Int8, Int8Model, LayerSummary, Model, QuantizeModel, Workspace};
 #[cfg(feature = "std")]

@@ -1,21 +1,22 @@
 //! Int8 two-dimensional convolution (TFLite's CONV_2D).
 
 use super::{
-    channels_valid, load_channels, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
+    channels_valid, load_channels, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
     QuantizeLayer, QuantizeOptions, Range,
 };
 use crate::kernels::int8::{dot, ChannelRequant};
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
-use crate::layers::window::Padding;
+use crate::layers::window::{fits_padded, Padding};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
 use crate::Conv2d;
 use core::marker::PhantomData;
 
 /// `F` filters of `KH x KW` over an `H x W x C` int8 input, stride `SH, SW`,
-/// with `PH, PW` positions of zero padding *before* the first row and
-/// column (TFLite's "same" may pad one more after), giving `OH x OW x F`,
+/// with `PH, PW` positions of zero padding before the first row and
+/// column and as many after, or one more in TFLite's "same" geometry
+/// (even kernels, stride 2 over an even input), giving `OH x OW x F`,
 /// then the activation `A` as a clamp (relu or none).
 ///
 /// Weights are TFLite's layout, `[F][KH][KW][C]`: one filter's row of taps
@@ -77,15 +78,6 @@ macro_rules! qconv_impl {
     };
 }
 pub(crate) use qconv_impl;
-
-/// Whether `out` windows of `window` at `stride`, starting `pad` before the
-/// input, fit an input of `input` with `pad` or `pad + 1` after it.
-pub(crate) const fn fits_padded(input: usize, window: usize, stride: usize, pad: usize, out: usize) -> bool {
-    stride > 0
-        && out > 0
-        && (input + 2 * pad >= window && out == (input + 2 * pad - window) / stride + 1
-            || input + 2 * pad + 1 >= window && out == (input + 2 * pad + 1 - window) / stride + 1)
-}
 
 // SAFETY: `#[repr(C)]` of `Le32`, `QParams`, `Requant` and `i8` arrays and a
 // zero-sized marker: alignment 1, no padding.
@@ -436,6 +428,19 @@ qconv_impl! {<LoadTflite> {
     }
 }}
 
+/// The output quantization of a convolution (plain or depthwise) calibrated
+/// to `range`, or the error when it has no int8 form: edge padding, or an
+/// activation TFLite does not fuse.
+pub(crate) fn conv_output<P: Padding, A: Activation>(
+    kind: &'static str,
+    range: Range,
+) -> Result<QParams, QuantizeError> {
+    if P::EDGE || matches!(A::INT8, Int8Fused::Unsupported) {
+        return Err(QuantizeError::Unsupported { kind });
+    }
+    Ok(range.params())
+}
+
 /// The int8 form of a zero-padded convolution; edge padding has none.
 impl<
         const H: usize,
@@ -465,10 +470,7 @@ impl<
         q: &mut Self::Int8,
     ) -> Result<QParams, QuantizeError> {
         let kind = "Conv2d";
-        if P::EDGE || matches!(A::INT8, Int8Fused::Unsupported) {
-            return Err(QuantizeError::Unsupported { kind });
-        }
-        let output = range.params();
+        let output = conv_output::<P, A>(kind, range)?;
         // Our layout is [ky][kx][c][f]; TFLite's (and QConv2d's) [f][ky][kx][c].
         let at = |f: usize, i: usize| {
             let (ky, rest) = (i / (KW * C), i % (KW * C));
@@ -478,11 +480,7 @@ impl<
         let scales = quantize_symmetric::<F>(kind, KH * KW * C, true, at, |f, i, v| {
             weights[f].as_flattened_mut().as_flattened_mut()[i] = v;
         })?;
-        let mut bias = [0i32; F];
-        for (f, b) in bias.iter_mut().enumerate() {
-            let real = self.bias.values().map_or(0.0, |b| b[f]);
-            *b = quantize_bias(kind, real, input.scale() * scales[f])?;
-        }
+        let bias = quantize_biases(kind, self.bias.values(), input.scale(), &scales)?;
         q.load_tflite(weights.as_flattened().as_flattened().as_flattened(), &bias, &scales, input, output)?;
         Ok(output)
     }

@@ -1,7 +1,7 @@
 //! Int8 fully connected layer (TFLite's FULLY_CONNECTED).
 
 use super::{
-    channels_valid, load_channels, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
+    channels_valid, load_channels, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
     QuantizeLayer, QuantizeOptions, Range,
 };
 use super::{QDenseSoftmax, QSoftmax};
@@ -62,10 +62,7 @@ impl<const I: usize, const O: usize, A: Activation> QDense<I, O, A> {
             |o, i| dense.weight[i][o],
             |o, i, v| weights[o][i] = v,
         )?;
-        let mut bias = [0i32; O];
-        for (o, b) in bias.iter_mut().enumerate() {
-            *b = quantize_bias(kind, dense.bias.values().map_or(0.0, |b| b[o]), input.scale() * scales[o])?;
-        }
+        let bias = quantize_biases(kind, dense.bias.values(), input.scale(), &scales)?;
         self.load_tflite(weights.as_flattened(), &bias, &scales, input, output)
     }
 }

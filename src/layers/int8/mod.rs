@@ -12,6 +12,7 @@ use crate::layers::LayerInfo;
 use crate::quant::{channel_requant, Bytes, Le32, QParams, Requant};
 use crate::Tensor;
 
+mod add;
 mod conv;
 mod dense;
 mod depthwise;
@@ -19,9 +20,11 @@ mod pool;
 mod reshape;
 mod softmax;
 
+pub use add::QAdd;
 pub(crate) use conv::qconv_impl;
 pub use conv::QConv2d;
 pub use dense::QDense;
+pub(crate) use depthwise::qdepthwise_impl;
 pub use depthwise::QDepthwiseConv2d;
 pub use pool::QPool2d;
 pub use reshape::{QFlatten, QIdentity, QRelu, QUpsample, Unsupported};
@@ -251,11 +254,22 @@ pub(crate) fn quantize_symmetric<const G: usize>(
     Ok(scales)
 }
 
-/// A bias quantized at `scale`, as TFLite: rounded to nearest.
-pub(crate) fn quantize_bias(kind: &'static str, b: f32, scale: f32) -> Result<i32, QuantizeError> {
-    let q = libm::round(b as f64 / scale as f64);
-    if !q.is_finite() || q.abs() > i32::MAX as f64 {
-        return Err(QuantizeError::BiasOverflow { kind });
+/// Per output channel, the bias `bias[c]` (none: zero) quantized at
+/// `input_scale * weight_scales[c]`, as TFLite: rounded to nearest.
+pub(crate) fn quantize_biases<const N: usize>(
+    kind: &'static str,
+    bias: Option<&[f32; N]>,
+    input_scale: f32,
+    weight_scales: &[f32; N],
+) -> Result<[i32; N], QuantizeError> {
+    let mut out = [0i32; N];
+    for (c, q) in out.iter_mut().enumerate() {
+        let b = bias.map_or(0.0, |b| b[c]);
+        let v = libm::round(b as f64 / (input_scale * weight_scales[c]) as f64);
+        if !v.is_finite() || v.abs() > i32::MAX as f64 {
+            return Err(QuantizeError::BiasOverflow { kind });
+        }
+        *q = v as i32;
     }
-    Ok(q as i32)
+    Ok(out)
 }

@@ -4,7 +4,7 @@ use super::reshape::keeps_quantization;
 use super::{Int8Layer, QuantizeLayer};
 use crate::kernels::int8::rounded_average;
 use crate::layers::pool::PoolKind;
-use crate::layers::window::window_span;
+use crate::layers::window::{fits_padded, window_span};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::Bytes;
 use crate::Pool2d;
@@ -75,7 +75,7 @@ macro_rules! qpool_impl {
 qpool_impl! {{
     /// Fails the build when the geometry is wrong.
     pub(crate) const CHECK: () = assert!(
-        super::conv::fits_padded(H, KH, SH, PH, OH) && super::conv::fits_padded(W, KW, SW, PW, OW) && PH < KH && PW < KW,
+        fits_padded(H, KH, SH, PH, OH) && fits_padded(W, KW, SW, PW, OW) && PH < KH && PW < KW,
         "QPool2d: OH/OW do not match the input, window, stride and padding"
     );
 
