@@ -1,9 +1,10 @@
 //! Int8 fully connected layer (TFLite's FULLY_CONNECTED).
 
 use super::{
-    channels_valid, load_channels, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
-    QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, load_weighted, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite,
+    QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
+use crate::layers::tflite::{Fused, Op, OpNumbers, OpShape};
 use super::{QDenseSoftmax, QSoftmax};
 #[cfg(not(constnet_dsp))]
 use crate::kernels::int8::dot;
@@ -150,6 +151,15 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
 
     fn is_valid(&self) -> bool {
         channels_valid(self.input_zero_point, self.output, &self.requant)
+    }
+
+    const TFLITE: Option<&'static [OpShape]> = match Fused::of::<A>() {
+        Some(activation) => Some(&[OpShape { op: Op::FullyConnected { activation }, input: &[I], output: &[O] }]),
+        None => None,
+    };
+
+    fn load_ops(&mut self, ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+        load_weighted(self, ops)
     }
 }
 
