@@ -207,10 +207,11 @@ fn push_f32(graph: &Graph, node: &Node, layer: &'static str, has_bias: bool, par
     let t = weight(graph, node)?;
     expect_type(node, t, DType::F32, "FLOAT32 weights")?;
     let w = floats(node, t)?;
-    let (outer, inner) = match node.op {
-        Op::Conv2d { .. } | Op::FullyConnected { .. } => (t.shape[0], w.len() / t.shape[0].max(1)),
+    let outer = match node.op {
+        Op::Conv2d { .. } | Op::FullyConnected { .. } => t.shape.first().copied().unwrap_or(0).max(1),
         _ => return Err(unsupported(node, "f32 weights of this op (no f32 layout for it yet)")),
     };
+    let inner = w.len() / outer;
     // Transpose [outer][inner] to [inner][outer].
     params.extend((0..inner).flat_map(|i| (0..outer).map(move |o| (o, i))).map(|(o, i)| w[o * inner + i]));
     let bias = match node.input(2).map(|i| graph.tensor(i)) {
