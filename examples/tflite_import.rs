@@ -17,6 +17,9 @@ use constnet::zoo::{mlperf::AnomalyDetector, Lenet};
 use constnet::QuantizeModel;
 use std::process::ExitCode;
 
+/// Reads the blob of one declared model from a graph, int8 or f32.
+type ReadBlob = fn(&Graph, bool) -> Result<Vec<u8>, TfliteError>;
+
 /// The blob of `M` read from the file: int8 or f32 as the file is.
 fn blob<M: QuantizeModel>(graph: &Graph, int8: bool) -> Result<Vec<u8>, TfliteError> {
     Ok(if int8 {
@@ -48,7 +51,8 @@ fn main() -> ExitCode {
     };
     let int8 = graph.inputs.first().is_some_and(|&t| graph.tensor(t).dtype == DType::I8);
     let name = std::path::Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    let doc = format!("Imported from `{name}.tflite` ({} ops, {}).", graph.nodes.len(), if int8 { "int8" } else { "f32" });
+    let doc =
+        format!("Imported from `{name}.tflite` ({} ops, {}).", graph.nodes.len(), if int8 { "int8" } else { "f32" });
     match tflite::declaration(&graph, "Imported", &doc) {
         Ok(text) => print!("{text}"),
         Err(e) => {
@@ -57,10 +61,12 @@ fn main() -> ExitCode {
         }
     }
     // The zoo's declarations this file may be.
-    let known: [(&str, fn(&Graph, bool) -> Result<Vec<u8>, TfliteError>); 2] =
+    let known: [(&str, ReadBlob); 2] =
         [("zoo::Lenet", blob::<Lenet>), ("zoo::mlperf::AnomalyDetector", blob::<AnomalyDetector>)];
     let Some((model, blob)) = known.iter().find_map(|(model, read)| Some((model, read(&graph, int8).ok()?))) else {
-        eprintln!("no blob written: the file is none of the zoo's models; declare it and read it with constnet::tflite");
+        eprintln!(
+            "no blob written: the file is none of the zoo's models; declare it and read it with constnet::tflite"
+        );
         return ExitCode::SUCCESS;
     };
     let out = args.get(1).cloned().unwrap_or_else(|| format!("{name}.postcard"));

@@ -183,10 +183,7 @@ fn a_wrong_declaration_names_the_op_the_layer_and_both_sides() {
     );
 
     let err = failure(tflite::read_int8::<WrongActivation>(&lenet));
-    assert!(
-        matches!(err, TfliteError::Mismatch { index: 0, layer: "conv1", what: "options", .. }),
-        "{err}"
-    );
+    assert!(matches!(err, TfliteError::Mismatch { index: 0, layer: "conv1", what: "options", .. }), "{err}");
     assert!(err.to_string().contains("activation: Relu") && err.to_string().contains("activation: None"), "{err}");
 
     let err = failure(tflite::read_int8::<Short>(&lenet));
@@ -226,7 +223,9 @@ fn lenet_from_its_file_is_tflm_s() {
     let q: Box<Int8<Lenet>> = tflite::read_int8::<Lenet>(&file("tflm/lenet.tflite")).unwrap();
     let fx: serde_json::Value = serde_json::from_slice(&file("tflm/lenet.json")).unwrap();
     let mut ws = Box::new(Workspace::new());
-    let ints = |v: &serde_json::Value| -> Vec<i8> { v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap() as i8).collect() };
+    let ints = |v: &serde_json::Value| -> Vec<i8> {
+        v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap() as i8).collect()
+    };
     for case in fx["cases"].as_array().unwrap() {
         let x: [[[i8; 1]; 28]; 28] = *constnet::Tensor::from_flat(&ints(&case["input"])).unwrap();
         assert_eq!(&q.predict(&x, &mut ws)[..], &ints(&case["output"])[..]);
@@ -274,7 +273,9 @@ fn unsupported_ops_options_and_types_are_named() {
 
     // Dilation.
     let bytes = edited(|m| {
-        if let Some(fb::BuiltinOptions::Conv2DOptions(o)) = &mut subgraph(m).operators.as_mut().unwrap()[2].builtin_options {
+        if let Some(fb::BuiltinOptions::Conv2DOptions(o)) =
+            &mut subgraph(m).operators.as_mut().unwrap()[2].builtin_options
+        {
             o.dilation_h_factor = 2;
         }
     });

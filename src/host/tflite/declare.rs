@@ -59,13 +59,17 @@ pub fn declaration(graph: &Graph, name: &str, doc: &str) -> Result<String, Tflit
                 let filters = out.last().copied().unwrap_or(0);
                 format!("conv{}: Conv2d<{filters}, {}{opts}>{}", count(0), pair(kernel), activation(node, a)?)
             }
-            Op::MaxPool2d { window, stride, padding, activation: a } | Op::AveragePool2d { window, stride, padding, activation: a } => {
+            Op::MaxPool2d { window, stride, padding, activation: a }
+            | Op::AveragePool2d { window, stride, padding, activation: a } => {
                 let kind = if matches!(node.op, Op::MaxPool2d { .. }) { "MaxPool2d" } else { "AvgPool2d" };
                 if a != Fused::None {
                     return Err(unsupported(node, "a fused activation on pooling"));
                 }
                 // SAME that pads nothing (a window that tiles the input) is VALID.
-                let fits = |i: usize| ins.get(i).is_some_and(|&n| n >= window[i] && out.get(i) == Some(&((n - window[i]) / stride[i] + 1)));
+                let fits = |i: usize| {
+                    ins.get(i)
+                        .is_some_and(|&n| n >= window[i] && out.get(i) == Some(&((n - window[i]) / stride[i] + 1)))
+                };
                 if padding == Padding::Same && !(fits(0) && fits(1)) {
                     return Err(unsupported(node, "SAME padding on pooling (constnet's pooling has no padding)"));
                 }
@@ -82,9 +86,13 @@ pub fn declaration(graph: &Graph, name: &str, doc: &str) -> Result<String, Tflit
                 format!("fc{}: Dense<{o}>{act}", count(2))
             }
             Op::Reshape if ins.len() == 3 && out.len() == 1 => format!("flat{}: Flatten", count(3)),
-            Op::Reshape => return Err(unsupported(node, format!("RESHAPE from {ins:?} to {out:?} (constnet flattens an image)"))),
+            Op::Reshape => {
+                return Err(unsupported(node, format!("RESHAPE from {ins:?} to {out:?} (constnet flattens an image)")))
+            }
             Op::Softmax => "softmax: Softmax".into(),
-            Op::DepthwiseConv2d { .. } | Op::Add { .. } => return Err(unsupported(node, "sequential! has no layer for it yet")),
+            Op::DepthwiseConv2d { .. } | Op::Add { .. } => {
+                return Err(unsupported(node, "sequential! has no layer for it yet"))
+            }
         };
         layers.push(line);
     }

@@ -103,7 +103,9 @@ impl core::fmt::Display for TfliteError {
             Self::MissingOp { layer, declared } => {
                 write!(f, "layer `{layer}` stands for {declared}, but the file has no ops left")
             }
-            Self::ExtraOp { index, op } => write!(f, "op {index} {op} and after: the declaration has no layer left for them"),
+            Self::ExtraOp { index, op } => {
+                write!(f, "op {index} {op} and after: the declaration has no layer left for them")
+            }
             Self::NoTfliteForm { layer } => write!(f, "layer `{layer}` has no TFLite form"),
             Self::Numbers { index, layer, error } => write!(f, "op {index} (layer `{layer}`): {error}"),
         }

@@ -189,7 +189,11 @@ impl Graph {
             let name = t.name()?.unwrap_or("").to_string();
             let shape = t
                 .shape()?
-                .map(|s| s.iter().map(|d| usize::try_from(d).map_err(|_| malformed(format!("tensor `{name}`: dimension {d}")))).collect())
+                .map(|s| {
+                    s.iter()
+                        .map(|d| usize::try_from(d).map_err(|_| malformed(format!("tensor `{name}`: dimension {d}"))))
+                        .collect()
+                })
                 .transpose()?
                 .unwrap_or_default();
             let quantization = match t.quantization()? {
@@ -222,10 +226,13 @@ impl Graph {
         for (index, op) in sg.operators()?.ok_or_else(|| malformed("no operators"))?.iter().enumerate() {
             let op = op?;
             let code_index = op.opcode_index()? as usize;
-            let code = codes.get(code_index).ok_or_else(|| malformed(format!("op {index}: opcode {code_index} out of range")))??;
+            let code = codes
+                .get(code_index)
+                .ok_or_else(|| malformed(format!("op {index}: opcode {code_index} out of range")))??;
             // Files before schema 3a keep the code in the deprecated byte.
             let raw = i32::from(code.deprecated_builtin_code()?).max(code.builtin_code()? as i32);
-            let builtin = fb::BuiltinOperator::try_from(raw).map_err(|_| malformed(format!("op {index}: op code {raw}")))?;
+            let builtin =
+                fb::BuiltinOperator::try_from(raw).map_err(|_| malformed(format!("op {index}: op code {raw}")))?;
             let inputs = indices(op.inputs()?, n)?;
             let outputs: Vec<usize> = indices(op.outputs()?, n)?.into_iter().flatten().collect();
             let options = op.builtin_options()?;
@@ -237,7 +244,10 @@ impl Graph {
                     if o.dilation_h_factor()? != 1 || o.dilation_w_factor()? != 1 {
                         return Err(unsupported(index, name, "dilation"));
                     }
-                    let stride = [positive(index, name, "stride", o.stride_h()?)?, positive(index, name, "stride", o.stride_w()?)?];
+                    let stride = [
+                        positive(index, name, "stride", o.stride_h()?)?,
+                        positive(index, name, "stride", o.stride_w()?)?,
+                    ];
                     let op = Op::Conv2d {
                         kernel: [0, 0],
                         stride,
@@ -251,7 +261,10 @@ impl Graph {
                     if o.dilation_h_factor()? != 1 || o.dilation_w_factor()? != 1 {
                         return Err(unsupported(index, name, "dilation"));
                     }
-                    let stride = [positive(index, name, "stride", o.stride_h()?)?, positive(index, name, "stride", o.stride_w()?)?];
+                    let stride = [
+                        positive(index, name, "stride", o.stride_h()?)?,
+                        positive(index, name, "stride", o.stride_w()?)?,
+                    ];
                     let op = Op::DepthwiseConv2d {
                         kernel: [0, 0],
                         stride,
@@ -262,12 +275,16 @@ impl Graph {
                     (op, true)
                 }
                 (fb::BuiltinOperator::MaxPool2d | fb::BuiltinOperator::AveragePool2d, Some(O::Pool2DOptions(o))) => {
-                    let name = if builtin == fb::BuiltinOperator::MaxPool2d { "MAX_POOL_2D" } else { "AVERAGE_POOL_2D" };
+                    let name =
+                        if builtin == fb::BuiltinOperator::MaxPool2d { "MAX_POOL_2D" } else { "AVERAGE_POOL_2D" };
                     let window = [
                         positive(index, name, "filter height", o.filter_height()?)?,
                         positive(index, name, "filter width", o.filter_width()?)?,
                     ];
-                    let stride = [positive(index, name, "stride", o.stride_h()?)?, positive(index, name, "stride", o.stride_w()?)?];
+                    let stride = [
+                        positive(index, name, "stride", o.stride_h()?)?,
+                        positive(index, name, "stride", o.stride_w()?)?,
+                    ];
                     let (padding, activation) = (padding(o.padding()?), fused(o.fused_activation_function()?));
                     let op = if name == "MAX_POOL_2D" {
                         Op::MaxPool2d { window, stride, padding, activation }

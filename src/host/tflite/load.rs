@@ -113,10 +113,8 @@ impl LayerSource for Reader<'_> {
         let graph = self.graph;
         let start = self.next;
         for (k, want) in ops.iter().enumerate() {
-            let node = graph
-                .nodes
-                .get(start + k)
-                .ok_or(TfliteError::MissingOp { layer: name, declared: want.op.name() })?;
+            let node =
+                graph.nodes.get(start + k).ok_or(TfliteError::MissingOp { layer: name, declared: want.op.name() })?;
             self.check(node, want, name)?;
         }
         let nodes = &graph.nodes[start..start + ops.len()];
@@ -161,7 +159,10 @@ impl Numbers {
         if let Some(axis) = weight_axis(&node.op) {
             let t = weight(graph, node)?;
             expect_type(node, t, DType::I8, "INT8 weights")?;
-            let q = t.quantization.as_ref().ok_or_else(|| unsupported(node, format!("weights `{}` without quantization", t.name)))?;
+            let q = t
+                .quantization
+                .as_ref()
+                .ok_or_else(|| unsupported(node, format!("weights `{}` without quantization", t.name)))?;
             if q.zero_points.iter().any(|&z| z != 0) {
                 return Err(unsupported(node, format!("weights `{}` with a zero point other than 0", t.name)));
             }
@@ -197,7 +198,13 @@ impl Numbers {
 /// convolution's `[F][KH][KW][C]` as `[KH][KW][C][F]`, a dense layer's
 /// `[O][I]` as `[I][O]`; the bias only if the layer has one (a layer
 /// declared without one needs a zero bias in the file).
-fn push_f32(graph: &Graph, node: &Node, layer: &'static str, has_bias: bool, params: &mut Vec<f32>) -> Result<(), TfliteError> {
+fn push_f32(
+    graph: &Graph,
+    node: &Node,
+    layer: &'static str,
+    has_bias: bool,
+    params: &mut Vec<f32>,
+) -> Result<(), TfliteError> {
     for i in [node.input(0).unwrap_or_default(), node.outputs[0]] {
         expect_type(node, graph.tensor(i), DType::F32, "FLOAT32 activations")?;
     }
@@ -222,7 +229,9 @@ fn push_f32(graph: &Graph, node: &Node, layer: &'static str, has_bias: bool, par
         None => vec![0.0; outer],
     };
     if bias.len() != outer {
-        return Err(TfliteError::Malformed { what: format!("op {}: {} biases for {outer} outputs", node.index, bias.len()) });
+        return Err(TfliteError::Malformed {
+            what: format!("op {}: {} biases for {outer} outputs", node.index, bias.len()),
+        });
     }
     if has_bias {
         params.extend(bias);
@@ -263,7 +272,12 @@ fn expect_type(node: &Node, t: &TensorInfo, dtype: DType, expected: &'static str
     if t.dtype == dtype {
         return Ok(());
     }
-    Err(TfliteError::UnsupportedType { index: node.index, tensor: t.name.clone(), found: t.dtype.name().to_owned(), expected })
+    Err(TfliteError::UnsupportedType {
+        index: node.index,
+        tensor: t.name.clone(),
+        found: t.dtype.name().to_owned(),
+        expected,
+    })
 }
 
 /// A constant tensor's bytes: exactly as many as its shape and type give.
@@ -290,10 +304,15 @@ fn floats(node: &Node, t: &TensorInfo) -> Result<Vec<f32>, TfliteError> {
 fn per_tensor(t: &TensorInfo) -> Result<QParams, String> {
     match &t.quantization {
         Some(q) if q.scales.len() == 1 => {
-            let zp = i32::try_from(q.zero_points[0]).map_err(|_| format!("tensor `{}`: zero point {}", t.name, q.zero_points[0]))?;
+            let zp = i32::try_from(q.zero_points[0])
+                .map_err(|_| format!("tensor `{}`: zero point {}", t.name, q.zero_points[0]))?;
             Ok(QParams::new(q.scales[0], zp))
         }
-        Some(q) => Err(format!("tensor `{}` with {} scales (constnet quantizes activations per tensor)", t.name, q.scales.len())),
+        Some(q) => Err(format!(
+            "tensor `{}` with {} scales (constnet quantizes activations per tensor)",
+            t.name,
+            q.scales.len()
+        )),
         None => Err(format!("tensor `{}` without quantization", t.name)),
     }
 }

@@ -1,8 +1,8 @@
 //! Int8 two-dimensional convolution (TFLite's CONV_2D).
 
 use super::{
-    channels_valid, load_channels, load_weighted, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
-    QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, load_weighted, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite,
+    QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
 use crate::kernels::int8::{dot, requantize};
 use crate::layers::activation::{Activation, Int8Fused};

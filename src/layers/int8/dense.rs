@@ -4,13 +4,13 @@ use super::{
     channels_valid, load_channels, load_weighted, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite,
     QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
-use crate::layers::tflite::{Fused, Op, OpNumbers, OpShape};
 use super::{QDenseSoftmax, QSoftmax};
 #[cfg(not(constnet_dsp))]
 use crate::kernels::int8::dot;
 use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused, Softmax};
 use crate::layers::bias::BiasTerm;
+use crate::layers::tflite::{Fused, Op, OpNumbers, OpShape};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
 use crate::Dense;
