@@ -161,6 +161,24 @@ fn positive(index: usize, op: &'static str, what: &str, v: i32) -> Result<usize,
     usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| unsupported(index, op, format!("{what} {v}")))
 }
 
+/// `[h, w]` options that must be at least 1 (strides, windows).
+fn positive_pair(index: usize, op: &'static str, what: &str, [h, w]: [i32; 2]) -> Result<[usize; 2], TfliteError> {
+    Ok([positive(index, op, what, h)?, positive(index, op, what, w)?])
+}
+
+/// A convolution's strides; a dilation other than 1 is not supported.
+fn conv_strides(
+    index: usize,
+    op: &'static str,
+    dilation: [i32; 2],
+    stride: [i32; 2],
+) -> Result<[usize; 2], TfliteError> {
+    if dilation != [1, 1] {
+        return Err(unsupported(index, op, "dilation"));
+    }
+    positive_pair(index, op, "stride", stride)
+}
+
 impl Graph {
     /// Parses a `.tflite` file. Every offset and length is checked as it is
     /// read, so a truncated or corrupted file is an error, never a panic; so
@@ -240,14 +258,8 @@ impl Graph {
             use fb::BuiltinOptionsRef as O;
             let (op, filter_input) = match (builtin, options) {
                 (fb::BuiltinOperator::Conv2d, Some(O::Conv2DOptions(o))) => {
-                    let name = "CONV_2D";
-                    if o.dilation_h_factor()? != 1 || o.dilation_w_factor()? != 1 {
-                        return Err(unsupported(index, name, "dilation"));
-                    }
-                    let stride = [
-                        positive(index, name, "stride", o.stride_h()?)?,
-                        positive(index, name, "stride", o.stride_w()?)?,
-                    ];
+                    let dilation = [o.dilation_h_factor()?, o.dilation_w_factor()?];
+                    let stride = conv_strides(index, "CONV_2D", dilation, [o.stride_h()?, o.stride_w()?])?;
                     let op = Op::Conv2d {
                         kernel: [0, 0],
                         stride,
@@ -258,13 +270,8 @@ impl Graph {
                 }
                 (fb::BuiltinOperator::DepthwiseConv2d, Some(O::DepthwiseConv2DOptions(o))) => {
                     let name = "DEPTHWISE_CONV_2D";
-                    if o.dilation_h_factor()? != 1 || o.dilation_w_factor()? != 1 {
-                        return Err(unsupported(index, name, "dilation"));
-                    }
-                    let stride = [
-                        positive(index, name, "stride", o.stride_h()?)?,
-                        positive(index, name, "stride", o.stride_w()?)?,
-                    ];
+                    let dilation = [o.dilation_h_factor()?, o.dilation_w_factor()?];
+                    let stride = conv_strides(index, name, dilation, [o.stride_h()?, o.stride_w()?])?;
                     let op = Op::DepthwiseConv2d {
                         kernel: [0, 0],
                         stride,
@@ -277,14 +284,8 @@ impl Graph {
                 (fb::BuiltinOperator::MaxPool2d | fb::BuiltinOperator::AveragePool2d, Some(O::Pool2DOptions(o))) => {
                     let name =
                         if builtin == fb::BuiltinOperator::MaxPool2d { "MAX_POOL_2D" } else { "AVERAGE_POOL_2D" };
-                    let window = [
-                        positive(index, name, "filter height", o.filter_height()?)?,
-                        positive(index, name, "filter width", o.filter_width()?)?,
-                    ];
-                    let stride = [
-                        positive(index, name, "stride", o.stride_h()?)?,
-                        positive(index, name, "stride", o.stride_w()?)?,
-                    ];
+                    let window = positive_pair(index, name, "filter size", [o.filter_height()?, o.filter_width()?])?;
+                    let stride = positive_pair(index, name, "stride", [o.stride_h()?, o.stride_w()?])?;
                     let (padding, activation) = (padding(o.padding()?), fused(o.fused_activation_function()?));
                     let op = if name == "MAX_POOL_2D" {
                         Op::MaxPool2d { window, stride, padding, activation }
