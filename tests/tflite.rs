@@ -3,10 +3,10 @@
 //! naming the op index, the op, the layer and both shapes or options; the
 //! LeNet read from its file equals the one filled field by field.
 
+use constnet::tflite::schema as fb;
 use constnet::tflite::{self, Graph, TfliteError};
 use constnet::zoo::{mlperf::AnomalyDetector, Lenet};
 use constnet::{Int8, Int8Model, Rng, Workspace};
-use constnet_tflite_schema as fb;
 use fb::planus::ReadAsRoot;
 
 /// The error of a read that must fail.

@@ -57,7 +57,7 @@ impl Fused {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// CONV_2D (dilation 1).
-    Conv2d {
+    Conv2D {
         /// `[KH, KW]`.
         kernel: [usize; 2],
         /// `[SH, SW]`.
@@ -68,7 +68,7 @@ pub enum Op {
         activation: Fused,
     },
     /// DEPTHWISE_CONV_2D (dilation 1).
-    DepthwiseConv2d {
+    DepthwiseConv2D {
         /// `[KH, KW]`.
         kernel: [usize; 2],
         /// `[SH, SW]`.
@@ -81,7 +81,7 @@ pub enum Op {
         activation: Fused,
     },
     /// MAX_POOL_2D.
-    MaxPool2d {
+    MaxPool2D {
         /// `[KH, KW]`.
         window: [usize; 2],
         /// `[SH, SW]`.
@@ -92,7 +92,7 @@ pub enum Op {
         activation: Fused,
     },
     /// AVERAGE_POOL_2D.
-    AveragePool2d {
+    AveragePool2D {
         /// `[KH, KW]`.
         window: [usize; 2],
         /// `[SH, SW]`.
@@ -122,10 +122,10 @@ impl Op {
     /// TFLite's name of the op (`"CONV_2D"`).
     pub const fn name(&self) -> &'static str {
         match self {
-            Self::Conv2d { .. } => "CONV_2D",
-            Self::DepthwiseConv2d { .. } => "DEPTHWISE_CONV_2D",
-            Self::MaxPool2d { .. } => "MAX_POOL_2D",
-            Self::AveragePool2d { .. } => "AVERAGE_POOL_2D",
+            Self::Conv2D { .. } => "CONV_2D",
+            Self::DepthwiseConv2D { .. } => "DEPTHWISE_CONV_2D",
+            Self::MaxPool2D { .. } => "MAX_POOL_2D",
+            Self::AveragePool2D { .. } => "AVERAGE_POOL_2D",
             Self::FullyConnected { .. } => "FULLY_CONNECTED",
             Self::Reshape => "RESHAPE",
             Self::Softmax => "SOFTMAX",
@@ -141,9 +141,9 @@ impl Op {
     pub const fn pool(kind: &str, window: [usize; 2], stride: [usize; 2], padding: Padding) -> Option<Self> {
         let activation = Fused::None;
         if same_text(kind, "AvgPool2d") {
-            Some(Self::AveragePool2d { window, stride, padding, activation })
+            Some(Self::AveragePool2D { window, stride, padding, activation })
         } else if same_text(kind, "MaxPool2d") {
-            Some(Self::MaxPool2d { window, stride, padding, activation })
+            Some(Self::MaxPool2D { window, stride, padding, activation })
         } else {
             None
         }

@@ -48,7 +48,7 @@ pub fn declaration(graph: &Graph, name: &str, doc: &str) -> Result<String, Tflit
     while let Some(node) = nodes.next() {
         let (ins, out) = (shape(node.input(0).unwrap_or_default()), shape(node.outputs[0]));
         let line = match node.op {
-            Op::Conv2d { kernel, stride, padding, activation: a } => {
+            Op::Conv2D { kernel, stride, padding, activation: a } => {
                 let mut opts = String::new();
                 if stride != [1, 1] {
                     opts += &format!(", stride = {}", pair(stride));
@@ -59,9 +59,9 @@ pub fn declaration(graph: &Graph, name: &str, doc: &str) -> Result<String, Tflit
                 let filters = out.last().copied().unwrap_or(0);
                 format!("conv{}: Conv2d<{filters}, {}{opts}>{}", count(0), pair(kernel), activation(node, a)?)
             }
-            Op::MaxPool2d { window, stride, padding, activation: a }
-            | Op::AveragePool2d { window, stride, padding, activation: a } => {
-                let kind = if matches!(node.op, Op::MaxPool2d { .. }) { "MaxPool2d" } else { "AvgPool2d" };
+            Op::MaxPool2D { window, stride, padding, activation: a }
+            | Op::AveragePool2D { window, stride, padding, activation: a } => {
+                let kind = if matches!(node.op, Op::MaxPool2D { .. }) { "MaxPool2d" } else { "AvgPool2d" };
                 if a != Fused::None {
                     return Err(unsupported(node, "a fused activation on pooling"));
                 }
@@ -90,7 +90,7 @@ pub fn declaration(graph: &Graph, name: &str, doc: &str) -> Result<String, Tflit
                 return Err(unsupported(node, format!("RESHAPE from {ins:?} to {out:?} (constnet flattens an image)")))
             }
             Op::Softmax => "softmax: Softmax".into(),
-            Op::DepthwiseConv2d { .. } | Op::Add { .. } => {
+            Op::DepthwiseConv2D { .. } | Op::Add { .. } => {
                 return Err(unsupported(node, "sequential! has no layer for it yet"))
             }
         };

@@ -260,7 +260,7 @@ impl Graph {
                 (fb::BuiltinOperator::Conv2d, Some(O::Conv2DOptions(o))) => {
                     let dilation = [o.dilation_h_factor()?, o.dilation_w_factor()?];
                     let stride = conv_strides(index, "CONV_2D", dilation, [o.stride_h()?, o.stride_w()?])?;
-                    let op = Op::Conv2d {
+                    let op = Op::Conv2D {
                         kernel: [0, 0],
                         stride,
                         padding: padding(o.padding()?),
@@ -272,7 +272,7 @@ impl Graph {
                     let name = "DEPTHWISE_CONV_2D";
                     let dilation = [o.dilation_h_factor()?, o.dilation_w_factor()?];
                     let stride = conv_strides(index, name, dilation, [o.stride_h()?, o.stride_w()?])?;
-                    let op = Op::DepthwiseConv2d {
+                    let op = Op::DepthwiseConv2D {
                         kernel: [0, 0],
                         stride,
                         padding: padding(o.padding()?),
@@ -288,9 +288,9 @@ impl Graph {
                     let stride = positive_pair(index, name, "stride", [o.stride_h()?, o.stride_w()?])?;
                     let (padding, activation) = (padding(o.padding()?), fused(o.fused_activation_function()?));
                     let op = if name == "MAX_POOL_2D" {
-                        Op::MaxPool2d { window, stride, padding, activation }
+                        Op::MaxPool2D { window, stride, padding, activation }
                     } else {
-                        Op::AveragePool2d { window, stride, padding, activation }
+                        Op::AveragePool2D { window, stride, padding, activation }
                     };
                     (op, false)
                 }
@@ -364,9 +364,9 @@ fn with_kernel(node: &Node, tensors: &[TensorInfo]) -> Result<Op, TfliteError> {
         return Err(malformed(format!("op {} {}: no filter of rank 4", node.index, node.op.name())));
     };
     Ok(match node.op {
-        Op::Conv2d { stride, padding, activation, .. } => Op::Conv2d { kernel: [kh, kw], stride, padding, activation },
-        Op::DepthwiseConv2d { stride, padding, depth_multiplier, activation, .. } => {
-            Op::DepthwiseConv2d { kernel: [kh, kw], stride, padding, depth_multiplier, activation }
+        Op::Conv2D { stride, padding, activation, .. } => Op::Conv2D { kernel: [kh, kw], stride, padding, activation },
+        Op::DepthwiseConv2D { stride, padding, depth_multiplier, activation, .. } => {
+            Op::DepthwiseConv2D { kernel: [kh, kw], stride, padding, depth_multiplier, activation }
         }
         op => op,
     })

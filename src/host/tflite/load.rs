@@ -215,7 +215,7 @@ fn push_f32(
     expect_type(node, t, DType::F32, "FLOAT32 weights")?;
     let w = floats(node, t)?;
     let outer = match node.op {
-        Op::Conv2d { .. } | Op::FullyConnected { .. } => t.shape.first().copied().unwrap_or(0).max(1),
+        Op::Conv2D { .. } | Op::FullyConnected { .. } => t.shape.first().copied().unwrap_or(0).max(1),
         _ => return Err(unsupported(node, "f32 weights of this op (no f32 layout for it yet)")),
     };
     let inner = w.len() / outer;
@@ -252,8 +252,8 @@ fn push_f32(
 /// (where per-channel scales are), or `None` for ops without weights.
 fn weight_axis(op: &Op) -> Option<usize> {
     match op {
-        Op::Conv2d { .. } | Op::FullyConnected { .. } => Some(0),
-        Op::DepthwiseConv2d { .. } => Some(3),
+        Op::Conv2D { .. } | Op::FullyConnected { .. } => Some(0),
+        Op::DepthwiseConv2D { .. } => Some(3),
         _ => None,
     }
 }

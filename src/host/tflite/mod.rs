@@ -36,6 +36,9 @@ mod error;
 mod graph;
 mod load;
 
+/// The Rust types of TFLite's schema that the reader parses with (planus
+/// readers and, to write or edit a file, owned types and a builder).
+pub use constnet_tflite_schema as schema;
 pub use declare::declaration;
 pub use error::TfliteError;
 pub use graph::{DType, Graph, Node, Quantization, TensorInfo};

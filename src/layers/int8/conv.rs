@@ -308,7 +308,7 @@ qconv_impl! {<Int8Layer> {
 
     const TFLITE: Option<&'static [OpShape]> = match Fused::of::<A>() {
         Some(activation) => Some(&[OpShape {
-            op: Op::Conv2d {
+            op: Op::Conv2D {
                 kernel: [KH, KW],
                 stride: [SH, SW],
                 padding: padding_of([H, W], [KH, KW], [SH, SW], [PH, PW], [OH, OW]),
