@@ -30,7 +30,7 @@ pub mod host;
 
 // The paths of the flat layout, kept so user code goes on compiling.
 #[cfg(feature = "std")]
-pub use host::{data, inspect, picture, quantize};
+pub use host::{data, inspect, picture, quantize, tflite};
 pub use layers as layer;
 pub use layers::{activation, pool};
 pub use model::{fuse, shape, summary};

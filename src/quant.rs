@@ -94,6 +94,14 @@ pub const fn zeroed_bytes<B: Bytes>() -> B {
     unsafe { core::mem::zeroed() }
 }
 
+/// All-zero bytes on the heap: [`zeroed_bytes`] for a model too big for the
+/// stack (never built there).
+#[cfg(feature = "std")]
+pub fn zeroed_bytes_boxed<B: Bytes>() -> std::boxed::Box<B> {
+    // SAFETY: every byte pattern, zero included, is a valid `Bytes` value.
+    unsafe { std::boxed::Box::new_zeroed().assume_init() }
+}
+
 /// Quantization of one tensor: `real = scale * (q - zero_point)`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, PartialEq, Eq)]

@@ -1,6 +1,9 @@
 //! Reference networks: the two benchmark models of the project and MLPerf
 //! Tiny's keyword-spotting model, declared with
-//! [`sequential!`](crate::sequential), ready to train or embed.
+//! [`sequential!`](crate::sequential), ready to train or embed; in
+//! [`mlperf`], the MLPerf Tiny models imported from their `.tflite` files.
+
+pub mod mlperf;
 
 crate::sequential! {
     /// LeNet-style classifier for 28x28 grayscale images ("M2", 20,522

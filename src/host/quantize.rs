@@ -91,8 +91,7 @@ pub fn quantize<'a, M: QuantizeModel>(
     if seen == 0 {
         return Err(CalibrationError::NoImages);
     }
-    // SAFETY: an int8 model is `Bytes`: all-zero bytes are a valid value.
-    let mut q: Box<M::Int8> = unsafe { Box::new_zeroed().assume_init() };
+    let mut q: Box<M::Int8> = crate::quant::zeroed_bytes_boxed();
     model.quantize_layers(input.params(), &ranges, options, &mut q)?;
     Ok(q)
 }

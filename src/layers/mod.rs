@@ -15,6 +15,7 @@ pub(crate) mod depthwise;
 pub mod int8;
 pub mod pool;
 mod reshape;
+pub mod tflite;
 pub(crate) mod window;
 
 pub use activation::{Activate, Activation, Linear, Relu, Sigmoid, Softmax, Tanh};

@@ -9,6 +9,7 @@
 
 use super::{LayerSummary, Pass};
 use crate::layers::int8::{Int8Layer, QuantizeError, QuantizeOptions, Range};
+use crate::layers::tflite::LayerSource;
 use crate::quant::{Bytes, QParams};
 use crate::{Model, Tensor};
 
@@ -78,6 +79,12 @@ pub trait Int8Model: Bytes {
     fn set_params(&mut self, input: QParams, output: QParams);
     /// Whether every stored parameter is usable (checked on load).
     fn is_valid(&self) -> bool;
+
+    /// Sets the input's and output's quantization from `source`, then visits
+    /// every layer in order with it: `source` checks the layer's
+    /// [`TFLITE`](Int8Layer::TFLITE) ops against what it reads and may fill
+    /// the layer ([`Int8Layer::load_ops`]). The TFLite reader is such a source.
+    fn load_layers<S: LayerSource>(&mut self, source: &mut S) -> Result<(), S::Error>;
 
     /// Runs the network on `x` using only `workspace`; the output lives in
     /// the workspace. Allocates nothing and cannot fail.
@@ -247,6 +254,18 @@ macro_rules! __int8_model {
                     self.input.is_valid()
                         && self.output.is_valid()
                         $(&& $crate::layers::int8::Int8Layer::is_valid(&self.$field))*
+                }
+
+                fn load_layers<S: $crate::layers::tflite::LayerSource>(&mut self, source: &mut S) -> Result<(), S::Error> {
+                    (self.input, self.output) = source.quantization();
+                    $(
+                        source.layer(
+                            stringify!($field),
+                            <$crate::__int8_at!($name, $i, $kind) as $crate::layers::int8::Int8Layer>::TFLITE,
+                            &mut |ops| $crate::layers::int8::Int8Layer::load_ops(&mut self.$field, ops),
+                        )?;
+                    )*
+                    Ok(())
                 }
 
                 #[inline(always)]

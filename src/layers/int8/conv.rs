@@ -1,12 +1,13 @@
 //! Int8 two-dimensional convolution (TFLite's CONV_2D).
 
 use super::{
-    channels_valid, load_channels, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
-    QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, load_weighted, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite,
+    QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
 use crate::kernels::int8::{dot, ChannelRequant};
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
+use crate::layers::tflite::{padding_of, Fused, Op, OpNumbers, OpShape};
 use crate::layers::window::{fits_padded, Padding};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
@@ -403,6 +404,24 @@ qconv_impl! {<Int8Layer> {
 
     fn is_valid(&self) -> bool {
         channels_valid(self.input_zero_point, self.output, &self.requant)
+    }
+
+    const TFLITE: Option<&'static [OpShape]> = match Fused::of::<A>() {
+        Some(activation) => Some(&[OpShape {
+            op: Op::Conv2D {
+                kernel: [KH, KW],
+                stride: [SH, SW],
+                padding: padding_of([H, W], [KH, KW], [SH, SW], [PH, PW], [OH, OW]),
+                activation,
+            },
+            input: &[H, W, C],
+            output: &[OH, OW, F],
+        }]),
+        None => None,
+    };
+
+    fn load_ops(&mut self, ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+        load_weighted(self, ops)
     }
 }}
 

@@ -1,8 +1,8 @@
 //! Int8 fully connected layer (TFLite's FULLY_CONNECTED).
 
 use super::{
-    channels_valid, load_channels, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
-    QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, load_weighted, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite,
+    QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
 use super::{QDenseSoftmax, QSoftmax};
 #[cfg(not(constnet_dsp))]
@@ -10,6 +10,7 @@ use crate::kernels::int8::dot;
 use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused, Softmax};
 use crate::layers::bias::BiasTerm;
+use crate::layers::tflite::{Fused, Op, OpNumbers, OpShape};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
 use crate::Dense;
@@ -164,6 +165,15 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
 
     fn is_valid(&self) -> bool {
         channels_valid(self.input_zero_point, self.output, &self.requant)
+    }
+
+    const TFLITE: Option<&'static [OpShape]> = match Fused::of::<A>() {
+        Some(activation) => Some(&[OpShape { op: Op::FullyConnected { activation }, input: &[I], output: &[O] }]),
+        None => None,
+    };
+
+    fn load_ops(&mut self, ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+        load_weighted(self, ops)
     }
 }
 

@@ -8,6 +8,7 @@
 //! Like the float layers, these use the kernels and never the model
 //! machinery.
 
+use crate::layers::tflite::{OpNumbers, OpShape};
 use crate::layers::LayerInfo;
 use crate::quant::{channel_requant, Bytes, Le32, QParams, Requant};
 use crate::Tensor;
@@ -57,6 +58,18 @@ pub trait Int8Layer: Bytes {
     fn is_valid(&self) -> bool {
         true
     }
+
+    /// The TensorFlow Lite ops this layer stands for, in order, with their
+    /// options and shapes (`None`: it has none). The TFLite reader checks a
+    /// file's graph against them.
+    const TFLITE: Option<&'static [OpShape]> = None;
+
+    /// Fills the layer from the numbers a file holds for its ops, one
+    /// [`OpNumbers`] per op of [`Int8Layer::TFLITE`], already checked against
+    /// it; the default (layers without numbers) does nothing.
+    fn load_ops(&mut self, _ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+        Ok(())
+    }
 }
 
 /// A layer filled from the numbers a `.tflite` file stores for it.
@@ -72,6 +85,15 @@ pub trait LoadTflite {
         input: QParams,
         output: QParams,
     ) -> Result<(), QuantizeError>;
+}
+
+/// [`Int8Layer::load_ops`] of a layer with weights and one op: its numbers
+/// through [`LoadTflite`].
+pub(crate) fn load_weighted<L: LoadTflite>(layer: &mut L, ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+    match ops {
+        [op] => layer.load_tflite(op.weights, op.bias, op.weight_scales, op.input, op.output),
+        _ => Err(QuantizeError::Unsupported { kind: "a layer of one op" }),
+    }
 }
 
 /// Fills the per-channel numbers every weighted int8 layer stores, from
