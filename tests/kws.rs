@@ -1,11 +1,11 @@
-//! MLPerf Tiny's keyword-spotting model (`zoo::DsCnn`) on the host: the f32
+//! MLPerf Tiny's keyword-spotting model (`zoo::mlperf::KeywordSpotter`) on the host: the f32
 //! model trains with the trainer (a smoke test on made-up data: the loss
 //! falls), and post-training quantization gives its int8 model.
 #![cfg(feature = "std")]
 
 use constnet::data::Dataset;
 use constnet::train::{evaluate, Trainer};
-use constnet::zoo::DsCnn;
+use constnet::zoo::mlperf::KeywordSpotter;
 use constnet::{quantize, Adam, Int8Model, Loss, Model, Rng, Workspace};
 
 /// 12 classes of made-up 49x10 "MFCC" maps: each class a fixed random
@@ -26,7 +26,7 @@ fn made_up(n: usize, seed: u64) -> Dataset<f32> {
 #[test]
 fn keyword_spotting_trains_and_quantizes() {
     let data = made_up(192, 7);
-    let mut model = DsCnn::<f32>::new_boxed(1);
+    let mut model = KeywordSpotter::<f32>::new_boxed(1);
     let (before, _) = evaluate(&*model, &data, Loss::CrossEntropy).unwrap();
     let history = Trainer::new(Adam::new(3e-3), Loss::CrossEntropy)
         .epochs(5)

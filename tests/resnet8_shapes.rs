@@ -1,67 +1,12 @@
-//! MLPerf Tiny's image classification model (ResNet-8, CIFAR-10 32x32x3)
-//! declared with residual blocks: its shapes and parameter count as the
-//! published graph (`../shared/mlperf-tiny/README.md`), its workspace
-//! against TFLM's arena, and its f32 form training on made-up data.
-//!
-//! Not yet the model of the `.tflite` file: its stride-2 3x3 convolutions
-//! pad as TensorFlow's "same" does on an even input (nothing before, one
-//! after), which `sequential!` gains with per-side padding; here they pad
-//! one on each side (`pad = 1`), which gives the same shapes, so every
-//! size below is ResNet-8's. `cargo test --features std --test
-//! resnet8_shapes -- --nocapture` prints the figures.
+//! MLPerf Tiny's image classification model (ResNet-8, CIFAR-10 32x32x3,
+//! `zoo::mlperf::ImageClassifier`, declared with residual blocks): its
+//! shapes and parameter count as the published graph
+//! (`../shared/mlperf-tiny/README.md`), its workspace against TFLM's arena,
+//! and its f32 form training on made-up data. `cargo test --features std
+//! --test resnet8_shapes -- --nocapture` prints the figures.
 
+use constnet::zoo::mlperf::ImageClassifier as Resnet8;
 use constnet::{Int8, Int8Model, Model};
-
-constnet::sequential! {
-    /// Stack 1: two 3x3 convolutions of 16 filters; the block adds its input.
-    pub struct Stack1: [32, 32, 16] {
-        conv1: Conv2d<16, 3, pad = same> => Relu,
-        conv2: Conv2d<16, 3, pad = same>,
-    }
-}
-
-constnet::sequential! {
-    /// Stack 2: 3x3/2 to 32 filters, then 3x3.
-    pub struct Stack2: [32, 32, 16] {
-        conv1: Conv2d<32, 3, stride = 2, pad = same> => Relu,
-        conv2: Conv2d<32, 3, pad = same>,
-    }
-}
-
-constnet::sequential! {
-    /// Stack 2's shortcut: 1x1/2 to 32 filters.
-    pub struct Shortcut2: [32, 32, 16] {
-        conv: Conv2d<32, 1, stride = 2>,
-    }
-}
-
-constnet::sequential! {
-    /// Stack 3: 3x3/2 to 64 filters, then 3x3.
-    pub struct Stack3: [16, 16, 32] {
-        conv1: Conv2d<64, 3, stride = 2, pad = same> => Relu,
-        conv2: Conv2d<64, 3, pad = same>,
-    }
-}
-
-constnet::sequential! {
-    /// Stack 3's shortcut: 1x1/2 to 64 filters.
-    pub struct Shortcut3: [16, 16, 32] {
-        conv: Conv2d<64, 1, stride = 2>,
-    }
-}
-
-constnet::sequential! {
-    /// ResNet-8 for 32x32 RGB images, 10 classes.
-    pub struct Resnet8: [32, 32, 3] {
-        conv: Conv2d<16, 3, pad = same> => Relu,
-        stack1: Residual<Stack1> => Relu,
-        stack2: Residual<Stack2, Shortcut2> => Relu,
-        stack3: Residual<Stack3, Shortcut3> => Relu,
-        pool: AvgPool2d<8>,
-        flat: Flatten,
-        out: Dense<10> => Softmax,
-    }
-}
 
 #[test]
 fn sizes_are_resnet8s() {
@@ -144,5 +89,5 @@ fn trains_on_made_up_data() {
 fn summary_shows_the_blocks() {
     let text = constnet::summary::Summary::<f32, Resnet8>::new().to_string();
     println!("{text}");
-    assert!(text.contains("stack2") && text.contains("Residual+shortcut"), "{text}");
+    assert!(text.contains("block2") && text.contains("Residual+shortcut"), "{text}");
 }

@@ -198,6 +198,58 @@ fn a_wrong_declaration_names_the_op_the_layer_and_both_sides() {
     assert!(matches!(err, TfliteError::UnsupportedType { index: 0, expected: "FLOAT32 activations", .. }), "{err}");
 }
 
+use constnet::zoo::mlperf::{ImageClassifierBlock1, ImageClassifierShortcut2};
+
+constnet::sequential! {
+    /// ResNet-8's second stack as one 3x3 convolution (the file has two).
+    pub struct OneConv: [32, 32, 16] {
+        conv1: Conv2d<32, 3, stride = 2, pad = same> => Relu,
+    }
+}
+
+constnet::sequential! {
+    /// A 1x1 shortcut for ResNet-8's first block (the file's has none).
+    pub struct Shortcut1: [32, 32, 16] {
+        conv1: Conv2d<16, 1>,
+    }
+}
+
+constnet::sequential! {
+    /// ResNet-8's first block with a shortcut convolution.
+    pub struct ExtraShortcut: [32, 32, 3] {
+        conv1: Conv2d<16, 3, pad = same> => Relu,
+        block1: Residual<ImageClassifierBlock1, Shortcut1> => Relu,
+    }
+}
+
+/// Residual blocks are checked branch by branch: the op where a branch
+/// differs is named with its layer, and an ADD that joins other tensors
+/// than the declared branches is an error.
+#[test]
+fn a_wrong_residual_block_names_the_op() {
+    constnet::sequential! {
+        /// Block 2's main branch cut short.
+        pub struct Short2: [32, 32, 3] {
+            conv1: Conv2d<16, 3, pad = same> => Relu,
+            block1: Residual<ImageClassifierBlock1> => Relu,
+            block2: Residual<OneConv, ImageClassifierShortcut2> => Relu,
+        }
+    }
+    let ic = file("mlperf-tiny/pretrainedResnet_quant.tflite");
+    // Op 5 (block 2's second 3x3 convolution) is where the declaration
+    // expects the shortcut: it reads block 2's first convolution, not the block's input.
+    let err = failure(tflite::read_int8::<Short2>(&ic));
+    assert!(matches!(err, TfliteError::Unsupported { index: Some(5), op: "CONV_2D", .. }), "{err}");
+    assert!(err.to_string().contains("layer `conv1` reads"), "{err}");
+    // Block 1 declared with a shortcut convolution: the file's op 3 is its ADD.
+    let err = failure(tflite::read_int8::<ExtraShortcut>(&ic));
+    assert!(matches!(err, TfliteError::Mismatch { index: 3, op: "ADD", layer: "conv1", what: "op", .. }), "{err}");
+    // The keyword spotter is no image classifier.
+    let err =
+        failure(tflite::read_int8::<constnet::zoo::mlperf::ImageClassifier>(&file("mlperf-tiny/kws_ref_model.tflite")));
+    assert!(matches!(err, TfliteError::Mismatch { index: 0, layer: "conv1", what: "options", .. }), "{err}");
+}
+
 #[test]
 fn a_layer_without_a_tflite_form_is_named() {
     constnet::sequential! {

@@ -15,7 +15,7 @@
 //! - RAM: the workspace holds a block's input and output overlapped but
 //!   for a gap of about one row ([`separable_peak`](crate::model::shape::separable_peak)),
 //!   not the input and the depthwise output side by side: in MLPerf Tiny's
-//!   keyword-spotting model (`zoo::DsCnn`, blocks of 25x5x64) the peak falls
+//!   keyword-spotting model (`zoo::mlperf::KeywordSpotter`, blocks of 25x5x64) the peak falls
 //!   from 16,000 to 8,490 values (the input with the first convolution's
 //!   output; a block needs 8,320), 8,490 bytes in int8, for 320 bytes of
 //!   row buffer on the stack;

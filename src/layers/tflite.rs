@@ -192,6 +192,8 @@ pub struct OpNumbers<'a> {
     pub weight_scales: &'a [f32],
     /// The input's quantization.
     pub input: QParams,
+    /// ADD's second input's quantization (the input's for other ops).
+    pub input2: QParams,
     /// The output's quantization.
     pub output: QParams,
     /// SOFTMAX's beta (1 for other ops).
@@ -232,18 +234,38 @@ pub const fn padding_of(
 /// A source of TFLite ops for a model's layers, visited in order by
 /// [`Int8Model::load_layers`](crate::Int8Model::load_layers): the reader checks
 /// each layer's ops against the file and, to fill an int8 model, calls `load`
-/// with their numbers.
+/// with their numbers. A residual block is visited as
+/// [`begin_block`](Self::begin_block), its main branch's layers,
+/// [`begin_shortcut`](Self::begin_shortcut), its shortcut's layers (none for
+/// the identity), then [`end_block`](Self::end_block) with its ADD.
 pub trait LayerSource {
     /// Why a layer does not match.
     type Error;
-    /// The quantization of the model's input and output.
-    fn quantization(&self) -> (QParams, QParams);
+    /// The quantization of the tensor the next layer reads (after the last
+    /// layer: the output's).
+    fn current(&self) -> QParams;
     /// The layer named `name` stands for `ops` (`None`: it has no TFLite
-    /// form); `load` fills it from the numbers of those ops.
+    /// form); `load` fills it from the numbers of those ops. `bias` says
+    /// whether the float layer has a bias (where an f32 file's bias goes).
     fn layer(
         &mut self,
         name: &'static str,
         ops: Option<&'static [OpShape]>,
+        bias: bool,
+        load: &mut dyn FnMut(&[OpNumbers<'_>]) -> Result<(), QuantizeError>,
+    ) -> Result<(), Self::Error>;
+    /// Block `name` begins: its main branch reads the current tensor.
+    fn begin_block(&mut self, name: &'static str) -> Result<(), Self::Error>;
+    /// Block `name`'s main branch ended: its shortcut reads the block's input.
+    fn begin_shortcut(&mut self, name: &'static str) -> Result<(), Self::Error>;
+    /// Block `name` ends with `add` (an [`Op::Add`]) of its main branch's
+    /// output and its shortcut's (the block input for the identity); `load`
+    /// takes its numbers, [`OpNumbers::input`] being the main branch's
+    /// output and [`OpNumbers::input2`] the shortcut's.
+    fn end_block(
+        &mut self,
+        name: &'static str,
+        add: &'static OpShape,
         load: &mut dyn FnMut(&[OpNumbers<'_>]) -> Result<(), QuantizeError>,
     ) -> Result<(), Self::Error>;
 }

@@ -80,10 +80,11 @@ pub trait Int8Model: Bytes {
     /// Whether every stored parameter is usable (checked on load).
     fn is_valid(&self) -> bool;
 
-    /// Sets the input's and output's quantization from `source`, then visits
-    /// every layer in order with it: `source` checks the layer's
-    /// [`TFLITE`](Int8Layer::TFLITE) ops against what it reads and may fill
-    /// the layer ([`Int8Layer::load_ops`]). The TFLite reader is such a source.
+    /// Visits every layer in order with `source` ([`Int8Layer::load_from`]):
+    /// `source` checks the layer's [`TFLITE`](Int8Layer::TFLITE) ops against
+    /// what it reads and may fill the layer ([`Int8Layer::load_ops`]); the
+    /// input's and output's quantization are those of the tensors the first
+    /// layer reads and the last writes. The TFLite reader is such a source.
     fn load_layers<S: LayerSource>(&mut self, source: &mut S) -> Result<(), S::Error>;
 
     /// Runs the network on `x` using only `workspace`; the output lives in
@@ -257,14 +258,16 @@ macro_rules! __int8_model {
                 }
 
                 fn load_layers<S: $crate::layers::tflite::LayerSource>(&mut self, source: &mut S) -> Result<(), S::Error> {
-                    (self.input, self.output) = source.quantization();
+                    self.input = source.current();
                     $(
-                        source.layer(
+                        $crate::layers::int8::Int8Layer::load_from(
+                            &mut self.$field,
                             stringify!($field),
-                            <$crate::__int8_at!($name, $i, $kind) as $crate::layers::int8::Int8Layer>::TFLITE,
-                            &mut |ops| $crate::layers::int8::Int8Layer::load_ops(&mut self.$field, ops),
+                            <$name<f32> as $crate::Model<f32>>::LAYERS[$i].info.bias,
+                            source,
                         )?;
                     )*
+                    self.output = source.current();
                     Ok(())
                 }
 

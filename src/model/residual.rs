@@ -63,6 +63,7 @@
 use super::{Model, Pass, QuantizeModel, Slot, Zeroable};
 use crate::kernels::dispatch3;
 use crate::layers::int8::{QAdd, QConv2d, QuantizeError, QuantizeOptions, Range, Retype};
+use crate::layers::tflite::{Fused, LayerSource, Op, OpShape};
 use crate::layers::{fingerprint, str_hash, Activation, BiasTerm, Padding};
 use crate::model::Int8Model;
 use crate::quant::{Bytes, QParams};
@@ -515,6 +516,8 @@ pub trait QShortcut<X: Tensor<i8>>: Bytes {
     fn join_into(&self, x: &X, y: &mut [i8], join: impl FnMut(i8, i8) -> i8);
     /// The branch's inference steps.
     fn run<'w>(&self, pass: Pass<'w, i8>) -> Pass<'w, i8>;
+    /// Visits `source` with the branch's layers ([`Int8Model::load_layers`]).
+    fn load_layers<L: LayerSource>(&mut self, source: &mut L) -> Result<(), L::Error>;
 }
 
 impl<X: Tensor<i8>> QShortcut<X> for Identity {
@@ -531,6 +534,9 @@ impl<X: Tensor<i8>> QShortcut<X> for Identity {
     }
     fn run<'w>(&self, pass: Pass<'w, i8>) -> Pass<'w, i8> {
         pass
+    }
+    fn load_layers<L: LayerSource>(&mut self, _: &mut L) -> Result<(), L::Error> {
+        Ok(())
     }
 }
 
@@ -551,6 +557,9 @@ impl<S: Int8Model> QShortcut<S::Input> for S {
     }
     fn run<'w>(&self, pass: Pass<'w, i8>) -> Pass<'w, i8> {
         Int8Model::run(self, pass)
+    }
+    fn load_layers<L: LayerSource>(&mut self, source: &mut L) -> Result<(), L::Error> {
+        Int8Model::load_layers(self, source)
     }
 }
 
@@ -573,6 +582,19 @@ impl<M: Int8Model, S: QShortcut<M::Input>, A: Activation> QResidual<M, S, A> {
         self.add = QAdd::new(main, shortcut, output)?;
         Ok(())
     }
+
+    /// The block's ADD as a `.tflite` file has it (a block whose activation
+    /// TFLite cannot fuse has none: the reader then reports a mismatch).
+    const ADD: OpShape = OpShape {
+        op: Op::Add {
+            activation: match Fused::of::<A>() {
+                Some(a) => a,
+                None => Fused::Other,
+            },
+        },
+        input: <M::Output as Tensor<i8>>::SHAPE,
+        output: <M::Output as Tensor<i8>>::SHAPE,
+    };
 
     /// The block's inference steps on the pass's current activation.
     #[inline(always)]
@@ -612,6 +634,22 @@ impl<M: Int8Model, S: QShortcut<M::Input>, A: Activation> crate::layers::int8::I
 
     fn is_valid(&self) -> bool {
         self.main.is_valid() && self.shortcut.is_valid() && self.add.is_valid()
+    }
+
+    /// The main branch's layers, the shortcut's, then the ADD.
+    fn load_from<L: LayerSource>(&mut self, name: &'static str, _: bool, source: &mut L) -> Result<(), L::Error> {
+        source.begin_block(name)?;
+        self.main.load_layers(source)?;
+        source.begin_shortcut(name)?;
+        self.shortcut.load_layers(source)?;
+        let add = &mut self.add;
+        source.end_block(name, &Self::ADD, &mut |ops| match ops {
+            [op] => {
+                *add = QAdd::new(op.input, op.input2, op.output)?;
+                Ok(())
+            }
+            _ => Err(QuantizeError::Unsupported { kind: "QResidual" }),
+        })
     }
 }
 

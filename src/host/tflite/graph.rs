@@ -343,6 +343,7 @@ impl Graph {
             if filter_input {
                 node.op = with_kernel(&node, &tensors)?;
             }
+            node.op = canonical(node.op, tensors[node.input(0).unwrap_or_default()].activation_shape());
             nodes.push(node);
         }
         let inputs = indices(sg.inputs()?, n)?.into_iter().flatten().collect();
@@ -354,6 +355,59 @@ impl Graph {
     pub fn tensor(&self, i: usize) -> &TensorInfo {
         &self.tensors[i]
     }
+}
+
+/// `op` as constnet's layers state it: SAME padding that pads nothing (a 1x1
+/// convolution, a window that tiles its input) as VALID, since the two
+/// compute the same and TFLite writes either; a pooling window's stride as
+/// [`pool_canonical`] says.
+fn canonical(op: Op, input: &[usize]) -> Op {
+    let pads_nothing = |window, stride| pads_nothing(window, stride, input);
+    match op {
+        Op::Conv2D { kernel, stride, padding: Padding::Same, activation } if pads_nothing(kernel, stride) => {
+            Op::Conv2D { kernel, stride, padding: Padding::Valid, activation }
+        }
+        Op::DepthwiseConv2D { kernel, stride, padding: Padding::Same, depth_multiplier, activation }
+            if pads_nothing(kernel, stride) =>
+        {
+            Op::DepthwiseConv2D { kernel, stride, padding: Padding::Valid, depth_multiplier, activation }
+        }
+        Op::MaxPool2D { window, stride, padding, activation } => {
+            let (stride, padding) = pool_canonical(window, stride, padding, input);
+            Op::MaxPool2D { window, stride, padding, activation }
+        }
+        Op::AveragePool2D { window, stride, padding, activation } => {
+            let (stride, padding) = pool_canonical(window, stride, padding, input);
+            Op::AveragePool2D { window, stride, padding, activation }
+        }
+        op => op,
+    }
+}
+
+/// A pooling window's stride and padding as constnet states them: on an axis
+/// the window spans whole, the stride is the window (one output, whatever
+/// TFLite's stride says); SAME that pads nothing is VALID.
+fn pool_canonical(
+    window: [usize; 2],
+    mut stride: [usize; 2],
+    padding: Padding,
+    input: &[usize],
+) -> ([usize; 2], Padding) {
+    for i in 0..2 {
+        if input.get(i) == Some(&window[i]) {
+            stride[i] = window[i];
+        }
+    }
+    let valid = padding == Padding::Same && pads_nothing(window, stride, input);
+    (stride, if valid { Padding::Valid } else { padding })
+}
+
+/// Whether SAME padding of `window` at `stride` over `input` pads nothing.
+fn pads_nothing(window: [usize; 2], stride: [usize; 2], input: &[usize]) -> bool {
+    (0..2).all(|i| {
+        let (n, s) = (input.get(i).copied().unwrap_or(0), stride[i].max(1));
+        n >= window[i] && (n.div_ceil(s) - 1) * s + window[i] <= n
+    })
 }
 
 /// A convolution's op with the kernel size its filter tensor gives

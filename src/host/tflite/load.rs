@@ -7,7 +7,6 @@ use super::graph::{DType, Graph, Node, TensorInfo};
 use super::TfliteError;
 use crate::layers::int8::QuantizeError;
 use crate::layers::tflite::{LayerSource, Op, OpNumbers, OpShape};
-use crate::model::LayerSummary;
 use crate::quant::QParams;
 use std::borrow::ToOwned;
 use std::string::String;
@@ -18,9 +17,16 @@ use std::{format, vec};
 pub(super) enum Target<'a> {
     /// The int8 model's layers, through their `load_ops`.
     Int8,
-    /// The f32 parameters, in constnet's layout, of the model whose layers
-    /// are these rows (for their bias flags).
-    F32 { params: &'a mut Vec<f32>, layers: &'static [LayerSummary] },
+    /// The f32 parameters, in constnet's layout.
+    F32 { params: &'a mut Vec<f32> },
+}
+
+/// A residual block being read.
+struct Block {
+    /// The tensor its branches read.
+    input: Option<usize>,
+    /// Its main branch's output, once the shortcut began.
+    main: Option<usize>,
 }
 
 /// Walks the graph's ops as the declared layers ask for them.
@@ -28,14 +34,17 @@ pub(super) struct Reader<'g> {
     graph: &'g Graph,
     /// The next op to take.
     next: usize,
-    /// How many layers were visited.
-    layer: usize,
+    /// The tensor the next op must read: the graph's input, then the
+    /// output of the op before, or a block's input for its shortcut.
+    current: Option<usize>,
+    /// The blocks begun and not ended, innermost last.
+    blocks: Vec<Block>,
     target: Target<'g>,
 }
 
 impl<'g> Reader<'g> {
     pub(super) fn new(graph: &'g Graph, target: Target<'g>) -> Self {
-        Self { graph, next: 0, layer: 0, target }
+        Self { graph, next: 0, current: graph.inputs.first().copied(), blocks: Vec::new(), target }
     }
 
     /// After the last layer: every op must have been taken.
@@ -46,26 +55,39 @@ impl<'g> Reader<'g> {
         }
     }
 
-    /// The tensor an op of a sequential graph must read: the graph's input
-    /// first, then the output of the op before.
-    fn expected_input(&self, node: &Node) -> Option<usize> {
-        match node.index {
-            0 => self.graph.inputs.first().copied(),
-            i => self.graph.nodes[i - 1].outputs.first().copied(),
-        }
-    }
-
-    /// Checks `node` against the declared `want` of layer `layer`.
-    fn check(&self, node: &Node, want: &OpShape, layer: &'static str) -> Result<(), TfliteError> {
-        let input = node.input(0).map(|i| self.graph.tensor(i));
-        if node.input(0) != self.expected_input(node) {
-            let name = input.map_or("?", |t| t.name.as_str());
+    /// The next op, declared as `want` for layer `layer`: checked to read
+    /// `reads` (in either order) and to match `want`, then taken.
+    fn take(&mut self, want: &OpShape, layer: &'static str, reads: &[Option<usize>]) -> Result<&'g Node, TfliteError> {
+        let graph = self.graph;
+        let node = graph.nodes.get(self.next).ok_or(TfliteError::MissingOp { layer, declared: want.op.name() })?;
+        let name = |t: Option<usize>| t.map_or("?", |t| graph.tensor(t).name.as_str());
+        let inputs: Vec<Option<usize>> = (0..reads.len()).map(|k| node.input(k)).collect();
+        let same = match (reads, inputs.as_slice()) {
+            ([a, b], [x, y]) => (a, b) == (x, y) || (a, b) == (y, x),
+            _ => reads == inputs.as_slice(),
+        };
+        if !same {
+            let file: Vec<&str> = inputs.iter().map(|&t| name(t)).collect();
+            let declared: Vec<&str> = reads.iter().map(|&t| name(t)).collect();
             return Err(TfliteError::Unsupported {
                 index: Some(node.index),
                 op: node.op.name(),
-                what: format!("it reads tensor `{name}`, not the output of the op before: not a sequential graph"),
+                what: format!(
+                    "it reads {file:?} where layer `{layer}` reads {declared:?} (the output of the layer \
+                     before, or a residual block's input): the graph is not the declaration's"
+                ),
             });
         }
+        self.check(node, want, layer)?;
+        self.next += 1;
+        self.current = node.outputs.first().copied();
+        Ok(node)
+    }
+
+    /// Checks `node`'s op, options and shapes against the declared `want`
+    /// of layer `layer`.
+    fn check(&self, node: &Node, want: &OpShape, layer: &'static str) -> Result<(), TfliteError> {
+        let input = node.input(0).map(|i| self.graph.tensor(i));
         let mismatch = |what, file: String, declared: String| TfliteError::Mismatch {
             index: node.index,
             op: node.op.name(),
@@ -80,7 +102,8 @@ impl<'g> Reader<'g> {
         if node.op != want.op {
             return Err(mismatch("options", format!("{:?}", node.op), format!("{:?}", want.op)));
         }
-        let shapes = [("input shape", input, want.input), ("output shape", Some(self.output(node)), want.output)];
+        let output = self.graph.tensor(node.outputs[0]);
+        let shapes = [("input shape", input, want.input), ("output shape", Some(output), want.output)];
         for (what, tensor, declared) in shapes {
             let file = tensor.map_or(&[][..], TensorInfo::activation_shape);
             if file != declared {
@@ -90,48 +113,89 @@ impl<'g> Reader<'g> {
         Ok(())
     }
 
-    fn output(&self, node: &Node) -> &'g TensorInfo {
-        self.graph.tensor(node.outputs[0])
+    /// Hands `nodes`' numbers to `load` (int8) or appends their f32 weights.
+    fn fill(
+        &mut self,
+        nodes: &[&Node],
+        layer: &'static str,
+        bias: bool,
+        load: &mut dyn FnMut(&[OpNumbers<'_>]) -> Result<(), QuantizeError>,
+    ) -> Result<(), TfliteError> {
+        let graph = self.graph;
+        match &mut self.target {
+            Target::Int8 => {
+                let numbers = nodes.iter().map(|n| Numbers::int8(graph, n)).collect::<Result<Vec<_>, _>>()?;
+                let views: Vec<OpNumbers<'_>> = numbers.iter().map(Numbers::view).collect();
+                let index = nodes.first().map_or(self.next, |n| n.index);
+                load(&views).map_err(|error| TfliteError::Numbers { index, layer, error })
+            }
+            Target::F32 { params } => nodes.iter().try_for_each(|n| push_f32(graph, n, layer, bias, params)),
+        }
+    }
+
+    /// The innermost open block, for `layer`'s `step`.
+    fn block(&mut self, layer: &'static str) -> Result<&mut Block, TfliteError> {
+        self.blocks.last_mut().ok_or(TfliteError::Unsupported {
+            index: None,
+            op: "ADD",
+            what: format!("block `{layer}` ended before it began"),
+        })
     }
 }
 
 impl LayerSource for Reader<'_> {
     type Error = TfliteError;
 
-    fn quantization(&self) -> (QParams, QParams) {
-        let params = |t: Option<&usize>| t.and_then(|&t| per_tensor(self.graph.tensor(t)).ok()).unwrap_or_default();
-        (params(self.graph.inputs.first()), params(self.graph.outputs.first()))
+    fn current(&self) -> QParams {
+        self.current.and_then(|t| per_tensor(self.graph.tensor(t)).ok()).unwrap_or_default()
     }
 
     fn layer(
         &mut self,
         name: &'static str,
         ops: Option<&'static [OpShape]>,
+        bias: bool,
         load: &mut dyn FnMut(&[OpNumbers<'_>]) -> Result<(), QuantizeError>,
     ) -> Result<(), TfliteError> {
         let ops = ops.ok_or(TfliteError::NoTfliteForm { layer: name })?;
+        let nodes = ops.iter().map(|want| self.take(want, name, &[self.current])).collect::<Result<Vec<_>, _>>()?;
+        self.fill(&nodes, name, bias, load)
+    }
+
+    fn begin_block(&mut self, _: &'static str) -> Result<(), TfliteError> {
+        self.blocks.push(Block { input: self.current, main: None });
+        Ok(())
+    }
+
+    fn begin_shortcut(&mut self, name: &'static str) -> Result<(), TfliteError> {
+        let current = self.current;
+        let block = self.block(name)?;
+        block.main = current;
+        self.current = block.input;
+        Ok(())
+    }
+
+    fn end_block(
+        &mut self,
+        name: &'static str,
+        add: &'static OpShape,
+        load: &mut dyn FnMut(&[OpNumbers<'_>]) -> Result<(), QuantizeError>,
+    ) -> Result<(), TfliteError> {
+        let main = self.block(name)?.main;
+        self.blocks.pop();
+        let node = self.take(add, name, &[main, self.current])?;
+        // Main branch first: the numbers' `input` is its output's.
+        let swapped = node.input(0) != main;
         let graph = self.graph;
-        let start = self.next;
-        for (k, want) in ops.iter().enumerate() {
-            let node =
-                graph.nodes.get(start + k).ok_or(TfliteError::MissingOp { layer: name, declared: want.op.name() })?;
-            self.check(node, want, name)?;
-        }
-        let nodes = &graph.nodes[start..start + ops.len()];
-        self.next += ops.len();
-        let layer = self.layer;
-        self.layer += 1;
         match &mut self.target {
             Target::Int8 => {
-                let numbers = nodes.iter().map(|n| Numbers::int8(graph, n)).collect::<Result<Vec<_>, _>>()?;
-                let views: Vec<OpNumbers<'_>> = numbers.iter().map(Numbers::view).collect();
-                let index = nodes.first().map_or(start, |n| n.index);
-                load(&views).map_err(|error| TfliteError::Numbers { index, layer: name, error })
+                let mut numbers = Numbers::int8(graph, node)?;
+                if swapped {
+                    core::mem::swap(&mut numbers.input, &mut numbers.input2);
+                }
+                load(&[numbers.view()]).map_err(|error| TfliteError::Numbers { index: node.index, layer: name, error })
             }
-            Target::F32 { params, layers } => {
-                let bias = layers.get(layer).is_some_and(|l| l.info.bias);
-                nodes.iter().try_for_each(|n| push_f32(graph, n, name, bias, params))
-            }
+            Target::F32 { params } => push_f32(graph, node, name, false, params),
         }
     }
 }
@@ -142,6 +206,7 @@ struct Numbers {
     bias: Vec<i32>,
     scales: Vec<f32>,
     input: QParams,
+    input2: QParams,
     output: QParams,
     beta: f32,
 }
@@ -154,6 +219,10 @@ impl Numbers {
             per_tensor(t).map_err(|what| unsupported(node, what))
         };
         let input = activation(node.input(0).unwrap_or_default())?;
+        let input2 = match node.op {
+            Op::Add { .. } => activation(node.input(1).unwrap_or_default())?,
+            _ => input,
+        };
         let output = activation(node.outputs[0])?;
         let (mut weights, mut bias, mut scales) = (vec![], vec![], vec![]);
         if let Some(axis) = weight_axis(&node.op) {
@@ -179,7 +248,7 @@ impl Numbers {
                 None => vec![0; t.shape.get(axis).copied().unwrap_or(0)],
             };
         }
-        Ok(Self { weights, bias, scales, input, output, beta: node.beta })
+        Ok(Self { weights, bias, scales, input, input2, output, beta: node.beta })
     }
 
     fn view(&self) -> OpNumbers<'_> {
@@ -188,6 +257,7 @@ impl Numbers {
             bias: &self.bias,
             weight_scales: &self.scales,
             input: self.input,
+            input2: self.input2,
             output: self.output,
             beta: self.beta,
         }
@@ -196,7 +266,7 @@ impl Numbers {
 
 /// Appends `node`'s f32 weights and bias in constnet's layout: a
 /// convolution's `[F][KH][KW][C]` as `[KH][KW][C][F]`, a dense layer's
-/// `[O][I]` as `[I][O]`; the bias only if the layer has one (a layer
+/// `[O][I]` as `[I][O]`, a depthwise convolution's `[1][KH][KW][OC]` as is; the bias only if the layer has one (a layer
 /// declared without one needs a zero bias in the file).
 fn push_f32(
     graph: &Graph,
@@ -212,15 +282,22 @@ fn push_f32(
         return Ok(());
     }
     let t = weight(graph, node)?;
-    expect_type(node, t, DType::F32, "FLOAT32 weights")?;
-    let w = floats(node, t)?;
+    let w = float_weights(node, t)?;
     let outer = match node.op {
-        Op::Conv2D { .. } | Op::FullyConnected { .. } => t.shape.first().copied().unwrap_or(0).max(1),
+        Op::Conv2D { .. } | Op::FullyConnected { .. } => {
+            let outer = t.shape.first().copied().unwrap_or(0).max(1);
+            let inner = w.len() / outer;
+            // Transpose [outer][inner] to [inner][outer].
+            params.extend((0..inner).flat_map(|i| (0..outer).map(move |o| (o, i))).map(|(o, i)| w[o * inner + i]));
+            outer
+        }
+        // [1][KH][KW][OC] is constnet's [KH][KW][OC] already.
+        Op::DepthwiseConv2D { .. } => {
+            params.extend_from_slice(&w);
+            t.shape.get(3).copied().unwrap_or(0)
+        }
         _ => return Err(unsupported(node, "f32 weights of this op (no f32 layout for it yet)")),
     };
-    let inner = w.len() / outer;
-    // Transpose [outer][inner] to [inner][outer].
-    params.extend((0..inner).flat_map(|i| (0..outer).map(move |o| (o, i))).map(|(o, i)| w[o * inner + i]));
     let bias = match node.input(2).map(|i| graph.tensor(i)) {
         Some(b) => {
             expect_type(node, b, DType::F32, "FLOAT32 biases")?;
@@ -246,6 +323,29 @@ fn push_f32(
         });
     }
     Ok(())
+}
+
+/// An f32 model's weights: float32, or int8 with their scales (a "hybrid"
+/// file, such as MLPerf Tiny's keyword-spotting "float32" model, whose
+/// convolution filters are int8), dequantized as `q * scale` in f32.
+fn float_weights(node: &Node, t: &TensorInfo) -> Result<Vec<f32>, TfliteError> {
+    if t.dtype != DType::I8 {
+        expect_type(node, t, DType::F32, "FLOAT32 weights (or INT8 with scales)")?;
+        return floats(node, t);
+    }
+    let q = t.quantization.as_ref().filter(|q| !q.scales.is_empty() && q.zero_points.iter().all(|&z| z == 0));
+    let Some(q) = q else {
+        return Err(unsupported(node, format!("int8 weights `{}` without scales and zero point 0", t.name)));
+    };
+    let bytes = data(node, t)?;
+    // Elements between two steps of the quantized axis, and its length.
+    let inner: usize = t.shape.iter().skip(q.axis + 1).product();
+    let along = t.shape.get(q.axis).copied().unwrap_or(1);
+    if q.scales.len() != 1 && q.scales.len() != along {
+        return Err(unsupported(node, format!("weights `{}`: {} scales for {along} channels", t.name, q.scales.len())));
+    }
+    let scale = |i: usize| q.scales[if q.scales.len() == 1 { 0 } else { i / inner.max(1) % along }];
+    Ok(bytes.iter().enumerate().map(|(i, &b)| b as i8 as f32 * scale(i)).collect())
 }
 
 /// The dimension of an op's weights that runs along its output channels

@@ -45,7 +45,7 @@ pub use graph::{DType, Graph, Node, Quantization, TensorInfo};
 
 use crate::model::{Int8, QuantizeModel};
 use crate::quant::zeroed_bytes_boxed;
-use crate::{Int8Model, Model, Params};
+use crate::{Int8Model, Params};
 use load::{Reader, Target};
 use std::boxed::Box;
 use std::vec::Vec;
@@ -72,7 +72,7 @@ pub fn load_int8<M: QuantizeModel>(graph: &Graph) -> Result<Box<Int8<M>>, Tflite
 pub fn load_f32<M: QuantizeModel>(graph: &Graph) -> Result<Box<M>, TfliteError> {
     let mut params = Vec::with_capacity(<M as Params<f32>>::LEN);
     let mut shapes: Box<Int8<M>> = zeroed_bytes_boxed();
-    let mut reader = Reader::new(graph, Target::F32 { params: &mut params, layers: <M as Model<f32>>::LAYERS });
+    let mut reader = Reader::new(graph, Target::F32 { params: &mut params });
     shapes.load_layers(&mut reader)?;
     reader.finish()?;
     let mut model: Box<M> = crate::zeroed_boxed();

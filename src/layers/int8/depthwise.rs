@@ -2,12 +2,13 @@
 
 use super::conv::conv_output;
 use super::{
-    channels_valid, load_channels, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
-    QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, load_weighted, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite,
+    QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
 use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
+use crate::layers::tflite::{padding_of, Fused, Op, OpNumbers, OpShape};
 use crate::layers::window::{fits_padded, Padding};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
@@ -183,6 +184,20 @@ qdepthwise_impl! {<Int8Layer> {
         SH as u64, SW as u64, PH as u64, PW as u64, OH as u64, OW as u64,
         str_hash(A::NAME),
     ]);
+    const TFLITE: Option<&'static [OpShape]> = match Fused::of::<A>() {
+        Some(activation) => Some(&[OpShape {
+            op: Op::DepthwiseConv2D {
+                kernel: [KH, KW],
+                stride: [SH, SW],
+                padding: padding_of([H, W], [KH, KW], [SH, SW], [PH, PW], [OH, OW]),
+                depth_multiplier: M,
+                activation,
+            },
+            input: &[H, W, C],
+            output: &[OH, OW, OC],
+        }]),
+        None => None,
+    };
 
     fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
         let () = Self::CHECK;
@@ -193,6 +208,10 @@ qdepthwise_impl! {<Int8Layer> {
 
     fn is_valid(&self) -> bool {
         channels_valid(self.input_zero_point, self.output, &self.requant)
+    }
+
+    fn load_ops(&mut self, ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+        load_weighted(self, ops)
     }
 }}
 

@@ -8,7 +8,7 @@
 //! Like the float layers, these use the kernels and never the model
 //! machinery.
 
-use crate::layers::tflite::{OpNumbers, OpShape};
+use crate::layers::tflite::{LayerSource, OpNumbers, OpShape};
 use crate::layers::LayerInfo;
 use crate::quant::{channel_requant, Bytes, Le32, QParams, Requant};
 use crate::Tensor;
@@ -69,6 +69,17 @@ pub trait Int8Layer: Bytes {
     /// it; the default (layers without numbers) does nothing.
     fn load_ops(&mut self, _ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
         Ok(())
+    }
+
+    /// Visits `source` as the layer named `name` (`bias`: whether the float
+    /// layer has a bias): by default, its [`TFLITE`](Int8Layer::TFLITE) ops
+    /// through [`LayerSource::layer`], filled by
+    /// [`load_ops`](Int8Layer::load_ops). A residual block visits its branches.
+    fn load_from<S: LayerSource>(&mut self, name: &'static str, bias: bool, source: &mut S) -> Result<(), S::Error>
+    where
+        Self: Sized,
+    {
+        source.layer(name, Self::TFLITE, bias, &mut |ops| self.load_ops(ops))
     }
 }
 
