@@ -13,7 +13,8 @@
 //! as `blob` below does.
 
 use constnet::tflite::{self, DType, Graph, TfliteError};
-use constnet::zoo::{mlperf::AnomalyDetector, Lenet};
+use constnet::zoo::mlperf::{AnomalyDetector, ImageClassifier, KeywordSpotter, PersonDetector};
+use constnet::zoo::Lenet;
 use constnet::QuantizeModel;
 use std::process::ExitCode;
 
@@ -61,8 +62,13 @@ fn main() -> ExitCode {
         }
     }
     // The zoo's declarations this file may be.
-    let known: [(&str, ReadBlob); 2] =
-        [("zoo::Lenet", blob::<Lenet>), ("zoo::mlperf::AnomalyDetector", blob::<AnomalyDetector>)];
+    let known: [(&str, ReadBlob); 5] = [
+        ("zoo::Lenet", blob::<Lenet>),
+        ("zoo::mlperf::KeywordSpotter", blob::<KeywordSpotter>),
+        ("zoo::mlperf::ImageClassifier", blob::<ImageClassifier>),
+        ("zoo::mlperf::AnomalyDetector", blob::<AnomalyDetector>),
+        ("zoo::mlperf::PersonDetector", blob::<PersonDetector>),
+    ];
     let Some((model, blob)) = known.iter().find_map(|(model, read)| Some((model, read(&graph, int8).ok()?))) else {
         eprintln!(
             "no blob written: the file is none of the zoo's models; declare it and read it with constnet::tflite"
