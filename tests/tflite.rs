@@ -5,7 +5,10 @@
 
 use constnet::tflite::schema as fb;
 use constnet::tflite::{self, Graph, TfliteError};
-use constnet::zoo::{mlperf::AnomalyDetector, Lenet};
+use constnet::zoo::mlperf::{
+    AnomalyDetector, ImageClassifier, ImageClassifierBlock1, ImageClassifierShortcut2, KeywordSpotter, PersonDetector,
+};
+use constnet::zoo::Lenet;
 use constnet::{Int8, Int8Model, Rng, Workspace};
 use fb::planus::ReadAsRoot;
 
@@ -46,10 +49,24 @@ fn all_files() -> Vec<(String, Vec<u8>)> {
 fn read_everything(bytes: &[u8]) -> Result<String, TfliteError> {
     let graph = Graph::parse(bytes)?;
     let declared = tflite::declaration(&graph, "M", "doc").unwrap_or_else(|e| e.to_string());
-    let lenet = tflite::load_int8::<Lenet>(&graph).map(|_| ()).map_err(|e| e.to_string());
-    let ad = tflite::load_int8::<AnomalyDetector>(&graph).map(|_| ()).map_err(|e| e.to_string());
-    let ad32 = tflite::load_f32::<AnomalyDetector>(&graph).map(|_| ()).map_err(|e| e.to_string());
-    Ok(format!("{} ops\n{declared}\n{lenet:?} {ad:?} {ad32:?}", graph.nodes.len()))
+    let mut text = format!("{} ops\n{declared}\n", graph.nodes.len());
+    for read in [
+        load::<Lenet>,
+        load::<AnomalyDetector>,
+        load::<KeywordSpotter>,
+        load::<ImageClassifier>,
+        load::<PersonDetector>,
+    ] {
+        text += &read(&graph);
+    }
+    Ok(text)
+}
+
+/// `M` read from `graph`, int8 and f32: what happened, as text.
+fn load<M: constnet::QuantizeModel>(graph: &Graph) -> String {
+    let int8 = tflite::load_int8::<M>(graph).map(|_| ()).map_err(|e| e.to_string());
+    let f32 = tflite::load_f32::<M>(graph).map(|_| ()).map_err(|e| e.to_string());
+    format!("{int8:?} {f32:?}\n")
 }
 
 #[test]
@@ -197,8 +214,6 @@ fn a_wrong_declaration_names_the_op_the_layer_and_both_sides() {
     let err = failure(tflite::read_f32::<Lenet>(&lenet));
     assert!(matches!(err, TfliteError::UnsupportedType { index: 0, expected: "FLOAT32 activations", .. }), "{err}");
 }
-
-use constnet::zoo::mlperf::{ImageClassifierBlock1, ImageClassifierShortcut2};
 
 constnet::sequential! {
     /// ResNet-8's second stack as one 3x3 convolution (the file has two).
