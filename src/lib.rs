@@ -30,7 +30,7 @@ pub mod host;
 
 // The paths of the flat layout, kept so user code goes on compiling.
 #[cfg(feature = "std")]
-pub use host::{data, inspect, picture, quantize};
+pub use host::{data, inspect, picture, quantize, tflite};
 pub use layers as layer;
 pub use layers::{activation, pool};
 pub use model::{fuse, shape, summary};
@@ -38,8 +38,9 @@ pub use train::{loss, optim};
 
 pub use float::Float;
 pub use layers::{
-    Activate, Activation, Backward, BiasTerm, Conv2d, Dense, Dropout, EdgePad, Flatten, Layer, LayerInfo, Linear,
-    NoBias, Padding, Pool2d, PoolKind, Relu, Sigmoid, Softmax, Tanh, TrainContext, Upsample, ZeroPad,
+    Activate, Activation, Backward, BiasTerm, Conv2d, Dense, DepthwiseConv2d, Dropout, EdgePad, Flatten, Layer,
+    LayerInfo, Linear, NoBias, Padding, Pool2d, PoolKind, Relu, Sigmoid, Softmax, Tanh, TrainContext, Upsample,
+    ZeroPad,
 };
 pub use model::{FuseWith, Int8, Int8Model, LayerSummary, Model, QuantizeModel, Workspace};
 #[cfg(feature = "std")]

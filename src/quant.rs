@@ -94,6 +94,14 @@ pub const fn zeroed_bytes<B: Bytes>() -> B {
     unsafe { core::mem::zeroed() }
 }
 
+/// All-zero bytes on the heap: [`zeroed_bytes`] for a model too big for the
+/// stack (never built there).
+#[cfg(feature = "std")]
+pub fn zeroed_bytes_boxed<B: Bytes>() -> std::boxed::Box<B> {
+    // SAFETY: every byte pattern, zero included, is a valid `Bytes` value.
+    unsafe { std::boxed::Box::new_zeroed().assume_init() }
+}
+
 /// Quantization of one tensor: `real = scale * (q - zero_point)`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -123,10 +131,31 @@ impl QParams {
     /// TFLite's int8 softmax output: scale 1/256, zero point -128.
     pub const SOFTMAX: Self = Self::new(1.0 / 256.0, -128);
 
-    /// The int8 nearest to `x / scale + zero_point`, saturated.
-    pub fn quantize(self, x: f32) -> i8 {
-        let q = libm::roundf(x / self.scale()) as i32 + self.zero_point();
-        q.clamp(-128, 127) as i8
+    /// The int8 nearest to `x / scale + zero_point` (ties away from zero,
+    /// as `roundf`), saturated. `const`, so a firmware can tabulate an
+    /// input's quantization at compile time.
+    pub const fn quantize(self, x: f32) -> i8 {
+        let v = x / self.scale();
+        // `v - trunc(v)` is exact in f32 (an f32 of magnitude 2^23 or more
+        // is an integer), so comparing it with one half rounds as `roundf`;
+        // `as` saturates (NaN to 0) like `roundf(v) as i32`.
+        let t = v as i32;
+        let frac = v - t as f32;
+        let r = if frac >= 0.5 {
+            t.saturating_add(1)
+        } else if frac <= -0.5 {
+            t.saturating_sub(1)
+        } else {
+            t
+        };
+        let q = r.saturating_add(self.zero_point());
+        (if q < -128 {
+            -128
+        } else if q > 127 {
+            127
+        } else {
+            q
+        }) as i8
     }
     /// The real value `q` stands for.
     pub fn dequantize(self, q: i8) -> f32 {
@@ -250,6 +279,26 @@ mod tests {
         assert_eq!(q.dequantize(-1), 1.0);
         assert!(q.is_valid());
         assert!(!QParams::new(0.0, 0).is_valid());
+    }
+
+    #[test]
+    fn quantize_rounds_as_roundf() {
+        let reference = |q: QParams, x: f32| {
+            (libm::roundf(x / q.scale()) as i32).saturating_add(q.zero_point()).clamp(-128, 127) as i8
+        };
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        for i in 0..200_000u32 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let q =
+                QParams::new(f32::from_bits(0x3a00_0000 + (state >> 40) as u32 % 0x0800_0000), (i % 256) as i32 - 128);
+            // Values over the whole range, and exact ties of the scale.
+            let x = if i % 3 == 0 { (i as f32 / 2.0 - 50_000.0) * q.scale() } else { f32::from_bits(state as u32) };
+            assert_eq!(q.quantize(x), reference(q, x), "{x} / {}", q.scale());
+        }
+        for x in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, 0.5, -0.5, 1.5, -2.5] {
+            let q = QParams::new(1.0, 0);
+            assert_eq!(q.quantize(x), reference(q, x), "{x}");
+        }
     }
 
     #[test]

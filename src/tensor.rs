@@ -30,7 +30,7 @@ impl Element for i8 {
 }
 
 /// A fixed-size array of `T` that a layer takes or produces.
-pub trait Tensor<T: Element>: Sized {
+pub trait Tensor<T: Element>: Sized + Zeroable + 'static {
     /// Number of scalars.
     const LEN: usize;
     /// Shape as written in summaries: `[H, W, C]` for images, `[N]` for vectors.

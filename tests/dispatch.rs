@@ -77,4 +77,28 @@ fn portable_and_avx2_builds_give_the_same_bits() {
     let b = model.predict(&x, &mut ws).map(f32::to_bits);
     force_portable(false);
     assert_eq!(a, b);
+    // A residual block, its last convolution fused with the add.
+    let model = WithBlock::<f32>::new_boxed(10);
+    let x: [[[f32; 8]; 8]; 8] = core::array::from_fn(|y| core::array::from_fn(|x| [(y * 8 + x) as f32 / 64.0; 8]));
+    let mut ws = Workspace::new();
+    let a = model.predict(&x, &mut ws).map(f32::to_bits);
+    force_portable(true);
+    let b = model.predict(&x, &mut ws).map(f32::to_bits);
+    force_portable(false);
+    assert_eq!(a, b);
+}
+
+constnet::sequential! {
+    struct Branch: [8, 8, 8] {
+        c1: Conv2d<8, 3, pad = same> => Relu,
+        c2: Conv2d<8, 3, pad = same>,
+    }
+}
+
+constnet::sequential! {
+    struct WithBlock: [8, 8, 8] {
+        b: Residual<Branch> => Relu,
+        flat: Flatten,
+        out: Dense<4>,
+    }
 }

@@ -5,8 +5,9 @@
 //! `r`, the analytic gradients from `backward`, and the numeric ones from
 //! `(loss(p + h) - loss(p - h)) / 2h` for every input element and parameter
 //! (or a fixed random sample of up to 200 of each for big layers).
-//! [`check_model`] does the same for whole `sequential!` models (parameters
-//! only: a model's backward has no input gradient).
+//! [`check_model`] does the same for whole `sequential!` models, parameters
+//! and the input gradient of `backward_to` (residual blocks: the gradient
+//! through both branches, summed at the block's input).
 //!
 //! Kinks (relu at 0, max/min pooling ties) are kept away from the sampled
 //! points: inputs of max/min pooling are distinct by construction, and a case
@@ -14,8 +15,8 @@
 
 use constnet::pool::{Avg, Max, Min};
 use constnet::{
-    zeroed, Activate, Backward, Conv2d, Dense, Dropout, EdgePad, Flatten, Layer, Linear, Model, NoBias, Params, Pool2d,
-    Relu, Rng, Sigmoid, Softmax, Tanh, Tensor, TrainContext, Upsample, ZeroPad,
+    zeroed, Activate, Backward, Conv2d, Dense, DepthwiseConv2d, Dropout, EdgePad, Flatten, Layer, Linear, Model,
+    NoBias, Params, Pool2d, Relu, Rng, Sigmoid, Softmax, Tanh, Tensor, TrainContext, Upsample, ZeroPad,
 };
 
 /// Finite-difference step.
@@ -283,11 +284,16 @@ fn window_gap<const H: usize, const W: usize, const C: usize>(
 
 /// `Conv2d<f64, ...>` from `H, W, C, F, [KH, KW], [SH, SW], [PH, PW]`, the
 /// activation, the bias type and the padding; computes `OH`, `OW`.
+/// (or takes `[OH, OW]`, for TF's "same" with one more after).
 macro_rules! conv {
     ($h:literal, $w:literal, $c:literal, $f:literal, [$kh:literal, $kw:literal], [$sh:literal, $sw:literal],
      [$ph:literal, $pw:literal], $act:ty, $bias:ty, $pad:ty) => {
-        Conv2d<f64, $h, $w, $c, $f, $kh, $kw, $sh, $sw, $ph, $pw,
-            { ($h + 2 * $ph - $kh) / $sh + 1 }, { ($w + 2 * $pw - $kw) / $sw + 1 }, $act, $bias, $pad>
+        conv!($h, $w, $c, $f, [$kh, $kw], [$sh, $sw], [$ph, $pw], $act, $bias, $pad,
+            [{ ($h + 2 * $ph - $kh) / $sh + 1 }, { ($w + 2 * $pw - $kw) / $sw + 1 }])
+    };
+    ($h:literal, $w:literal, $c:literal, $f:literal, [$kh:literal, $kw:literal], [$sh:literal, $sw:literal],
+     [$ph:literal, $pw:literal], $act:ty, $bias:ty, $pad:ty, [$oh:expr, $ow:expr]) => {
+        Conv2d<f64, $h, $w, $c, $f, $kh, $kw, $sh, $sw, $ph, $pw, $oh, $ow, $act, $bias, $pad>
     };
 }
 
@@ -295,20 +301,20 @@ macro_rules! conv {
 /// [SH, SW], [PH, PW], activation, bias (`bias` or `nobias`), padding`.
 macro_rules! conv_case {
     ($name:ident, $seed:literal, $h:literal, $w:literal, $c:literal, $f:literal, $k:tt, $s:tt, $p:tt,
-     $act:ident, $bias:ident, $pad:ident) => {
+     $act:ident, $bias:ident, $pad:ident $(, $out:tt)?) => {
         #[test]
         fn $name() {
-    type L = conv!($h, $w, $c, $f, $k, $s, $p, $act, conv_case!(@bias $bias $f), $pad);
-    type Lin = conv!($h, $w, $c, $f, $k, $s, $p, Linear, conv_case!(@bias $bias $f), $pad);
+    type L = conv!($h, $w, $c, $f, $k, $s, $p, $act, conv_case!(@bias $bias $f), $pad $(, $out)?);
+    type Lin = conv!($h, $w, $c, $f, $k, $s, $p, Linear, conv_case!(@bias $bias $f), $pad $(, $out)?);
             let margin: Margin<L> =
                 if <L as Layer<f64>>::INFO.activation == "relu" { preact_margin::<L, Lin> } else { smooth::<L> };
             check_layer::<L>(stringify!($name), $seed, Draw::Uniform, margin);
         }
     };
-    (@bias bias $f:literal) => {
+    (@bias bias $f:tt) => {
         [f64; $f]
     };
-    (@bias nobias $f:literal) => {
+    (@bias nobias $f:tt) => {
         NoBias
     };
 }
@@ -332,6 +338,109 @@ conv_case!(conv_k3_stride2_zero1_relu_one_filter, 15, 6, 6, 3, 1, [3, 3], [2, 2]
 // Stride larger than the kernel: some inputs are never read.
 conv_case!(conv_k2_stride3_gaps_tanh, 17, 7, 14, 2, 3, [2, 2], [3, 3], [0, 0], Tanh, bias, ZeroPad);
 conv_case!(conv_k3_zero2_linear, 16, 4, 4, 2, 4, [3, 3], [1, 1], [2, 2], Linear, bias, ZeroPad);
+// TF's "same" with one more row or column of padding after than before
+// (OH = ceil(H / SH), PH the smaller half): an even kernel, and stride 2
+// over an even input (KWS's first layer is 10x4/2 over 49x10: 4 and 5 rows).
+conv_case!(
+    conv_k4x2_same_tf_pads_one_more_after_relu,
+    18,
+    7,
+    6,
+    2,
+    3,
+    [4, 2],
+    [1, 1],
+    [1, 0],
+    Relu,
+    bias,
+    ZeroPad,
+    [7, 6]
+);
+conv_case!(conv_k10x4_stride2_same_tf_tanh, 19, 13, 10, 1, 4, [10, 4], [2, 2], [4, 1], Tanh, bias, ZeroPad, [7, 5]);
+conv_case!(
+    conv_k3_stride2_even_same_tf_edge_sigmoid,
+    20,
+    8,
+    10,
+    2,
+    3,
+    [3, 3],
+    [2, 2],
+    [0, 0],
+    Sigmoid,
+    nobias,
+    EdgePad,
+    [4, 5]
+);
+
+// ---- depthwise convolution -------------------------------------------------------
+
+/// `DepthwiseConv2d<f64, ...>` from `H, W, C, M, [KH, KW], [SH, SW], [PH, PW]`,
+/// the activation, the bias type and the padding; computes `OC`, `OH`, `OW`
+/// (or takes `[OH, OW]`, for TF's "same" with one more after).
+macro_rules! depthwise {
+    ($h:literal, $w:literal, $c:literal, $m:literal, [$kh:literal, $kw:literal], [$sh:literal, $sw:literal],
+     [$ph:literal, $pw:literal], $act:ty, $bias:ty, $pad:ty) => {
+        depthwise!($h, $w, $c, $m, [$kh, $kw], [$sh, $sw], [$ph, $pw], $act, $bias, $pad,
+            [{ ($h + 2 * $ph - $kh) / $sh + 1 }, { ($w + 2 * $pw - $kw) / $sw + 1 }])
+    };
+    ($h:literal, $w:literal, $c:literal, $m:literal, [$kh:literal, $kw:literal], [$sh:literal, $sw:literal],
+     [$ph:literal, $pw:literal], $act:ty, $bias:ty, $pad:ty, [$oh:expr, $ow:expr]) => {
+        DepthwiseConv2d<f64, $h, $w, $c, $m, { $c * $m }, $kh, $kw, $sh, $sw, $ph, $pw, $oh, $ow, $act, $bias, $pad>
+    };
+}
+
+/// One gradient-checked depthwise convolution: `name, seed, H, W, C, M,
+/// [KH, KW], [SH, SW], [PH, PW], activation, bias, padding[, [OH, OW]]`.
+macro_rules! depthwise_case {
+    ($name:ident, $seed:literal, $h:literal, $w:literal, $c:literal, $m:literal, $k:tt, $s:tt, $p:tt,
+     $act:ident, $bias:ident, $pad:ident $(, $out:tt)?) => {
+        #[test]
+        fn $name() {
+            type L = depthwise!($h, $w, $c, $m, $k, $s, $p, $act, conv_case!(@bias $bias { $c * $m }), $pad $(, $out)?);
+            type Lin = depthwise!($h, $w, $c, $m, $k, $s, $p, Linear, conv_case!(@bias $bias { $c * $m }), $pad $(, $out)?);
+            let margin: Margin<L> =
+                if <L as Layer<f64>>::INFO.activation == "relu" { preact_margin::<L, Lin> } else { smooth::<L> };
+            check_layer::<L>(stringify!($name), $seed, Draw::Uniform, margin);
+        }
+    };
+}
+
+depthwise_case!(depthwise_k3_valid_linear, 41, 6, 7, 3, 1, [3, 3], [1, 1], [0, 0], Linear, bias, ZeroPad);
+depthwise_case!(depthwise_k3_same_relu, 42, 5, 6, 4, 1, [3, 3], [1, 1], [1, 1], Relu, bias, ZeroPad);
+depthwise_case!(depthwise_k3_multiplier2_same_tanh, 43, 5, 5, 2, 2, [3, 3], [1, 1], [1, 1], Tanh, bias, ZeroPad);
+depthwise_case!(
+    depthwise_k3_stride2_multiplier3_nobias,
+    44,
+    7,
+    8,
+    2,
+    3,
+    [3, 3],
+    [2, 2],
+    [1, 1],
+    Sigmoid,
+    nobias,
+    ZeroPad
+);
+depthwise_case!(depthwise_k2x3_stride1x2_edge_softmax, 45, 5, 7, 3, 1, [2, 3], [1, 2], [1, 1], Softmax, bias, EdgePad);
+depthwise_case!(depthwise_k5_edge2_relu_nobias, 46, 6, 6, 2, 2, [5, 5], [1, 1], [2, 2], Relu, nobias, EdgePad);
+// TF's "same" at stride 2 over an even map: nothing before, one after.
+depthwise_case!(
+    depthwise_k3_stride2_even_same_tf_relu,
+    47,
+    8,
+    6,
+    3,
+    1,
+    [3, 3],
+    [2, 2],
+    [0, 0],
+    Relu,
+    bias,
+    ZeroPad,
+    [4, 3]
+);
 
 // ---- pooling ----------------------------------------------------------------------
 
@@ -532,41 +641,17 @@ fn fused_activate_softmax() {
 
 // ---- whole models -----------------------------------------------------------------
 
-/// A zeroed trace, without `std`'s `Model::new_trace`: traces are tuples of
-/// tensors.
-trait ZeroTrace {
-    fn zero() -> Self;
-}
-
-macro_rules! zero_trace {
-    ($($t:ident),+) => {
-        impl<$($t: Tensor<f64>),+> ZeroTrace for ($($t,)+) {
-            fn zero() -> Self {
-                ($($t::zeroed(),)+)
-            }
-        }
-    };
-}
-
-zero_trace!(A, B, C, D, E);
-zero_trace!(A, B, C, D, E, F, G, H, I, J, K);
-
-fn model_loss<M: Model<f64>>(m: &M, x: &M::Input, r: &M::Output, seed: u64, fused: bool) -> f64
-where
-    M::Trace: ZeroTrace,
-{
-    let mut trace = M::Trace::zero();
+fn model_loss<M: Model<f64>>(m: &M, x: &M::Input, r: &M::Output, seed: u64, fused: bool) -> f64 {
+    let mut trace = M::new_trace();
     m.forward_train(x, &mut trace, seed, fused);
     dot(M::output(&trace).as_flat(), r.as_flat())
 }
 
 /// Gradient-checks all parameters of model `M` (random weights and biases,
-/// input and `r`), with `seed` also driving the model's dropout. With `fused`
-/// the output is the last layer's pre-activation (logits), forward and back.
-fn check_model<M: Model<f64>>(case: &str, seed: u64, fused: bool, margin: fn(&M, &M::Input, &M::Trace) -> f64)
-where
-    M::Trace: ZeroTrace,
-{
+/// input and `r`) and the gradient with respect to its input, with `seed`
+/// also driving the model's dropout. With `fused` the output is the last
+/// layer's pre-activation (logits), forward and back.
+fn check_model<M: Model<f64>>(case: &str, seed: u64, fused: bool, margin: fn(&M, &M::Input, &M::Trace) -> f64) {
     let (model, x, r) = (0..50)
         .map(|attempt| {
             let mut rng = Rng::new(seed.wrapping_mul(0x9e37_79b9).wrapping_add(attempt));
@@ -580,18 +665,41 @@ where
             (m, x, r)
         })
         .find(|(m, x, _)| {
-            let mut trace = M::Trace::zero();
+            let mut trace = M::new_trace();
             m.forward_train(x, &mut trace, seed, fused);
             margin(m, x, &trace) >= MARGIN
         })
         .unwrap_or_else(|| panic!("{case}: no case without a kink within {MARGIN} in 50 draws"));
 
-    let mut trace = M::Trace::zero();
+    let mut trace = M::new_trace();
     model.forward_train(&x, &mut trace, seed, fused);
-    let mut grad = M::Trace::zero();
+    let mut grad = M::new_trace();
     M::output_mut(&mut grad).as_flat_mut().copy_from_slice(r.as_flat());
     let mut grads: M = zeroed();
-    model.backward(&x, &trace, &mut grad, &mut grads, seed, fused);
+    let mut dx = M::Input::zeroed();
+    model.backward_to(&x, &trace, &mut grad, &mut grads, seed, fused, Some(&mut dx));
+    // Without `dx`, the same parameter gradients.
+    let mut grad2 = M::new_trace();
+    M::output_mut(&mut grad2).as_flat_mut().copy_from_slice(r.as_flat());
+    let mut grads2: M = zeroed();
+    model.backward(&x, &trace, &mut grad2, &mut grads2, seed, fused);
+    assert_eq!(grads.flat(), grads2.flat(), "{case}: backward and backward_to differ");
+
+    let mut worst = Worst::default();
+    let mut xp = copy_of(&x);
+    let mut rng = Rng::new(seed ^ 0x1234);
+    for i in sample(M::Input::LEN, &mut rng) {
+        let v = xp.as_flat()[i];
+        xp.as_flat_mut()[i] = v + STEP;
+        let plus = model_loss(&model, &xp, &r, seed, fused);
+        xp.as_flat_mut()[i] = v - STEP;
+        let minus = model_loss(&model, &xp, &r, seed, fused);
+        xp.as_flat_mut()[i] = v;
+        worst.record(dx.as_flat()[i], (plus - minus) / (2.0 * STEP), || position(M::Input::SHAPE, i));
+    }
+    if let Some(e) = worst.verdict(case, "input") {
+        panic!("{e}");
+    }
 
     let mut worst = Worst::default();
     let mut mp = params_copy(&model);
@@ -661,13 +769,36 @@ fn model_mixed_layers() {
     }
     // The dropout layer really drops something for this seed.
     let m = Mixed::<f64>::new(1);
-    let mut trace = <Mixed<f64> as Model<f64>>::Trace::zero();
+    let mut trace = Mixed::<f64>::new_trace();
     m.forward_train(&[[[0.5; 1]; 6]; 6], &mut trace, 82, false);
     let dropped = trace.1.as_flat().iter().zip(trace.0.as_flat()).filter(|(d, c)| **d == 0.0 && **c != 0.0).count();
     assert!(dropped > 0 && dropped < 108, "dropout dropped {dropped} of 108");
     check_model::<Mixed<f64>>("model_mixed_layers", 82, false, margin);
     // Fused, the standalone softmax layer at the end is left out.
     check_model::<Mixed<f64>>("model_mixed_layers_fused", 84, true, margin);
+}
+
+constnet::sequential! {
+    /// A small separable network: TF-"same" convolution at stride 2 with
+    /// an even kernel, depthwise with a multiplier, pointwise, global
+    /// average pooling.
+    struct Separable: [8, 6, 1] {
+        conv: Conv2d<3, [4, 2], stride = 2, pad = same> => Tanh,
+        dw: DepthwiseConv2d<3, multiplier = 2, pad = same> => Tanh,
+        pw: Conv2d<4, 1> => Tanh,
+        pool: GlobalAvgPool2d,
+        flat: Flatten,
+        out: Dense<3> => Softmax,
+    }
+}
+
+#[test]
+fn model_separable() {
+    fn margin(_: &Separable<f64>, _: &[[[f64; 1]; 6]; 8], _: &<Separable<f64> as Model<f64>>::Trace) -> f64 {
+        f64::INFINITY
+    }
+    check_model::<Separable<f64>>("model_separable", 85, false, margin);
+    check_model::<Separable<f64>>("model_separable_fused", 86, true, margin);
 }
 
 // ---- the checker itself -------------------------------------------------------------
@@ -723,4 +854,97 @@ fn checker_catches_a_wrong_input_gradient() {
 #[should_panic(expected = "1 of 15 parameter gradients wrong; worst at param 5")]
 fn checker_catches_a_wrong_parameter_gradient() {
     check_layer::<Broken<1>>("broken", 92, Draw::Uniform, smooth);
+}
+
+// ---- residual blocks ----------------------------------------------------------------
+
+constnet::sequential! {
+    /// A block's main branch that keeps the shape.
+    struct KeepMain: [6, 6, 3] {
+        conv1: Conv2d<3, 3, pad = same> => Tanh,
+        conv2: Conv2d<3, 3, pad = same>,
+    }
+}
+
+constnet::sequential! {
+    /// A main branch that halves the image and widens it...
+    struct DownMain: [6, 6, 3] {
+        conv1: Conv2d<4, 3, stride = 2, pad = 1> => Tanh,
+        conv2: Conv2d<4, 3, pad = same>,
+    }
+}
+
+constnet::sequential! {
+    /// ... and its shortcut, a 1x1 convolution at stride 2.
+    struct DownShortcut: [6, 6, 3] {
+        proj: Conv2d<4, 1, stride = 2>,
+    }
+}
+
+constnet::sequential! {
+    /// Two residual blocks, the first one the model's first layer: the
+    /// input gradient is the sum of its main branch's and its input's.
+    struct Resid: [6, 6, 3] {
+        block1: Residual<KeepMain> => Tanh,
+        block2: Residual<DownMain, DownShortcut> => Tanh,
+        flat: Flatten,
+        out: Dense<3> => Softmax,
+    }
+}
+
+#[test]
+fn model_residual_blocks() {
+    fn margin(_: &Resid<f64>, _: &[[[f64; 3]; 6]; 6], _: &<Resid<f64> as Model<f64>>::Trace) -> f64 {
+        f64::INFINITY
+    }
+    assert_eq!(
+        <Resid<f64> as Params<f64>>::LEN,
+        2 * (27 * 3 + 3) + (27 * 4 + 4 + 36 * 4 + 4) + (3 * 4 + 4) + 36 * 3 + 3
+    );
+    check_model::<Resid<f64>>("model_residual_blocks", 85, false, margin);
+    check_model::<Resid<f64>>("model_residual_blocks_fused", 86, true, margin);
+}
+
+constnet::sequential! {
+    /// A block after a convolution, with relu after the add.
+    struct ResidRelu: [5, 5, 2] {
+        stem: Conv2d<3, 3, pad = same> => Tanh,
+        block: Residual<Branch3> => Relu,
+        flat: Flatten,
+        out: Dense<2>,
+    }
+}
+
+constnet::sequential! {
+    /// A one-layer branch.
+    struct Branch3: [5, 5, 3] {
+        conv: Conv2d<3, 3, pad = same> => Tanh,
+    }
+}
+
+#[test]
+fn model_residual_block_after_a_layer_with_relu() {
+    fn margin(_: &ResidRelu<f64>, _: &[[[f64; 2]; 5]; 5], t: &<ResidRelu<f64> as Model<f64>>::Trace) -> f64 {
+        // The sum before the relu: the branch's output plus the block's input.
+        let sum: Vec<f64> = t.1.main.0.as_flat().iter().zip(t.0.as_flat()).map(|(m, x)| m + x).collect();
+        min_abs(&sum)
+    }
+    check_model::<ResidRelu<f64>>("model_residual_relu", 87, false, margin);
+}
+
+constnet::sequential! {
+    /// A model that ends in a block: its output slot is the block's.
+    struct EndsInBlock: [5, 5, 3] {
+        block: Residual<Branch3> => Tanh,
+    }
+}
+
+#[test]
+fn model_ending_in_a_residual_block() {
+    fn margin(_: &EndsInBlock<f64>, _: &[[[f64; 3]; 5]; 5], _: &<EndsInBlock<f64> as Model<f64>>::Trace) -> f64 {
+        f64::INFINITY
+    }
+    check_model::<EndsInBlock<f64>>("model_ending_in_a_block", 88, false, margin);
+    // Fused with the loss, the block leaves its activation out.
+    check_model::<EndsInBlock<f64>>("model_ending_in_a_block_fused", 89, true, margin);
 }

@@ -215,3 +215,160 @@ fn lenet_int8_model_with_tflite_parameters() {
     let mut ws = Box::new(Workspace::new());
     check_cases(&fx, |x, y: &mut [i8; 10]| *y = *q.predict(x, &mut ws));
 }
+
+/// Issue 10's layers: depthwise convolution, TF's "same" padding with one
+/// more row or column after than before, and average pooling over the whole
+/// map, int8 bit for bit and f32 within a stated bound, single layers and a
+/// DS-CNN in miniature declared with `sequential!`. Their fixtures also hold,
+/// in `<name>.f32.json`, the Keras weights (TensorFlow's layouts, which are
+/// constnet's: conv `[KH][KW][C][F]`, depthwise `[KH][KW][C * M]`, dense
+/// `[in][out]`) and TFLM's outputs for the unquantized model.
+mod separable {
+    use super::*;
+    use constnet::{Conv2d, DepthwiseConv2d, Int8, Int8Model, Layer, Model, Params, Workspace};
+
+    /// f32 outputs within `REL` of TFLM's, relative to the largest magnitude
+    /// of each case's output (summation orders differ, so not bit for bit).
+    const REL: f32 = 1e-5;
+
+    /// Loads `name`'s Keras weights into `P` (its parameters are the layers'
+    /// kernels and biases in order, as Keras lists them) and runs `run` on
+    /// every f32 case.
+    fn check_f32<P: Params<f32>, X: Tensor<f32>, Y: Tensor<f32>>(name: &str, run: impl Fn(&P, &X, &mut Y)) {
+        let fx = fixture(&format!("{name}.f32"));
+        let mut params: Box<P> = constnet::zeroed_boxed();
+        let flat: Vec<f32> = fx["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| floats(&l["kernel"]["data"]).into_iter().chain(floats(&l["bias"])))
+            .collect();
+        params.flat_mut().copy_from_slice(&flat);
+        let cases = fx["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 4);
+        for (i, case) in cases.iter().enumerate() {
+            let x = X::from_flat(&floats(&case["input"])).map(|x| Box::new(copy(x))).unwrap();
+            let mut y = Box::new(Y::zeroed());
+            run(&params, &x, &mut y);
+            let want = floats(&case["output"]);
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (k, (&got, &want)) in y.as_flat().iter().zip(&want).enumerate() {
+                assert!(
+                    (got - want).abs() <= REL * scale,
+                    "{name} f32 case {i} output {k}: {got} against TFLM's {want}"
+                );
+            }
+        }
+    }
+
+    fn copy<X: Tensor<f32>>(x: &X) -> X {
+        let mut c = X::zeroed();
+        c.as_flat_mut().copy_from_slice(x.as_flat());
+        c
+    }
+
+    /// A single-layer case: int8 against TFLM bit for bit, f32 within [`REL`].
+    macro_rules! layer_case {
+        ($test:ident, $name:literal, int8 $q:ty, f32 $f:ty) => {
+            #[test]
+            fn $test() {
+                let fx = fixture($name);
+                let mut q = blank::<$q>();
+                fill(&fx["ops"][0], &mut *q);
+                assert!(q.is_valid());
+                check_cases(&fx, |x, y| q.forward(x, y));
+                check_f32::<$f, _, _>($name, |l, x, y| l.forward(x, y));
+            }
+        };
+    }
+
+    // KWS's first layer: 10x4 at stride 2 over 49x10, 4 rows of padding before
+    // and 5 after (25 rows out), 1 column on each side.
+    layer_case!(conv_10x4_stride2_same_pads_one_more_row_after, "conv_10x4_s2_same_kws",
+        int8 QConv2d<49, 10, 1, 8, 10, 4, 2, 2, 4, 1, 25, 5, Relu>,
+        f32 Conv2d<f32, 49, 10, 1, 8, 10, 4, 2, 2, 4, 1, 25, 5, Relu>);
+    // 3x3 at stride 2 over an even map: no padding before, one after.
+    layer_case!(depthwise_3x3_stride2_same_even_map, "depthwise_3x3_s2_same_even",
+        int8 QDepthwiseConv2d<8, 8, 4, 1, 4, 3, 3, 2, 2, 0, 0, 4, 4, Relu>,
+        f32 DepthwiseConv2d<f32, 8, 8, 4, 1, 4, 3, 3, 2, 2, 0, 0, 4, 4, Relu>);
+    layer_case!(depthwise_3x3_stride2_same_even_map_multiplier_2, "depthwise_3x3_s2_same_even_m2",
+        int8 QDepthwiseConv2d<10, 6, 3, 2, 6, 3, 3, 2, 2, 0, 0, 5, 3, Linear>,
+        f32 DepthwiseConv2d<f32, 10, 6, 3, 2, 6, 3, 3, 2, 2, 0, 0, 5, 3, Linear>);
+
+    constnet::sequential! {
+        /// Global average pooling alone, as `sequential!` declares it.
+        struct GlobalPool: [25, 5, 16] {
+            pool: GlobalAvgPool2d,
+        }
+    }
+
+    /// KWS's pooling: 125 values a window, TFLM's rounding (half away from zero).
+    #[test]
+    fn global_average_pool_over_25x5() {
+        let fx = fixture("avgpool_global_25x5");
+        let pool = blank::<QPool2d<Avg, 25, 5, 16, 25, 5, 25, 5, 0, 0, 1, 1>>();
+        check_cases(&fx, |x, y| pool.forward(x, y));
+        // The same through the model `sequential!` derives, in int8 and f32.
+        let mut q = blank::<Int8<GlobalPool>>();
+        q.input = qparams(&fx["input"]);
+        q.output = qparams(&fx["output"]);
+        assert!(q.is_valid());
+        let mut ws = Box::new(Workspace::new());
+        check_cases(&fx, |x, y: &mut [[[i8; 16]; 1]; 1]| *y = *q.predict(x, &mut ws));
+        check_f32::<GlobalPool, _, _>("avgpool_global_25x5", |m, x, y: &mut [[[f32; 16]; 1]; 1]| {
+            *y = *m.predict(x, &mut Workspace::new())
+        });
+    }
+
+    constnet::sequential! {
+        /// A DS-CNN in miniature, as the fixture's Keras model.
+        struct SeparableMini: [49, 10, 1] {
+            conv1: Conv2d<16, [10, 4], stride = 2, pad = same> => Relu,
+            dw1: DepthwiseConv2d<3, pad = same> => Relu,
+            pw1: Conv2d<16, 1> => Relu,
+            pool: GlobalAvgPool2d,
+            flat: Flatten,
+            fc: Dense<12> => Softmax,
+        }
+    }
+
+    #[test]
+    fn separable_mini_declared_with_sequential() {
+        // The geometry `sequential!` worked out is TF's.
+        let rows: Vec<String> =
+            SeparableMini::<f32>::LAYERS.iter().map(|l| format!("{} {:?}", l.info.kind, l.output)).collect();
+        assert_eq!(
+            rows,
+            [
+                "Conv2d 10x4/2 pad 4:5x1 [25, 5, 16]",
+                "DepthwiseConv2d 3x3/1 pad 1 [25, 5, 16]",
+                "Conv2d 1x1/1 valid [25, 5, 16]",
+                "AvgPool2d 25x5/25x5 [1, 1, 16]",
+                "Flatten [16]",
+                "Dense [12]",
+            ]
+        );
+        // The depthwise layer runs fused with the pointwise one, whose output
+        // overwrites the block's input but for a row: the peak is the input
+        // with conv1's output (two 25x5x16 side by side would take 4,000).
+        assert_eq!(Int8::<SeparableMini>::WORKSPACE_BYTES, 490 + 25 * 5 * 16);
+
+        let fx = fixture("separable_mini");
+        let ops = fx["ops"].as_array().unwrap();
+        let mut q = blank::<Int8<SeparableMini>>();
+        q.input = qparams(&fx["input"]);
+        q.output = qparams(&fx["output"]);
+        fill(&ops[0], &mut q.conv1);
+        fill(&ops[1], &mut q.dw1);
+        fill(&ops[2], &mut q.pw1);
+        fill(&ops[4], &mut q.fc.dense);
+        q.fc.softmax = QSoftmax::new(qparams(&ops[5]["input"]).scale(), 1.0);
+        assert!(q.is_valid());
+        let mut ws = Box::new(Workspace::new());
+        check_cases(&fx, |x, y: &mut [i8; 12]| *y = *q.predict(x, &mut ws));
+
+        check_f32::<SeparableMini, _, _>("separable_mini", |m, x, y: &mut [f32; 12]| {
+            *y = *m.predict(x, &mut Box::new(Workspace::new()))
+        });
+    }
+}

@@ -13,15 +13,17 @@
 #   on the Cortex-M4F and <= 2,000,000 on the Cortex-M0. A missed target is
 #   reported on a `target missed:` line (and fails the script with
 #   INT8_ENFORCE_TARGETS=1);
-# - the gates CI enforces: every output bit-identical to the host's, and
-#   each figure at most what was last measured plus a little headroom, so a
-#   regression fails CI while the missed targets stay in view;
+# - the gates CI enforces: every output bit-identical to the host's, RAM,
+#   flash and the Cortex-M4F's instructions at the issue's targets (all
+#   reached), the Cortex-M0's instructions at what was last measured plus a
+#   little headroom (under its target), so a regression fails CI;
 # - the kernels' check on both chips (`kernels_int8`: every path of the
 #   assembly kernels against reference loops), and the comparison's teeth:
 #   a build with one weight one LSB off (`perturb-one-ulp`, checksum
 #   recomputed) must fail it.
 #
-# Estimated cycles: bash ../shared/tools/qemu-cycles/run.sh <elf of the M4F line>
+# Estimated cycles (the issue's <= 500,000 is not reached, nor gated: 576,199
+# when this was written): bash ../shared/tools/qemu-cycles/run.sh <elf of the M4F line>
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
@@ -29,8 +31,8 @@ trap 'rm -f "$log"' EXIT
 status=0
 
 #          tag             RAM target  flash target  instr. target  RAM gate  flash gate  instr. gate
-m4_limits=(RESULT-INT8     3072        40960         400000         3072      55000       565000)
-m0_limits=(RESULT-INT8-M0  3072        40960         2000000        3072      54500       1850000)
+m4_limits=(RESULT-INT8     3072        40960         400000         3072      40960       400000)
+m0_limits=(RESULT-INT8-M0  3072        40960         2000000        3072      40960       1850000)
 
 chip() { # chip CRATE TARGET MACHINE TAG RAM_TARGET FLASH_TARGET INSTR_TARGET RAM_GATE FLASH_GATE INSTR_GATE
     local crate=$1 target=$2 machine=$3 tag=$4
@@ -103,4 +105,7 @@ fi
 caught=$(grep -o 'bit_identical=[0-9]*/[0-9]*' "$log" | tail -n 1)
 [ -n "$caught" ] || { cat "$log" >&2; echo "firmware-int8: the perturbed firmware did not run to its report" >&2; exit 1; }
 echo "perturb-one-ulp (int8) caught: $caught"
+# The perturbed build wrote the ELF the RESULT-INT8 line names: build the
+# measured one again, so that qemu-cycles on that path measures it.
+(cd "$root/firmware-example" && cargo build --release --quiet --bin int8)
 exit $status

@@ -8,7 +8,9 @@
 
 use cortex_m_semihosting::hprintln;
 
-use crate::measure::{self, Fixed4, StackUse};
+use core::fmt;
+
+use crate::measure::{self, StackUse};
 
 /// Pixels per image (28 x 28, one channel).
 pub const PIXELS: usize = 28 * 28;
@@ -168,5 +170,20 @@ impl Eval {
             (self.max_abs * 1e9) as u32,
             Fixed4(self.host_correct as f32 / N as f32),
         );
+    }
+}
+
+/// Formats a non-negative `f32` with 4 decimals using integer arithmetic only
+/// (f32 `Display` would add ~14 KB of flash). Negative values print as `-`
+/// followed by the magnitude; values beyond ~429496 saturate.
+pub struct Fixed4(pub f32);
+
+impl fmt::Display for Fixed4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (neg, x) = if self.0 < 0.0 { (true, -self.0) } else { (false, self.0) };
+        // `as u32` saturates and maps NaN to 0.
+        let v = (x * 10_000.0 + 0.5) as u32;
+        let sign = if neg && v != 0 { "-" } else { "" };
+        write!(f, "{}{}.{:04}", sign, v / 10_000, v % 10_000)
     }
 }

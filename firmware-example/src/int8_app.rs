@@ -25,11 +25,13 @@
 
 use constnet::model::Pass;
 use constnet::persist::{reseal, saved_len_int8, view_int8, LoadError, HEADER_LEN};
+use constnet::quant::QParams;
 use constnet::zoo::Lenet;
 use constnet::{Int8, Int8Model, Tensor};
-use cortex_m_semihosting::{debug, hprint, hprintln};
+use cortex_m_semihosting::debug;
 
-use crate::measure::{self, constnet_mark, measure_stack, Fixed4, StackUse, MARK_END, MARK_START};
+use crate::measure::{self, constnet_mark, measure_stack, StackUse, MARK_END, MARK_START};
+use crate::out::{say, Fixed4, Hex};
 
 /// The int8 LeNet.
 pub type Net = Int8<Lenet>;
@@ -64,27 +66,38 @@ pub const fn first<const N: usize>(bytes: &[u8]) -> [u8; N] {
     }
 }
 
-/// Image `i`'s pixels into the model's input: scaled to `[0, 1]` as the
-/// host's loader does ([`SCALE`]) and quantized with the
-/// model's input parameters, as the host's `quantize_input` did.
-fn fill_input(model: &Net, images: &[u8], i: usize, x: &mut [i8]) {
-    let params = model.input_params();
-    for (q, &p) in x.iter_mut().zip(&images[i * PIXELS..(i + 1) * PIXELS]) {
-        *q = params.quantize(SCALE[p as usize]);
-    }
-}
+/// The model's input quantization, read from the blob at compile time
+/// (`QParams` is its scale's and then its zero point's little-endian
+/// bytes; [`load_model`] checks the result against the loaded model).
+const INPUT_PARAMS: QParams = {
+    let at = HEADER_LEN + core::mem::offset_of!(Net, input);
+    let b = &BLOB;
+    let scale = f32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    QParams::new(scale, i32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]))
+};
 
-/// `(p as f64 / 255.0) as f32` for every pixel value, computed at compile
-/// time (no `f64` division in the firmware).
-static SCALE: [f32; 256] = {
-    let mut t = [0.0f32; 256];
+/// Each pixel value's model input: scaled to `[0, 1]` as the host's loader
+/// does (`p as f64 / 255.0`) and quantized as the host's `quantize_input`
+/// does, tabulated at compile time: the firmware does no float arithmetic
+/// (a Cortex-M0 would need a kilobyte and a half of soft-float routines).
+static PIXEL_TO_INPUT: [i8; 256] = {
+    let mut t = [0i8; 256];
     let mut p = 0;
     while p < 256 {
-        t[p] = (p as f64 / 255.0) as f32;
+        t[p] = INPUT_PARAMS.quantize((p as f64 / 255.0) as f32);
         p += 1;
     }
     t
 };
+
+/// Image `i`'s pixels into the model's input. Not inlined: one copy for
+/// every caller.
+#[inline(never)]
+fn fill_input(images: &[u8], i: usize, x: &mut [i8]) {
+    for (q, &p) in x.iter_mut().zip(&images[i * PIXELS..(i + 1) * PIXELS]) {
+        *q = PIXEL_TO_INPUT[p as usize];
+    }
+}
 
 /// The class with the largest of `CLASSES` outputs, `y(i)` the `i`-th.
 fn argmax(y: impl Fn(usize) -> i8) -> usize {
@@ -109,9 +122,9 @@ fn check_bad_blobs() -> bool {
     let mut ok = true;
     for (what, bytes, expected) in cases {
         match view_int8::<Net>(bytes) {
-            Err(e) if expected(&e) => hprintln!("view_int8: {} -> refused as expected", what),
+            Err(e) if expected(&e) => say!("view_int8: ", what, " -> refused as expected\n"),
             other => {
-                hprintln!("FAIL: view_int8: {} -> {}", what, if other.is_ok() { "loaded" } else { "another error" });
+                say!("FAIL: view_int8: ", what, " -> ", if other.is_ok() { "loaded\n" } else { "another error\n" });
                 ok = false;
             }
         }
@@ -129,9 +142,10 @@ const STEPS: [(&str, usize); 5] =
     [("conv1+pool1", 115_200), ("conv2+pool2", 204_800), ("flat", 0), ("fc1", 16_384), ("out", 640)];
 
 /// The inference one step at a time (what `predict_staged` runs), with a
-/// marker after each; returns the output, which must equal `predict`'s.
+/// marker after each; returns whether the output equals `expected`
+/// (`predict`'s).
 #[inline(never)]
-fn layer_by_layer(m: &Net, ws: &mut Ws) -> <Net as Int8Model>::Output {
+fn layer_by_layer(m: &Net, ws: &mut Ws, expected: &<Net as Int8Model>::Output) -> bool {
     constnet_mark(FIRST_LAYER_MARK - 1);
     let pass = Pass::staged::<<Net as Int8Model>::Input>(ws.as_mut());
     let pass = pass.then_int8_fused(&m.conv1, &m.pool1);
@@ -144,7 +158,14 @@ fn layer_by_layer(m: &Net, ws: &mut Ws) -> <Net as Int8Model>::Output {
     constnet_mark(FIRST_LAYER_MARK + 3);
     let pass = pass.then_int8(&m.out);
     constnet_mark(FIRST_LAYER_MARK + 4);
-    *pass.output::<<Net as Int8Model>::Output>()
+    pass.output::<<Net as Int8Model>::Output>() == expected
+}
+
+/// One inference on the staged input: one copy of the inference code for
+/// the measured run and the checks.
+#[inline(never)]
+fn infer<'w>(model: &Net, ws: &'w mut Ws) -> &'w <Net as Int8Model>::Output {
+    model.predict_staged(ws)
 }
 
 /// The model from the embedded blob, after the bad blobs were refused.
@@ -159,7 +180,12 @@ fn load_model<const N: usize>(blobs_ok: &mut bool) -> &'static Net {
         Ok(m) => m,
         Err(_) => panic!("embedded int8 model refused"),
     };
-    hprintln!("int8 model: view_int8, in flash at {:p} ({} bytes); {} test images", model, BLOB_LEN, N);
+    if model.input_params() != INPUT_PARAMS {
+        say!("FAIL: the pixel table was built for other input parameters than the model's\n");
+        *blobs_ok = false;
+    }
+    say!("int8 model: view_int8, in flash at ", Hex(model as *const Net as usize), " (", BLOB_LEN, " bytes); ");
+    say!(N, " test images\n");
     model
 }
 
@@ -178,9 +204,9 @@ fn check_all<const N: usize>(
     let (mut agree, mut identical, mut correct) = (0, 0, 0);
     let mut repeatable = true;
     for i in 0..N {
-        fill_input(model, images, i, Net::staged_input(ws).as_flat_mut());
+        fill_input(images, i, Net::staged_input(ws).as_flat_mut());
         constnet_mark(1);
-        let y = model.predict_staged(ws);
+        let y = infer(model, ws);
         constnet_mark(2);
         repeatable &= i != 0 || y == y0;
         let expected = &host[i * CLASSES..(i + 1) * CLASSES];
@@ -190,28 +216,27 @@ fn check_all<const N: usize>(
         correct += usize::from(class == usize::from(labels[i]));
     }
     if !repeatable {
-        hprintln!("FAIL: image 0 gave different outputs in two runs");
+        say!("FAIL: image 0 gave different outputs in two runs\n");
     }
-    fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
-    hprint!("layers: {}=start", FIRST_LAYER_MARK - 1);
-    for (k, (name, macs)) in STEPS.iter().enumerate() {
-        hprint!(" {}={}:{}", FIRST_LAYER_MARK as usize + k, name, macs);
+    fill_input(images, 0, Net::staged_input(ws).as_flat_mut());
+    say!("layers: ", FIRST_LAYER_MARK as usize - 1, "=start");
+    for (k, &(name, macs)) in STEPS.iter().enumerate() {
+        say!(" ", FIRST_LAYER_MARK as usize + k, "=", name, ":", macs);
     }
-    hprintln!();
-    let layers_ok = layer_by_layer(model, ws) == *y0;
+    say!("\n");
+    let layers_ok = layer_by_layer(model, ws, y0);
     if !layers_ok {
-        hprintln!("FAIL: the layer-by-layer pass differs from predict");
+        say!("FAIL: the layer-by-layer pass differs from predict\n");
     }
-    hprintln!(
-        "agree={}/{} bit_identical={}/{} acc={} stack_peak={} stack_inference={} static_ram_rt={}",
-        agree,
-        N,
-        identical,
-        N,
-        Fixed4(correct as f32 / N as f32),
+    say!("agree=", agree, "/", N, " bit_identical=", identical, "/", N, " acc=", Fixed4 { num: correct, den: N });
+    say!(
+        " stack_peak=",
         stack.peak,
+        " stack_inference=",
         stack.measured,
-        measure::static_ram()
+        " static_ram_rt=",
+        measure::static_ram(),
+        "\n"
     );
     identical == N && repeatable && layers_ok
 }
@@ -222,17 +247,17 @@ fn check_all<const N: usize>(
 pub fn run<const N: usize>(images: &[u8], labels: &[u8; N], host: &[u8], ws: &mut Ws) -> ! {
     let mut blobs_ok = true;
     let model = load_model::<N>(&mut blobs_ok);
-    fill_input(model, images, 0, Net::staged_input(ws).as_flat_mut());
+    fill_input(images, 0, Net::staged_input(ws).as_flat_mut());
     let (y0, stack) = measure_stack(|| {
         constnet_mark(MARK_START);
-        let y = model.predict_staged(ws);
+        let y = infer(model, ws);
         constnet_mark(MARK_END);
         *y
     });
     let checks_ok = check_all(model, images, labels, host, ws, &y0, stack);
     let induce_failure = cfg!(feature = "induce-failure");
     if induce_failure {
-        hprintln!("induced failure (feature `induce-failure`)");
+        say!("induced failure (feature `induce-failure`)\n");
     }
     let ok = checks_ok && blobs_ok && !induce_failure;
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });

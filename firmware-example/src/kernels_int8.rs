@@ -12,16 +12,18 @@
 //! far for the assembly (the Rust block), an odd filter
 //! count (the last filter alone), padding (the border pixels take the
 //! portable loop), strides, relu and none, convolutions fused with max and
-//! average pooling (side by side and overlapping windows), and dense layers
-//! with 1 to 13 outputs (whole and partial blocks of six or four) and
-//! input counts that are and are not multiples of four.
+//! average pooling (side by side and overlapping windows; 2x2 max pooling
+//! on the window kernels, five-tap single-channel and widened), and dense layers
+//! with 1 to 13 outputs (whole blocks of six and the rest in one block of
+//! one to five, or four at a time on the Cortex-M0) and input counts that
+//! are and are not multiples of four (and of eight: an odd word).
 //!
 //! Prints `<name>: PASS` or `<name>: FAIL at <index>: <got> != <expected>`
 //! per case, then `KERNELS-INT8 ok=<k>/<n>`; exits 0 only if all pass.
 
 use constnet::layers::int8::{Int8Layer, LoadTflite, QConv2d, QDense, QPool2d};
 use constnet::model::int8::Int8FuseWith;
-use constnet::pool::{Avg, Max, PoolKind};
+use constnet::pool::{Avg, Max, Min, PoolKind};
 use constnet::quant::{channel_requant, zeroed_bytes, QParams};
 use constnet::{Activation, Linear, Relu, Tensor};
 use cortex_m_semihosting::{debug, hprintln};
@@ -233,11 +235,24 @@ pub fn run() -> ! {
     // Offsets past `ldr.w`'s 4,095: the DSP path's Rust block instead of the assembly one.
     conv_case!(t, "conv 4x64x32 3x3 F2 (rows 2,048 bytes apart)", 17, H 4 W 64 C 32 F 2 K [3, 3] S [1, 1] P [0, 0] O [2, 62]
         Relu);
+    // Fused with 2x2/2 max pooling: the DSP path's window kernels (single
+    // channel with five-tap rows; channels in words, widened window), their
+    // shapes' edges, and min pooling, which must not take them.
+    conv_case!(t, "conv 9x40x1 3x5 F4 (five-tap window kernel, odd rows)", 18, H 9 W 40 C 1 F 4 K [3, 5] S [1, 1] P [0, 0]
+        O [7, 36] Linear, pool Max [2, 2] [3, 18]);
+    conv_case!(t, "conv 9x9x4 3x3 F3 (widened window kernel, odd F)", 19, H 9 W 9 C 4 F 3 K [3, 3] S [1, 1] P [0, 0]
+        O [7, 7] Relu, pool Max [2, 2] [3, 3]);
+    conv_case!(t, "conv 8x8x12 2x3 F2 (min pooling)", 20, H 8 W 8 C 12 F 2 K [2, 3] S [1, 1] P [0, 0] O [7, 6] Linear,
+        pool Min [2, 2] [3, 3]);
+    conv_case!(t, "conv 6x6x4 2x2 F2 (same: a column and row after, so not the window kernels)", 21, H 6 W 6 C 4 F 2
+        K [2, 2] S [1, 1] P [0, 0] O [6, 6] Relu, pool Max [2, 2] [3, 3]);
     conv_case!(t, "conv 7x6x3 2x2 F3 stride 2 same", 10, H 7 W 6 C 3 F 3 K [2, 2] S [2, 2] P [0, 0] O [4, 3] Linear);
     dense_case!(t, "dense 256 -> 13 (lenet fc1's inputs; 64 outputs would not fit a Cortex-M0's stack twice)", 11, 256 -> 13 Relu);
     dense_case!(t, "dense 64 -> 10 (lenet out, before softmax)", 12, 64 -> 10 Linear);
     dense_case!(t, "dense 48 -> 13", 13, 48 -> 13 Relu);
     dense_case!(t, "dense 20 -> 5", 14, 20 -> 5 Linear);
+    dense_case!(t, "dense 16 -> 8 (a block of six and one of two)", 22, 16 -> 8 Relu);
+    dense_case!(t, "dense 24 -> 3 (one block of three)", 23, 24 -> 3 Linear);
     dense_case!(t, "dense 7 -> 1", 15, 7 -> 1 Linear);
     dense_case!(t, "dense 30 -> 7 (not a multiple of 4)", 16, 30 -> 7 Relu);
     hprintln!("KERNELS-INT8 ok={}/{}", t.ok, t.n);

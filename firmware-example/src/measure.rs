@@ -1,10 +1,9 @@
 //! Measuring helpers: instruction-count markers and stack-peak measurement.
 //!
-//! Nothing here prints floats: f32 `{}` formatting costs about 14 KB of flash,
-//! so figures are integers, or fixed point via [`Fixed4`].
+//! Nothing here prints: the f32 firmwares print with `core::fmt` (`check.rs`),
+//! the int8 ones without it (`out.rs`).
 
 use core::arch::asm;
-use core::fmt;
 use core::ptr::{addr_of, read_volatile};
 use core::sync::atomic::{compiler_fence, Ordering};
 
@@ -151,23 +150,4 @@ pub fn static_ram() -> usize {
     // .data starts at the beginning of RAM and .bss/.uninit follow it; the
     // stack region begins where they end.
     stack_bottom() - addr_of!(__sdata) as usize
-}
-
-// ---------------------------------------------------------------------------
-// Printing
-// ---------------------------------------------------------------------------
-
-/// Formats a non-negative `f32` with 4 decimals using integer arithmetic only
-/// (f32 `Display` would add ~14 KB of flash). Negative values print as `-`
-/// followed by the magnitude; values beyond ~429496 saturate.
-pub struct Fixed4(pub f32);
-
-impl fmt::Display for Fixed4 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (neg, x) = if self.0 < 0.0 { (true, -self.0) } else { (false, self.0) };
-        // `as u32` saturates and maps NaN to 0.
-        let v = (x * 10_000.0 + 0.5) as u32;
-        let sign = if neg && v != 0 { "-" } else { "" };
-        write!(f, "{}{}.{:04}", sign, v / 10_000, v % 10_000)
-    }
 }

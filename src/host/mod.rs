@@ -8,3 +8,4 @@ pub mod data;
 pub mod inspect;
 pub mod picture;
 pub mod quantize;
+pub mod tflite;

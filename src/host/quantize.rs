@@ -74,9 +74,8 @@ pub fn quantize<'a, M: QuantizeModel>(
     images: impl IntoIterator<Item = &'a [f32]>,
     options: &QuantizeOptions,
 ) -> Result<Box<M::Int8>, CalibrationError> {
-    let layers = M::LAYERS.len();
     let logits = M::LAYERS.last().is_some_and(|l| l.info.activation == "softmax");
-    let mut ranges = vec![Range::EMPTY; layers];
+    let mut ranges = vec![Range::EMPTY; M::RANGES];
     let mut input = Range::EMPTY;
     let mut trace = M::new_trace();
     let mut seen = 0;
@@ -86,16 +85,13 @@ pub fn quantize<'a, M: QuantizeModel>(
             .ok_or(CalibrationError::WrongLength { index, len: image.len(), expected: M::Input::LEN })?;
         input.observe(image);
         model.forward_trace(x, &mut trace, logits);
-        for (i, range) in ranges.iter_mut().enumerate() {
-            range.observe(M::layer_output(&trace, i));
-        }
+        M::observe(&trace, &mut ranges);
         seen += 1;
     }
     if seen == 0 {
         return Err(CalibrationError::NoImages);
     }
-    // SAFETY: an int8 model is `Bytes`: all-zero bytes are a valid value.
-    let mut q: Box<M::Int8> = unsafe { Box::new_zeroed().assume_init() };
+    let mut q: Box<M::Int8> = crate::quant::zeroed_bytes_boxed();
     model.quantize_layers(input.params(), &ranges, options, &mut q)?;
     Ok(q)
 }

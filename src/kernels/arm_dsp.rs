@@ -274,54 +274,321 @@ pub(crate) const fn block3x2_fits(kh: usize, kw: usize, c: usize, w: usize, sw: 
     (kh - 1) * w * c + 2 * sw * c + kw * c < 4096 && kh * kw * c * 2 < 4096 && w * c < 4096
 }
 
-/// `acc[k] += dot(x, w + k * STRIDE)` over `4 * words` bytes for six
-/// weight rows `STRIDE` bytes apart (a dense layer's outputs `o .. o + 6`):
-/// each input word is widened once for the six rows. A loop over words (the
-/// count in r12), not unrolled.
+/// `acc[k] += dot(x, w + k * I)` over the `I` bytes of `x` for `ROWS` (1
+/// to 6) weight rows `I` bytes apart (a dense layer's outputs `o .. o +
+/// ROWS`): each input word is widened once for all the rows. A loop over
+/// pairs of words (the count in r12), each pair unrolled, and the odd word.
 ///
 /// # Safety
-/// `x .. x + 4 * words` and `w .. w + 5 * STRIDE + 4 * words` must be in
-/// bounds, `words >= 1`, and `5 * STRIDE` below 4,096 (`ldr.w` immediates).
+/// `x .. x + I` and `w .. w + ROWS * I` must be readable, `ROWS` 1 to 6,
+/// `I` a positive multiple of 4 and `5 * I` below 4,096 (`ldr.w`
+/// immediates).
 #[inline(never)]
-pub(crate) unsafe fn dot6<const STRIDE: usize>(x: *const i8, w: *const i8, words: usize, acc: &mut [i32; 6]) {
+pub(crate) unsafe fn dot_rows<const I: usize, const ROWS: usize>(x: *const i8, w: *const i8, acc: &mut [i32; 6]) {
     let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5] = *acc;
-    let (mut x, mut w, mut n) = (x, w, words);
     // SAFETY: the caller guarantees the bounds; r6 and r7 are saved and
     // restored; everything else written is an operand or a clobber.
     unsafe {
         asm!(
             "push {{r6, r7}}",
-            "2:",
-            "ldr r6, [r8], #4",
-            "sxtb16 r7, r6",
-            "sxtb16 r6, r6, ror #8",
-            ".set cn_k, 0",
-            ".irp acc, r0, r1, r2, r3, r4, r5",
-            "  ldr.w r10, [r9, #cn_k]",
-            "  sxtb16 r11, r10",
-            "  sxtb16 r10, r10, ror #8",
-            "  smlad \\acc, r7, r11, \\acc",
-            "  smlad \\acc, r6, r10, \\acc",
-            "  .set cn_k, cn_k + {stride}",
-            ".endr",
-            "adds r9, r9, #4",
-            "subs r12, r12, #1",
-            "bne 2b",
+            ".macro cn_dot_word",
+            "  ldr r6, [r8], #4",
+            "  sxtb16 r7, r6",
+            "  sxtb16 r6, r6, ror #8",
+            "  .set cn_k, 0",
+            "  .irp acc, r0, r1, r2, r3, r4, r5",
+            "    .if cn_k < {rows}",
+            "      ldr.w r10, [r9, #(cn_k * {stride})]",
+            "      sxtb16 r11, r10",
+            "      sxtb16 r10, r10, ror #8",
+            "      smlad \\acc, r7, r11, \\acc",
+            "      smlad \\acc, r6, r10, \\acc",
+            "    .endif",
+            "    .set cn_k, cn_k + 1",
+            "  .endr",
+            "  adds r9, r9, #4",
+            ".endm",
+            ".if {stride} / 8",
+            "  movs r12, #({stride} / 8)",
+            "  2:",
+            "  cn_dot_word",
+            "  cn_dot_word",
+            "  subs r12, r12, #1",
+            "  bne 2b",
+            ".endif",
+            ".if {stride} % 8",
+            "  cn_dot_word",
+            ".endif",
+            ".purgem cn_dot_word",
             "pop {{r6, r7}}",
-            stride = const STRIDE,
+            stride = const I,
+            rows = const ROWS,
             inout("r0") a0,
             inout("r1") a1,
             inout("r2") a2,
             inout("r3") a3,
             inout("r4") a4,
             inout("r5") a5,
-            inout("r8") x,
-            inout("r9") w,
-            inout("r12") n,
+            inout("r8") x => _,
+            inout("r9") w => _,
             out("r10") _,
             out("r11") _,
+            out("r12") _,
         );
     }
-    let _ = (x, w, n);
     *acc = [a0, a1, a2, a3, a4, a5];
+}
+
+/// Row `ky` of two single-channel five-tap filters `a` and `b` as
+/// [`pool2x2_c1k5`] multiplies them: `[a0, a2]`, `[a1, a3]`, `[b0, b2]`,
+/// `[b1, b3]` and the fifth taps `[a4, b4]` (each pair low halfword first).
+pub(crate) fn c1k5_rows(a: [i8; 5], b: [i8; 5]) -> [u32; 5] {
+    let pair = |lo: i8, hi: i8| (lo as i16 as u16 as u32) | ((hi as i16 as u16 as u32) << 16);
+    [pair(a[0], a[2]), pair(a[1], a[3]), pair(b[0], b[2]), pair(b[1], b[3]), pair(a[4], b[4])]
+}
+
+/// The largest accumulators of `N` side-by-side 2x2 pooling windows of a
+/// single-channel convolution with `KH x 5` filters (stride 1), for two
+/// filters, each starting at `bias`, into `out` (`[filter 0, filter 1]`
+/// per window): a pooled row of LeNet's first layer, where rows of five
+/// one-byte taps fit [`block3x2_unrolled`] badly.
+///
+/// `x` is the first window's top-left input pixel in an input `ROW` bytes
+/// wide (window `k` starts `2 * k` bytes on); `w` holds, per filter row
+/// `ky`, both filters' [`c1k5_rows`] (`5 * KH` words). Every
+/// input word is widened once for the two pixels of a row and both
+/// filters: with `E_k = [x_k, x_k+2]` (SXTB16 of the word at `k`, or the
+/// rotated SXTB16 of the word at `k - 1`), pixel `c`'s row is `E_c . [w0,
+/// w2] + E_c+1 . [w1, w3] + x_c+4 * w4`, and `x_c+4` is the top half of
+/// `E_c+2` (SMLATB, SMLATT for the second filter's fifth tap). So two
+/// words per row serve both pixels; a window's
+/// two conv rows run one after the other (the first one's four sums wait
+/// on the stack), and the maxima are taken in registers. The bias, `out`
+/// and the window count live on the stack.
+///
+/// # Safety
+/// `x .. x + KH * ROW + 2 * (N - 1) + 6` bytes and `w .. w + 5 * KH` words
+/// must be readable, `N >= 1`, and `KH * ROW + 2` below 4,096 (`ldr.w`
+/// immediates).
+#[inline(never)]
+pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize, const N: usize>(
+    x: *const i8,
+    w: *const u32,
+    bias: [i32; 2],
+    out: &mut [[i32; 2]; N],
+) {
+    const { assert!(N >= 1) };
+    // SAFETY: the caller guarantees the reads, and `out` holds the `N`
+    // pairs written; r6 and r7 (not operands in `asm!`), the bias, `out`,
+    // the count and the first conv row's sums are pushed and popped inside
+    // the block; everything else written is an operand or a clobber.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            // [sp]: bias 0, bias 1, out, windows left.
+            "push {{r0, r1, r2, r3}}",
+            "3:",
+            ".irp cn_pass, 0, 1",
+            "  .if \\cn_pass",
+            "    push {{r0, r1, r2, r3}}",
+            "    sub.w lr, lr, #(20 * {kh})",
+            "  .endif",
+            "  ldrd r0, r1, [sp, #(16 * \\cn_pass)]",
+            "  mov r2, r0",
+            "  mov r3, r1",
+            "  .set cn_o, \\cn_pass * {row}",
+            "  .rept {kh}",
+            // Filter 0's pairs in r4, r5, filter 1's in r6, r7, the fifth
+            // taps in r8; both input words loaded back to back.
+            "    ldm lr!, {{r4, r5, r6, r7, r8}}",
+            "    ldr.w r10, [r12, #cn_o]",
+            "    ldr.w r11, [r12, #(cn_o + 2)]",
+            "    sxtb16 r9, r10",
+            "    sxtb16 r10, r10, ror #8",
+            "    smlad r0, r9, r4, r0",
+            "    smlad r1, r9, r6, r1",
+            "    smlad r0, r10, r5, r0",
+            "    smlad r1, r10, r7, r1",
+            "    smlad r2, r10, r4, r2",
+            "    smlad r3, r10, r6, r3",
+            "    sxtb16 r9, r11",
+            "    sxtb16 r11, r11, ror #8",
+            "    smlad r2, r9, r5, r2",
+            "    smlad r3, r9, r7, r3",
+            "    smlatb r0, r9, r8, r0",
+            "    smlatt r1, r9, r8, r1",
+            "    smlatb r2, r11, r8, r2",
+            "    smlatt r3, r11, r8, r3",
+            "    .set cn_o, cn_o + {row}",
+            "  .endr",
+            ".endr",
+            // The first row's sums (filter 0, 1 of pixel 0, then of pixel 1).
+            "pop {{r4, r5, r6, r7}}",
+            ".irp cn_m, r2, r4, r6",
+            "  cmp r0, \\cn_m",
+            "  it lt",
+            "  movlt r0, \\cn_m",
+            ".endr",
+            ".irp cn_m, r3, r5, r7",
+            "  cmp r1, \\cn_m",
+            "  it lt",
+            "  movlt r1, \\cn_m",
+            ".endr",
+            "ldr r4, [sp, #8]",
+            "stm r4!, {{r0, r1}}",
+            "str r4, [sp, #8]",
+            "sub.w lr, lr, #(20 * {kh})",
+            "adds r12, r12, #2",
+            "ldr r4, [sp, #12]",
+            "subs r4, r4, #1",
+            "str r4, [sp, #12]",
+            "bne 3b",
+            "add sp, sp, #16",
+            "pop {{r6, r7}}",
+            kh = const KH,
+            row = const ROW,
+            inout("r0") bias[0] => _,
+            inout("r1") bias[1] => _,
+            inout("r2") out.as_mut_ptr() => _,
+            inout("r3") N => _,
+            out("r4") _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            inout("r12") x => _,
+            inout("lr") w => _,
+        );
+    }
+}
+
+/// Bytes of the widened input [`pool2x2_q15`] reads: two of LeNet's
+/// second-layer windows side by side (6 x 8 pixels of 8 channels) fit.
+pub(crate) const Q15_WINDOW_BYTES: usize = 768;
+
+/// Widens `n` input words into `out`: each word `[x0, x1, x2, x3]` becomes
+/// `[x0, x2]` and `[x1, x3]` as halfwords, the pairs SMLAD multiplies with
+/// a weight word's SXTB16 halves.
+#[inline(always)]
+pub(crate) fn widen_words(x: &[i8], out: &mut [u32]) {
+    for (j, pair) in out.chunks_exact_mut(2).enumerate() {
+        let v = word(x, 4 * j);
+        pair[0] = sxtb16(v);
+        pair[1] = sxtb16_ror8(v);
+    }
+}
+
+/// Bytes of one widened input row of `n` (1 or 2) side-by-side 2x2
+/// pooling windows of a convolution with `kw` taps per row over `c`
+/// channels: `2 * n + kw - 1` pixels.
+pub(crate) const fn q15_row_bytes(n: usize, kw: usize, c: usize) -> usize {
+    (2 * n + kw - 1) * c * 2
+}
+
+/// The largest of the four accumulators (starting at `bias`) of each of
+/// `N` (1 or 2) side-by-side 2x2 pooling windows of a convolution with
+/// `KH x KW` filters over `C` channels (`C % 4 == 0`, stride 1), for one
+/// filter, from the windows' input already widened ([`widen_words`]): `x`
+/// holds `KH + 1` rows of [`q15_row_bytes`], pixel `(dy, dx)`'s taps of
+/// filter row `ky` starting at `(dy + ky) * row + dx * 2 * C`; a filter row
+/// is `KW * C / 4` weight words. Each weight word is widened once for the
+/// `4 * N` pixels, whose inputs need no widening: one LDRD and two SMLADs
+/// per pixel and word. A loop over filter rows (the count on the stack),
+/// each unrolled.
+///
+/// # Safety
+/// `x .. x + (KH + 1) * row` (4-aligned) and `w .. w + KH * KW * C` must
+/// be readable, and the shape must fit: see [`pool2x2_q15_fits`].
+#[inline(never)]
+pub(crate) unsafe fn pool2x2_q15<const N: usize, const KH: usize, const KW: usize, const C: usize>(
+    x: *const u32,
+    w: *const i8,
+    bias: i32,
+) -> [i32; 2] {
+    const { assert!(N == 1 || N == 2, "one or two windows") };
+    let mut m0 = bias;
+    let m1: i32;
+    // SAFETY: the caller guarantees the reads; r6 and r7 are saved and
+    // restored, the row count lives on the stack inside the block;
+    // everything else written is an operand or a clobber.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            "movs r6, #{kh}",
+            "push {{r6}}",
+            // Accumulators: window 0's pixels (0,0) (0,1) (1,0) (1,1) in
+            // r0-r3, window 1's in r4, r5, r11, r12.
+            ".irp cn_a, r1, r2, r3, r4, r5, r11, r12",
+            "  mov \\cn_a, r0",
+            ".endr",
+            "2:",
+            ".set cn_j, 0",
+            ".rept {words}",
+            "  ldr.w r7, [r9, #(4 * cn_j)]",
+            "  sxtb16 r6, r7",
+            "  sxtb16 r7, r7, ror #8",
+            "  .set cn_p, 0",
+            "  .irp cn_a, r0, r1, r2, r3, r4, r5, r11, r12",
+            "    .if cn_p < 4 * {n}",
+            "      ldrd r10, lr, [r8, #(8 * cn_j + (cn_p / 2 % 2) * {rowq} + (cn_p % 2 + 2 * (cn_p / 4)) * {pixq})]",
+            "      smlad \\cn_a, r10, r6, \\cn_a",
+            "      smlad \\cn_a, lr, r7, \\cn_a",
+            "    .endif",
+            "    .set cn_p, cn_p + 1",
+            "  .endr",
+            "  .set cn_j, cn_j + 1",
+            ".endr",
+            "addw r8, r8, #{rowq}",
+            "addw r9, r9, #(4 * {words})",
+            "ldr r6, [sp]",
+            "subs r6, r6, #1",
+            "str r6, [sp]",
+            "bne 2b",
+            "add sp, sp, #4",
+            ".irp cn_m, r1, r2, r3",
+            "  cmp r0, \\cn_m",
+            "  it lt",
+            "  movlt r0, \\cn_m",
+            ".endr",
+            ".irp cn_m, r5, r11, r12",
+            "  cmp r4, \\cn_m",
+            "  it lt",
+            "  movlt r4, \\cn_m",
+            ".endr",
+            "pop {{r6, r7}}",
+            n = const N,
+            kh = const KH,
+            words = const KW * C / 4,
+            rowq = const q15_row_bytes(N, KW, C),
+            pixq = const 2 * C,
+            inout("r0") m0,
+            out("r1") _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") m1,
+            out("r5") _,
+            inout("r8") x => _,
+            inout("r9") w => _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            out("lr") _,
+        );
+    }
+    [m0, m1]
+}
+
+/// Whether [`pool2x2_q15`] takes this shape for one and two windows:
+/// channels in whole words, two windows' widened input within
+/// [`Q15_WINDOW_BYTES`], offsets within the `ldrd` (1,020) and `ldr.w`,
+/// `addw` (4,095) immediates.
+pub(crate) const fn pool2x2_q15_fits(kh: usize, kw: usize, c: usize) -> bool {
+    let (words, row) = (kw * c / 4, q15_row_bytes(2, kw, c));
+    c.is_multiple_of(4)
+        && kh >= 1
+        && kh <= 255
+        && (kh + 1) * row <= Q15_WINDOW_BYTES
+        && 8 * (words - 1) + row + 6 * c <= 1020
+        && 4 * words < 4096
 }

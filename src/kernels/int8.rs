@@ -58,8 +58,48 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
 /// point and clamped to `[lo, hi]` (the fused activation's range).
 #[inline(always)]
 pub fn requantize(acc: i32, multiplier: i32, shift: i32, zero_point: i32, lo: i32, hi: i32) -> i8 {
-    let v = multiply_by_quantized_multiplier(acc, multiplier, shift).wrapping_add(zero_point);
-    v.clamp(lo, hi) as i8
+    ChannelRequant::new(multiplier, shift, zero_point, (lo, hi)).apply(acc)
+}
+
+/// [`requantize`] for one channel, its shifts decoded once: for loops that
+/// requantize many accumulators of the same channel (a convolution's
+/// filter over a whole image), where decoding them each time costs as
+/// much as the arithmetic. [`multiply_by_quantized_multiplier`], the zero
+/// point and the clamp, in one (checked against them in a test).
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelRequant {
+    multiplier: i32,
+    left: u32,
+    right: u32,
+    mask: i32,
+    zero_point: i32,
+    lo: i32,
+    hi: i32,
+}
+
+impl ChannelRequant {
+    /// `multiplier * 2^shift`, then `zero_point` added and clamped to
+    /// `[lo, hi]`, as [`requantize`] takes them.
+    #[inline(always)]
+    pub fn new(multiplier: i32, shift: i32, zero_point: i32, (lo, hi): (i32, i32)) -> Self {
+        let (left, right) = if shift > 0 { (shift as u32, 0) } else { (0, (-shift) as u32) };
+        let mask = (1u32 << right).wrapping_sub(1) as i32;
+        Self { multiplier, left, right, mask, zero_point, lo, hi }
+    }
+
+    /// `acc` requantized.
+    #[inline(always)]
+    pub fn apply(&self, acc: i32) -> i8 {
+        let x = acc.wrapping_shl(self.left);
+        let high = if self.multiplier >= 0 {
+            ((x as i64 * self.multiplier as i64 + (1 << 30)) >> 31) as i32
+        } else {
+            rounding_doubling_high_mul(x, self.multiplier)
+        };
+        let threshold = (self.mask >> 1) + (high < 0) as i32;
+        let v = (high >> self.right) + ((high & self.mask) > threshold) as i32;
+        v.wrapping_add(self.zero_point).clamp(self.lo, self.hi) as i8
+    }
 }
 
 /// `sum(a[i] * b[i])` over `i8`s, in `i32`.
@@ -185,7 +225,9 @@ pub mod fixed {
 
     /// The reciprocal of `x` (with `integer_digits` integer bits) scaled into
     /// zero integer bits, and how many bits it was scaled by (TFLite's
-    /// `GetReciprocal`).
+    /// `GetReciprocal`). Not inlined: once per softmax, and its Newton
+    /// iterations are most of a softmax's code.
+    #[inline(never)]
     pub fn reciprocal(x: i32, integer_digits: i32) -> (i32, i32) {
         let headroom_plus_one = (x as u32).leading_zeros() as i32;
         let num_bits_over_unit = integer_digits - headroom_plus_one;
@@ -215,6 +257,26 @@ mod tests {
                 (h >> right) + ((h & mask) > threshold) as i32
             };
             assert_eq!(multiply_by_quantized_multiplier(x, m, shift), reference, "{x} {m} {shift}");
+        }
+    }
+
+    #[test]
+    fn channel_requant_is_requantize() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        for i in 0..300_000u32 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let acc = (state >> 32) as i32 >> (i % 24);
+            let m = if i % 97 == 0 {
+                -((state as i32).wrapping_abs() | 1)
+            } else {
+                (state as i32).wrapping_abs() | (1 << 30)
+            };
+            let shift = (i % 40) as i32 - 31;
+            let zp = (i % 256) as i32 - 128;
+            let clamp = if i % 2 == 0 { (-128, 127) } else { (zp.max(-128), 127) };
+            let expected =
+                multiply_by_quantized_multiplier(acc, m, shift).wrapping_add(zp).clamp(clamp.0, clamp.1) as i8;
+            assert_eq!(ChannelRequant::new(m, shift, zp, clamp).apply(acc), expected, "{acc} {m} {shift} {zp}");
         }
     }
 

@@ -5,8 +5,8 @@ use crate::kernels::arm_fpu as fpu;
 use crate::kernels::{axpy, dispatch3, init_fan_in};
 use crate::layers::activation::{Activation, Linear};
 use crate::layers::bias::BiasTerm;
-use crate::layers::window::{block_inside, fits, source, window_label, Label, Padding, ZeroPad};
-use crate::layers::{fingerprint, str_hash};
+use crate::layers::window::{block_inside, conv_label, fits_padded, pads_one_more, source, Label, Padding, ZeroPad};
+use crate::layers::{fingerprint, str_hash, with_one_more};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
 use core::marker::PhantomData;
 
@@ -15,8 +15,12 @@ use core::marker::PhantomData;
 const BLOCK: usize = 4;
 
 /// `F` filters of `KH x KW` over a `H x W x C` input, stride `SH, SW`, padding
-/// `PH, PW` on each side (zero or edge-replicating, by `P`), giving an
-/// `OH x OW x F` output, then the activation `A`.
+/// `PH, PW` (zero or edge-replicating, by `P`) before the first row and
+/// column and as many after, giving an `OH x OW x F` output, then the
+/// activation `A`. In TensorFlow's "same" geometry with an odd total
+/// (even kernels, stride 2 over an even input: `OH = ceil(H / SH)`, `PH`
+/// the smaller half) the padding after is `PH + 1`, `PW + 1`, as TensorFlow
+/// pads; `OH`, `OW` say which.
 ///
 /// The output size is a parameter because stable Rust cannot compute it in a
 /// type; [`sequential!`](crate::sequential) computes it for you, and a
@@ -83,20 +87,16 @@ pub(crate) use conv_impl;
 
 conv_impl! {{
     /// The summary's kind: kernel, stride and padding (`"Conv2d 5x5/1 valid"`,
-    /// `"Conv2d 3x3/2 pad 1"`, `"Conv2d 3x3/1 edge 1"`).
-    const LABEL: &'static Label = &{
-        let label = window_label("Conv2d", [KH, KW], [SH, SW]);
-        if PH == 0 && PW == 0 {
-            label.text(" valid")
-        } else {
-            label.text(" ").text(P::NAME).text(" ").pair([PH, PW])
-        }
-    };
+    /// `"Conv2d 3x3/2 pad 1"`, `"Conv2d 3x3/1 edge 1"`, `"Conv2d 10x4/2 pad 4:5x1"`).
+    const LABEL: &'static Label = &conv_label("Conv2d", P::NAME, [KH, KW], [SH, SW], [PH, PW], Self::ONE_MORE);
+
+    /// Whether each axis pads one more after the input than before (TF's "same").
+    const ONE_MORE: [bool; 2] = [pads_one_more(H, KH, SH, PH, OH), pads_one_more(W, KW, SW, PW, OW)];
 
     /// Fails the build when the output size is not the one the geometry gives.
     pub(crate) const SHAPE_OK: () = assert!(
-        fits(H, KH, SH, PH, OH) && fits(W, KW, SW, PW, OW) && C > 0 && F > 0,
-        "Conv2d: OH/OW do not match (H + 2*PH - KH) / SH + 1, or the kernel does not fit"
+        fits_padded(H, KH, SH, PH, OH) && fits_padded(W, KW, SW, PW, OW) && C > 0 && F > 0,
+        "Conv2d: OH/OW do not match (H + 2*PH - KH) / SH + 1 (nor TF's \"same\"), or the kernel does not fit"
     );
 }}
 
@@ -131,7 +131,7 @@ conv_impl! {<Layer<T>> {
         bias: B::ENABLED,
         window: [KH, KW],
     };
-    const FINGERPRINT: u64 = fingerprint(&[
+    const FINGERPRINT: u64 = with_one_more(fingerprint(&[
         str_hash("Conv2d"),
         H as u64,
         W as u64,
@@ -146,7 +146,7 @@ conv_impl! {<Layer<T>> {
         str_hash(A::NAME),
         B::ENABLED as u64,
         P::EDGE as u64,
-    ]);
+    ]), Self::ONE_MORE);
 
     fn init(&mut self, rng: &mut Rng) {
         init_fan_in(self.weight.as_flattened_mut().as_flattened_mut().as_flattened_mut(), KH * KW * C, A::INIT_GAIN, rng);

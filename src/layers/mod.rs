@@ -11,15 +11,18 @@ pub mod activation;
 pub(crate) mod bias;
 pub(crate) mod conv;
 mod dense;
+pub(crate) mod depthwise;
 pub mod int8;
 pub mod pool;
 mod reshape;
+pub mod tflite;
 pub(crate) mod window;
 
 pub use activation::{Activate, Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
 pub use bias::{BiasTerm, NoBias};
 pub use conv::Conv2d;
 pub use dense::Dense;
+pub use depthwise::DepthwiseConv2d;
 pub use pool::{Pool2d, PoolKind};
 pub use reshape::{Dropout, Flatten, Upsample};
 pub use window::{EdgePad, Padding, ZeroPad};
@@ -129,6 +132,17 @@ pub const fn fingerprint(parts: &[u64]) -> u64 {
         i += 1;
     }
     h
+}
+
+/// A window layer's fingerprint `base`, changed when an axis pads one more
+/// after the input than before (TF's "same"); unchanged otherwise, so
+/// symmetric layers keep the fingerprints their saved weights carry.
+pub(crate) const fn with_one_more(base: u64, one_more: [bool; 2]) -> u64 {
+    if one_more[0] || one_more[1] {
+        fingerprint(&[base, str_hash("pads one more after"), one_more[0] as u64, one_more[1] as u64])
+    } else {
+        base
+    }
 }
 
 /// Hash of a string, for folding names into a [`fingerprint`].

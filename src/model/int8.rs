@@ -9,6 +9,7 @@
 
 use super::{LayerSummary, Pass};
 use crate::layers::int8::{Int8Layer, QuantizeError, QuantizeOptions, Range};
+use crate::layers::tflite::LayerSource;
 use crate::quant::{Bytes, QParams};
 use crate::{Model, Tensor};
 
@@ -27,9 +28,18 @@ pub trait QuantizeModel: Model<f32> {
     /// The int8 model.
     type Int8: Int8Model;
 
+    /// Calibration ranges the model takes: one per layer, and for a
+    /// residual block its branches' and its own (see [`QuantizeModel::observe`]).
+    const RANGES: usize;
+
+    /// Widens `ranges` (of [`QuantizeModel::RANGES`]) with the values a
+    /// trace holds (see [`Model::forward_trace`]): layer by layer, each
+    /// block's branches first, then the block's output.
+    fn observe(trace: &Self::Trace, ranges: &mut [Range]);
+
     /// Fills `q` from the trained weights, layer by layer: `input` is the
-    /// input's quantization, `ranges[i]` what calibration saw at layer `i`'s
-    /// output (see [`Model::forward_trace`]).
+    /// input's quantization, `ranges` what calibration saw, in the order of
+    /// [`QuantizeModel::observe`].
     fn quantize_layers(
         &self,
         input: QParams,
@@ -63,8 +73,18 @@ pub trait Int8Model: Bytes {
     fn input_params(&self) -> QParams;
     /// The quantization of the output.
     fn output_params(&self) -> QParams;
+    /// Sets the quantization of the input and the output (what a `.tflite`
+    /// file stores for the tensors a model, or a residual block's branch,
+    /// reads and writes).
+    fn set_params(&mut self, input: QParams, output: QParams);
     /// Whether every stored parameter is usable (checked on load).
     fn is_valid(&self) -> bool;
+
+    /// Sets the input's and output's quantization from `source`, then visits
+    /// every layer in order with it: `source` checks the layer's
+    /// [`TFLITE`](Int8Layer::TFLITE) ops against what it reads and may fill
+    /// the layer ([`Int8Layer::load_ops`]). The TFLite reader is such a source.
+    fn load_layers<S: LayerSource>(&mut self, source: &mut S) -> Result<(), S::Error>;
 
     /// Runs the network on `x` using only `workspace`; the output lives in
     /// the workspace. Allocates nothing and cannot fail.
@@ -83,7 +103,23 @@ pub trait Int8Model: Bytes {
 
     /// [`Int8Model::predict`] on the input written through
     /// [`Int8Model::staged_input`].
-    fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output;
+    fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
+        self.run(Pass::staged::<Self::Input>(workspace.as_mut())).output()
+    }
+
+    /// Runs every layer on the pass's current activation (see [`Model::run`]).
+    fn run<'w>(&self, pass: Pass<'w, i8>) -> Pass<'w, i8>;
+
+    /// As [`Model::HEAD`]: whether the last layer can run fused with a
+    /// residual block's add, and the head's sizes.
+    const HEAD: Option<(usize, usize)>;
+
+    /// The steps of every layer but the last (see [`Model::run_head`]).
+    fn run_head<'w>(&self, pass: Pass<'w, i8>) -> Pass<'w, i8>;
+
+    /// The last layer joined with a residual block's other branch (see
+    /// [`Model::last_join`]).
+    fn last_join(&self, x: &[i8], skip: Option<&[i8]>, out: &mut [i8], join: impl FnMut(i8, i8) -> i8);
 
     /// Quantizes a float input (flat, in the input's order) into `q`.
     fn quantize_input(&self, x: &[f32], q: &mut Self::Input) {
@@ -146,7 +182,26 @@ impl<'w> Pass<'w, i8> {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __int8_model {
-    ($vis:vis $name:ident last $li:tt [$({$field:ident $i:tt})*] steps [$([$prev:tt $this:tt $next:tt])*]) => {
+    // Calibration ranges of a layer, what it observes, how it is quantized.
+    (@ranges [Residual] $l:ty) => { <$l as $crate::model::residual::QuantizeBlock>::RANGES };
+    (@ranges $kind:tt $l:ty) => { 1 };
+    (@observe [Residual] $l:ty, $slot:expr, $r:expr) => {
+        <$l as $crate::model::residual::QuantizeBlock>::observe($slot, $r)
+    };
+    (@observe $kind:tt $l:ty, $slot:expr, $r:expr) => {
+        if let Some(r) = $r.first_mut() {
+            r.observe($crate::Tensor::<f32>::as_flat($slot));
+        }
+    };
+    (@quantize [Residual] $layer:expr, $p:expr, $r:expr, $o:expr, $q:expr) => {
+        $crate::model::residual::QuantizeBlock::quantize_block($layer, $p, $r, $o, $q)?
+    };
+    (@quantize $kind:tt $layer:expr, $p:expr, $r:expr, $o:expr, $q:expr) => {
+        $crate::layers::int8::QuantizeLayer::quantize(
+            $layer, $p, $r.first().copied().unwrap_or($crate::layers::int8::Range::EMPTY), $o, $q)?
+    };
+    ($vis:vis $name:ident last [$lfield:ident $lk:tt $lact:tt] $li:tt [$({$field:ident $i:tt $kind:tt})*]
+        steps [$([$prev:tt $this:tt $next:tt])*]) => {
         const _: () = {
             /// The int8 form of the model. (Generic only so that its code is
             /// built where it is used: a model with a layer that has no int8
@@ -159,7 +214,7 @@ macro_rules! __int8_model {
                 pub output: $crate::quant::QParams,
                 $(
                     #[doc = concat!("Layer `", stringify!($field), "`.")]
-                    pub $field: $crate::__int8_at!($name, $i),
+                    pub $field: $crate::__int8_at!($name, $i, $kind),
                 )*
                 unit: ::core::marker::PhantomData<Z>,
             }
@@ -168,8 +223,8 @@ macro_rules! __int8_model {
             unsafe impl<Z> $crate::quant::Bytes for Int8<Z> {}
 
             impl<Z> $crate::model::Int8Model for Int8<Z> {
-                type Input = <$crate::__int8_at!($name, 0) as $crate::layers::int8::Int8Layer>::Input;
-                type Output = <$crate::__int8_at!($name, $li) as $crate::layers::int8::Int8Layer>::Output;
+                type Input = <<$name<f32> as $crate::Model<f32>>::Input as $crate::layers::int8::Retype>::Int8;
+                type Output = <<$name<f32> as $crate::Model<f32>>::Output as $crate::layers::int8::Retype>::Int8;
                 // As many elements as the float model's workspace: the same
                 // activations live at once (and the shape rules are checked
                 // there, once).
@@ -178,11 +233,11 @@ macro_rules! __int8_model {
                 }>;
 
                 const LAYERS: &'static [$crate::LayerSummary] = &[
-                    $($crate::LayerSummary::of_int8::<$crate::__int8_at!($name, $i)>(stringify!($field)),)*
+                    $($crate::LayerSummary::of_int8::<$crate::__int8_at!($name, $i, $kind)>(stringify!($field)),)*
                 ];
                 const FINGERPRINT: u64 = $crate::layers::fingerprint(&[
                     $crate::layers::str_hash("int8"),
-                    $(<$crate::__int8_at!($name, $i) as $crate::layers::int8::Int8Layer>::FINGERPRINT,)*
+                    $(<$crate::__int8_at!($name, $i, $kind) as $crate::layers::int8::Int8Layer>::FINGERPRINT,)*
                 ]);
 
                 fn input_params(&self) -> $crate::quant::QParams {
@@ -191,21 +246,59 @@ macro_rules! __int8_model {
                 fn output_params(&self) -> $crate::quant::QParams {
                     self.output
                 }
+                fn set_params(&mut self, input: $crate::quant::QParams, output: $crate::quant::QParams) {
+                    self.input = input;
+                    self.output = output;
+                }
                 fn is_valid(&self) -> bool {
                     self.input.is_valid()
                         && self.output.is_valid()
                         $(&& $crate::layers::int8::Int8Layer::is_valid(&self.$field))*
                 }
 
-                fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
-                    let pass = $crate::model::Pass::staged::<Self::Input>(workspace.as_mut());
+                fn load_layers<S: $crate::layers::tflite::LayerSource>(&mut self, source: &mut S) -> Result<(), S::Error> {
+                    (self.input, self.output) = source.quantization();
+                    $(
+                        source.layer(
+                            stringify!($field),
+                            <$crate::__int8_at!($name, $i, $kind) as $crate::layers::int8::Int8Layer>::TFLITE,
+                            &mut |ops| $crate::layers::int8::Int8Layer::load_ops(&mut self.$field, ops),
+                        )?;
+                    )*
+                    Ok(())
+                }
+
+                #[inline(always)]
+                fn run<'w>(&self, pass: $crate::model::Pass<'w, i8>) -> $crate::model::Pass<'w, i8> {
                     $($crate::sequential!(@step [then_int8 then_int8_fused] pass self $prev $this $next);)*
-                    pass.output()
+                    pass
+                }
+
+                const HEAD: Option<(usize, usize)> = <$name<f32> as $crate::Model<f32>>::HEAD;
+
+                #[inline(always)]
+                fn run_head<'w>(&self, pass: $crate::model::Pass<'w, i8>) -> $crate::model::Pass<'w, i8> {
+                    $($crate::sequential!(@head_step [then_int8 then_int8_fused] pass self $prev $this $next);)*
+                    pass
+                }
+
+                fn last_join(&self, x: &[i8], skip: Option<&[i8]>, out: &mut [i8], join: impl FnMut(i8, i8) -> i8) {
+                    $crate::sequential!(@last_join $lk $lact self.$lfield, x, skip, out, join);
                 }
             }
 
             impl $crate::model::QuantizeModel for $name<f32> {
                 type Int8 = Int8<()>;
+                const RANGES: usize = 0 $(+ $crate::__int8_model!(@ranges $kind <$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer))*;
+
+                fn observe(trace: &Self::Trace, ranges: &mut [$crate::layers::int8::Range]) {
+                    $(
+                        let (r, ranges) = $crate::model::residual::split_mut(
+                            ranges, $crate::__int8_model!(@ranges $kind <$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer));
+                        $crate::__int8_model!(@observe $kind <$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer, &trace.$i, r);
+                    )*
+                    let _ = ranges;
+                }
 
                 fn quantize_layers(
                     &self,
@@ -217,14 +310,11 @@ macro_rules! __int8_model {
                     q.input = input;
                     let params = input;
                     $(
-                        let params = $crate::layers::int8::QuantizeLayer::quantize(
-                            &self.$field,
-                            params,
-                            ranges.get($i).copied().unwrap_or($crate::layers::int8::Range::EMPTY),
-                            options,
-                            &mut q.$field,
-                        )?;
+                        let (r, ranges) = $crate::model::residual::split(
+                            ranges, $crate::__int8_model!(@ranges $kind <$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer));
+                        let params = $crate::__int8_model!(@quantize $kind &self.$field, params, r, options, &mut q.$field);
                     )*
+                    let _ = ranges;
                     q.output = params;
                     Ok(())
                 }
@@ -233,11 +323,15 @@ macro_rules! __int8_model {
     };
 }
 
-/// The int8 type of layer `i` of model `name`.
+/// The int8 type of layer `i` (of kind `kind`, `_` when it does not
+/// matter) of model `name`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __int8_at {
-    ($name:ident, $i:tt) => {
+    ($name:ident, $i:tt, [Residual]) => {
+        <<$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer as $crate::model::residual::QuantizeBlock>::Int8
+    };
+    ($name:ident, $i:tt, $kind:tt) => {
         <<$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer as $crate::layers::int8::QuantizeLayer>::Int8
     };
 }

@@ -19,7 +19,9 @@
 //!    [`Model`](crate::Model) impl, whose inference runs every convolution
 //!    fused with a pooling layer right after it ([`crate::model::fuse`]; not
 //!    when the convolution ends in softmax), so the workspace never holds that
-//!    convolution's output.
+//!    convolution's output, and every depthwise convolution with a 1x1
+//!    convolution right after it (`Conv2d<F, 1>`, no option but `bias`),
+//!    whose output overwrites the depthwise input as its rows are done.
 //!
 //! Parsing a layer's options happens in that layer's own expansion, so the
 //! recursion depth is the number of layers plus a constant, whatever the
@@ -42,11 +44,23 @@
 /// - `Conv2d<F, K>` with options, in any order: `stride = S`,
 ///   `pad = P` (zero padding: a number, `valid` or `same`),
 ///   `edge = P` (edge-replicating padding), `bias = false`.
+///   `pad = same` is TensorFlow's "same": `ceil(H / S)` outputs, the odd
+///   position of padding after the input (even kernels, stride 2 over an
+///   even input).
+/// - `DepthwiseConv2d<K>`: each input channel filtered on its own, with the
+///   options of `Conv2d` and `multiplier = M` (the depth multiplier: `M`
+///   filters per channel, `C * M` outputs; default 1).
 /// - `MaxPool2d<K>`, `MinPool2d<K>`, `AvgPool2d<K>`, option `stride = S`
-///   (default: the window, so `2` halves the image).
+///   (default: the window, so `2` halves the image); `GlobalAvgPool2d`, the
+///   mean of each channel over the whole map (`1 x 1 x C`).
 /// - `Dense<O>`, or `Dense<I, O>` to state the input size (checked); option
 ///   `bias = false`.
 /// - `Flatten`, `Dropout<RATE>` (e.g. `0.25`), `Upsample<F>`.
+/// - `Residual<Main>` and `Residual<Main, Shortcut>` with `=> Activation`:
+///   a residual block, `act(main(x) + x)` or `act(main(x) + shortcut(x))`,
+///   its branches models declared with `sequential!` (see
+///   [`model::residual`](crate::model::residual) for why). Branches that do
+///   not meet in one shape are a compile error naming both shapes.
 /// - Activations as layers: `Relu`, `Sigmoid`, `Tanh`, `Softmax`, `Linear`;
 ///   or fused after conv and dense: `=> Relu`.
 ///
@@ -112,29 +126,30 @@ macro_rules! sequential {
     // One step per layer: the arms below differ only in what the layer makes
     // of the activation (an image, a vector, or what it gets).
     (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
-        [{[$(Conv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(Upsample)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
+        [{[$(Conv2d)? $(DepthwiseConv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)? $(Upsample)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i image (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k] $act} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
         [{[$(Dense)? $(Flatten)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i vector (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k] $act} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [$i:tt $($ids:tt)*] [$p:tt $r:ident $in:tt $pk:tt $pa:tt] [$($d:tt)*] [$($rev:tt)*]
-        [{[$(Dropout)? $(Relu)? $(Sigmoid)? $(Tanh)? $(Softmax)? $(Linear)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
+        [{[$(Dropout)? $(Relu)? $(Sigmoid)? $(Tanh)? $(Softmax)? $(Linear)? $(Residual)?] $la:tt $f:ident $k:ident $args:tt $act:tt} $($rest:tt)*]
     ) => {
         $crate::sequential!(@number $m [$($ids)*] [$i $r (<Shapes as $crate::model::LayerShape<$i>>::OUT) [$k] $act]
-            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p} $($rev)*] [$($rest)*]);
+            [$($d)* {$i $f [$k] $args $act $la in [$r $in] prev [$p $pk $pa]}] [{$f $i $p [$k] $act} $($rev)*] [$($rest)*]);
     };
     (@number $m:tt [] $last:tt $d:tt $rev:tt [{$k:tt $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
         ::core::compile_error!(concat!("layer `", stringify!($f), "`: a model has at most 100 layers, this is the 101st"));
     };
     (@number $m:tt $ids:tt $last:tt $d:tt $rev:tt [{[$kind:ident] $la:tt $f:ident $($l:tt)*} $($rest:tt)*]) => {
         ::core::compile_error!(concat!("layer `", stringify!($f), "`: unknown layer kind `", stringify!($kind),
-            "`: expected one of Conv2d, MaxPool2d, MinPool2d, AvgPool2d, Dense, Flatten, Dropout, Upsample, ",
+            "`: expected one of Conv2d, DepthwiseConv2d, MaxPool2d, MinPool2d, AvgPool2d, GlobalAvgPool2d, Dense, ",
+            "Flatten, Dropout, Upsample, Residual, ",
             "Relu, Sigmoid, Tanh, Softmax, Linear"));
     };
     // Done. Also each layer's successor, for fusing a convolution with the
@@ -145,7 +160,7 @@ macro_rules! sequential {
         [$first:tt $({$i:tt $f:ident $k:tt $args:tt $act:tt $attrs:tt in [$r:ident $in:tt] prev $prev:tt})*] $rev:tt []
     ) => {
         $crate::sequential!(@emit $m [$first $({$i $f $k $args $act $attrs in [$r $in] prev $prev})*]
-            next [$([$f $k $act])* [end]] out [$($in)* $lout] rev $rev);
+            next [$([$f $k $act $args])* [end]] out [$($in)* $lout] rev $rev);
     };
 
     // ---- 3. the struct, each layer's geometry and type, the Model impl -------------
@@ -161,7 +176,7 @@ macro_rules! sequential {
         [$({$i:tt $field:ident $kind:tt $args:tt $act:tt [$($la:tt)*] in [$rank:ident $in:tt] prev [$prev:tt $pk:tt $pa:tt]})+]
         next [$($next:tt)+]
         out [$($out:tt)+]
-        rev [{$lfield:ident $li:tt $lprev:tt} $($rev:tt)*]
+        rev [{$lfield:ident $li:tt $lprev:tt $lk:tt $lact:tt} $($rev:tt)*]
     ) => {
         $(#[$attr])*
         #[repr(C)]
@@ -178,6 +193,7 @@ macro_rules! sequential {
 
             // SAFETY: `#[repr(C)]` struct whose fields are all `Params<T>` layers.
             unsafe impl<T: $crate::Float> $crate::Params<T> for $name<T> {}
+            impl<T: $crate::Float> $crate::model::residual::Sequential for $name<T> {}
 
             impl<T: $crate::Float> $crate::Model<T> for $name<T> {
                 type Input = <$crate::__at!($name, 0) as $crate::Layer<T>>::Input;
@@ -185,10 +201,14 @@ macro_rules! sequential {
                 type Workspace = $crate::Workspace<T, {
                     $crate::model::shape::workspace_len(
                         $input.size(),
-                        &[$(($out.size(), $crate::sequential!(@role $kind $act)),)+],
+                        &[$(($out.size(), $crate::sequential!(@role [$name $i] $kind $act $args $pk $next)),)+],
                     )
                 }>;
-                type Trace = ($(<$crate::__at!($name, $i) as $crate::Layer<T>>::Output,)+);
+                type Trace = ($($crate::sequential!(@slot $kind $crate::__at!($name, $i)),)+);
+                const BRANCH_LEN: usize =
+                    $crate::model::shape::branch_len(&[$(($out.size(), $crate::sequential!(@role [$name $i] $kind $act $args $pk $next)),)+]);
+                const HEAD: Option<(usize, usize)> = $crate::sequential!(@head $lprev
+                    &[$(($out.size(), $crate::sequential!(@role [$name $i] $kind $act $args $pk $next)),)+]);
 
                 const LAYERS: &'static [$crate::LayerSummary] = &[
                     $($crate::LayerSummary::of::<T, $crate::__at!($name, $i)>(stringify!($field)),)+
@@ -202,10 +222,20 @@ macro_rules! sequential {
                     $($crate::Layer::<T>::init(&mut self.$field, rng);)+
                 }
 
-                fn predict_staged<'w>(&self, workspace: &'w mut Self::Workspace) -> &'w Self::Output {
-                    let pass = $crate::model::Pass::staged::<Self::Input>(workspace.as_mut());
-                    $($crate::sequential!(@step [then then_fused] pass self [$pk $pa] [$field $kind $act] $next);)+
-                    pass.output()
+                #[inline(always)]
+                fn run<'w>(&self, pass: $crate::model::Pass<'w, T>) -> $crate::model::Pass<'w, T> {
+                    $($crate::sequential!(@step [then then_fused] pass self [$pk $pa] [$field $kind $act $args] $next);)+
+                    pass
+                }
+
+                #[inline(always)]
+                fn run_head<'w>(&self, pass: $crate::model::Pass<'w, T>) -> $crate::model::Pass<'w, T> {
+                    $($crate::sequential!(@head_step [then then_fused] pass self [$pk $pa] [$field $kind $act $args] $next);)+
+                    pass
+                }
+
+                fn last_join(&self, x: &[T], skip: Option<&[T]>, out: &mut [T], join: impl FnMut(T, T) -> T) {
+                    $crate::sequential!(@last_join $lk $lact self.$lfield, x, skip, out, join);
                 }
 
                 fn forward_train(&self, x: &Self::Input, trace: &mut Self::Trace, seed: u64, fused_output: bool) {
@@ -213,7 +243,7 @@ macro_rules! sequential {
                         seed: $crate::rng::splitmix64(seed ^ i),
                         fused: fused_output && i == $li,
                     };
-                    $($crate::Backward::<T>::forward_train(
+                    $($crate::sequential!(@train $kind
                         &self.$field, $crate::sequential!(@input_of x trace $prev), &mut trace.$i, &ctx($i));)+
                 }
 
@@ -222,28 +252,28 @@ macro_rules! sequential {
                         let ctx = $crate::TrainContext { seed: 0, fused: logits && $i == $li };
                         let input = $crate::sequential!(@input_of x trace $prev);
                         if ctx.fused {
-                            $crate::Backward::<T>::forward_train(&self.$field, input, &mut trace.$i, &ctx);
+                            $crate::sequential!(@train $kind &self.$field, input, &mut trace.$i, &ctx);
                         } else {
-                            $crate::Layer::<T>::forward(&self.$field, input, &mut trace.$i);
+                            $crate::sequential!(@infer $kind &self.$field, input, &mut trace.$i);
                         }
                     })+
                 }
 
                 fn layer_output(trace: &Self::Trace, i: usize) -> &[T] {
                     match i {
-                        $($i => $crate::Tensor::<T>::as_flat(&trace.$i),)+
+                        $($i => $crate::Tensor::<T>::as_flat($crate::model::Slot::out(&trace.$i)),)+
                         _ => &[],
                     }
                 }
 
                 fn output(trace: &Self::Trace) -> &Self::Output {
-                    &trace.$li
+                    $crate::model::Slot::out(&trace.$li)
                 }
                 fn output_mut(trace: &mut Self::Trace) -> &mut Self::Output {
-                    &mut trace.$li
+                    $crate::model::Slot::out_mut(&mut trace.$li)
                 }
 
-                fn backward(
+                fn backward_to(
                     &self,
                     x: &Self::Input,
                     trace: &Self::Trace,
@@ -251,52 +281,119 @@ macro_rules! sequential {
                     grads: &mut Self,
                     seed: u64,
                     fused_output: bool,
+                    dx: Option<&mut Self::Input>,
                 ) {
                     let ctx = |i: u64| $crate::TrainContext {
                         seed: $crate::rng::splitmix64(seed ^ i),
                         fused: fused_output && i == $li,
                     };
-                    $crate::sequential!(@backward self x trace grad grads ctx {$lfield $li $lprev});
-                    $($crate::sequential!(@backward self x trace grad grads ctx $rev);)*
+                    $crate::sequential!(@backward self x trace grad grads ctx dx {$lfield $li $lprev $lk $lact});
+                    $($crate::sequential!(@backward self x trace grad grads ctx dx $rev);)*
                 }
             }
 
-            $crate::__int8_model!($vis $name last $li [$({$field $i})+] steps [$([[$pk $pa] [$field $kind $act] $next])+]);
+            $crate::__int8_model!($vis $name last [$lfield $lk $lact] $li [$({$field $i $kind})+] steps [$([[$pk $pa] [$field $kind $act $args] $next])+]);
         };
     };
-    // How a layer's output is held at inference (see `shape::Role`); a
-    // convolution with softmax over its filters is not fused.
-    (@role [Conv2d] [Softmax]) => { $crate::model::shape::Role::Buffer };
-    (@role [Conv2d] $act:tt) => { $crate::model::shape::Role::Conv };
-    (@role [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $act:tt) => { $crate::model::shape::Role::Pool };
-    (@role [$(Dense)? $(Upsample)?] $act:tt) => { $crate::model::shape::Role::Buffer };
-    (@role $kind:tt $act:tt) => { $crate::model::shape::Role::InPlace };
-    // Inference steps, from the layer before, the layer and the layer after:
-    // a convolution and the pooling after it run as one step, and that
-    // pooling layer has none of its own. `[then then_fused]` name the `Pass`
-    // methods (the int8 model's are `then_int8` and `then_int8_fused`).
-    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] [Softmax]] $next:tt) => {
+    // How a layer's output is held at inference (see `shape::Role`), from
+    // the layer (`[$name $i]`, kind, activation, arguments), the kind of the
+    // one before and the one after: a convolution with softmax over its
+    // filters is not fused with pooling; a depthwise convolution and a 1x1
+    // convolution after it (`Conv2d<F, 1>`, no option but `bias`) are.
+    (@role [$name:ident $i:tt] [DepthwiseConv2d] $act:tt $args:tt $pk:tt
+        [$g:ident [Conv2d] $gact:tt [$gf:tt, 1 $(, bias = $b:tt)?]]) => {
+        $crate::model::shape::Role::Separable {
+            peak: <<$name<f32> as $crate::model::LayerAt<f32, $i>>::Layer>::separable_peak($gf),
+        }
+    };
+    (@role $ctx:tt [Conv2d] $act:tt [$f:tt, 1 $(, bias = $b:tt)?] [DepthwiseConv2d] $next:tt) => {
+        $crate::model::shape::Role::Pointwise
+    };
+    (@role [$name:ident $i:tt] [Residual] $($rest:tt)*) => {
+        $crate::model::shape::Role::Block(<Shapes as $crate::model::LayerShape<$i>>::PEAK)
+    };
+    (@role $ctx:tt [Conv2d] [Softmax] $($rest:tt)*) => { $crate::model::shape::Role::Buffer };
+    (@role $ctx:tt [Conv2d] $($rest:tt)*) => { $crate::model::shape::Role::Conv };
+    (@role $ctx:tt [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $($rest:tt)*) => {
+        $crate::model::shape::Role::Pool
+    };
+    (@role $ctx:tt [$(Dense)? $(DepthwiseConv2d)? $(Upsample)?] $($rest:tt)*) => { $crate::model::shape::Role::Buffer };
+    (@role $ctx:tt $kind:tt $($rest:tt)*) => { $crate::model::shape::Role::InPlace };
+    // A layer's slot in the trace, and the calls that fill it: its output,
+    // or, for a residual block, its branches' traces too.
+    (@slot [Residual] $l:ty) => { <$l as $crate::model::residual::Block<T>>::Trace };
+    (@slot $kind:tt $l:ty) => { <$l as $crate::Layer<T>>::Output };
+    (@train [Residual] $l:expr, $x:expr, $slot:expr, $ctx:expr) => {
+        $crate::model::residual::Block::<T>::forward_train($l, $x, $slot, $ctx)
+    };
+    (@train $kind:tt $l:expr, $x:expr, $y:expr, $ctx:expr) => { $crate::Backward::<T>::forward_train($l, $x, $y, $ctx) };
+    (@infer [Residual] $l:expr, $x:expr, $slot:expr) => { $crate::model::residual::Block::<T>::forward_trace($l, $x, $slot) };
+    (@infer $kind:tt $l:expr, $x:expr, $y:expr) => { $crate::Layer::<T>::forward($l, $x, $y) };
+    (@grad [Residual] $($a:expr),+) => { $crate::model::residual::Block::<T>::backward($($a),+) };
+    (@grad $kind:tt $($a:expr),+) => { $crate::Backward::<T>::backward($($a),+) };
+    // Inference steps, from the layer before (kind, activation), the layer
+    // (field, kind, activation, arguments) and the layer after: a
+    // convolution and the pooling after it run as one step, and that pooling
+    // layer has none of its own; so do a depthwise convolution and a 1x1
+    // convolution after it (whose step then runs the pooling that may follow
+    // it, unfused). `[then then_fused]` name the `Pass` methods (the int8
+    // model's are `then_int8` and `then_int8_fused`).
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Residual] $act:tt $args:tt] $next:tt) => {
+        let $p = $s.$f.run($p);
+    };
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [DepthwiseConv2d] $act:tt $args:tt]
+        [$g:ident [Conv2d] $gact:tt [$gf:tt, 1 $(, bias = $b:tt)?]]) => {
+        let $p = $p.then_separable(&$s.$f, &$s.$g);
+    };
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[DepthwiseConv2d] $pact:tt]
+        [$f:ident [Conv2d] [Softmax] [$ff:tt, 1 $(, bias = $b:tt)?]] $next:tt) => {};
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[DepthwiseConv2d] $pact:tt]
+        [$f:ident [Conv2d] $act:tt [$ff:tt, 1 $(, bias = $b:tt)?]]
+        [$g:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $gact:tt $gargs:tt]) => {
+        let $p = $p.$then(&$s.$g);
+    };
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[DepthwiseConv2d] $pact:tt]
+        [$f:ident [Conv2d] $act:tt [$ff:tt, 1 $(, bias = $b:tt)?]] $next:tt) => {};
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] [Softmax] $args:tt] $next:tt) => {
         let $p = $p.$then(&$s.$f);
     };
-    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] $act:tt] [$g:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $gact:tt]) => {
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident [Conv2d] $act:tt $args:tt]
+        [$g:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $gact:tt $gargs:tt]) => {
         let $p = $p.$fused(&$s.$f, &$s.$g);
     };
-    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] [Softmax]] [$f:ident $kind:tt $act:tt] $next:tt) => {
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] [Softmax]] [$f:ident $kind:tt $act:tt $args:tt] $next:tt) => {
         let $p = $p.$then(&$s.$f);
     };
-    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] $pact:tt] [$f:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $act:tt] $next:tt) => {};
-    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident $kind:tt $act:tt] $next:tt) => {
+    (@step [$then:ident $fused:ident] $p:ident $s:ident [[Conv2d] $pact:tt]
+        [$f:ident [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)?] $act:tt $args:tt] $next:tt) => {};
+    (@step [$then:ident $fused:ident] $p:ident $s:ident $prev:tt [$f:ident $kind:tt $act:tt $args:tt] $next:tt) => {
         let $p = $p.$then(&$s.$f);
     };
+    // A residual block's main branch: its steps but the last, and the last
+    // layer fused with the add where it can be (a convolution after another
+    // layer; see `model::residual`).
+    (@head_step $names:tt $p:ident $s:ident $prev:tt $this:tt [end]) => {};
+    (@head_step $($step:tt)*) => { $crate::sequential!(@step $($step)*); };
+    (@head first $roles:expr) => { None };
+    (@head $lprev:tt $roles:expr) => {
+        $crate::model::shape::head($roles, <Shapes as $crate::model::LayerShape<$lprev>>::OUT.size())
+    };
+    (@last_join [Conv2d] [Softmax] $l:expr, $x:ident, $s:ident, $o:ident, $j:ident) => { let _ = (&$l, $x, $s, $o, $j); };
+    (@last_join [Conv2d] $act:tt $l:expr, $x:ident, $s:ident, $o:ident, $j:ident) => {
+        if let Some(x) = $crate::Tensor::from_flat($x) {
+            $crate::model::residual::Joined::forward_join(&$l, x, $s, $o, $j);
+        }
+    };
+    (@last_join $kind:tt $act:tt $l:expr, $x:ident, $s:ident, $o:ident, $j:ident) => { let _ = (&$l, $x, $s, $o, $j); };
     // Training: what a layer reads (the model input for the first).
     (@input_of $x:ident $tr:ident first) => { $x };
-    (@input_of $x:ident $tr:ident $prev:tt) => { &$tr.$prev };
-    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident {$field:ident $i:tt first}) => {
-        $crate::Backward::<T>::backward(&$s.$field, $x, &$tr.$i, &mut $g.$i, None, &mut $gs.$field, &$ctx($i));
+    (@input_of $x:ident $tr:ident $prev:tt) => { $crate::model::Slot::out(&$tr.$prev) };
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident $dx:ident {$field:ident $i:tt first $k:tt $a:tt}) => {
+        $crate::sequential!(@grad $k &$s.$field, $x, &$tr.$i, &mut $g.$i, $dx, &mut $gs.$field, &$ctx($i));
     };
-    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident {$field:ident $i:tt $prev:tt}) => {
-        $crate::Backward::<T>::backward(
-            &$s.$field, &$tr.$prev, &$tr.$i, &mut $g.$i, Some(&mut $g.$prev), &mut $gs.$field, &$ctx($i));
+    (@backward $s:ident $x:ident $tr:ident $g:ident $gs:ident $ctx:ident $dx:ident {$field:ident $i:tt $prev:tt $k:tt $a:tt}) => {
+        $crate::sequential!(@grad $k &$s.$field, $crate::model::Slot::out(&$tr.$prev), &$tr.$i, &mut $g.$i,
+            Some($crate::model::Slot::out_mut(&mut $g.$prev)), &mut $gs.$field, &$ctx($i));
     };
 
     // ---- one layer: its arguments and options, its geometry and its type -------------
@@ -306,7 +403,7 @@ macro_rules! sequential {
     (@layer $ctx:tt image $in:tt $out:tt [Dense] $args:tt $act:tt) => {
         $crate::sequential!(@error $ctx "Dense needs a vector input; put a Flatten before it");
     };
-    (@layer $ctx:tt vector $in:tt $out:tt [$(Conv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(Upsample)? $(Flatten)?] $args:tt $act:tt) => {
+    (@layer $ctx:tt vector $in:tt $out:tt [$(Conv2d)? $(DepthwiseConv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)? $(GlobalAvgPool2d)? $(Upsample)? $(Flatten)?] $args:tt $act:tt) => {
         $crate::sequential!(@error $ctx "this layer needs an image input [H, W, C], but the layer before it yields a vector");
     };
 
@@ -314,49 +411,58 @@ macro_rules! sequential {
     (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [Conv2d] [$f:tt, $k:tt $(, $($opt:tt)*)?] $act:tt) => {
         $crate::sequential!(@options [Conv2d] Conv2d [$name $i $field]
             [$in $out $f $k $act (<Shapes as $crate::model::LayerShape<$i>>::PAD)]
-            [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+            [stride 1 pad 0 mode ZeroPad bias true mult 1] [$($($opt)*)?]);
+    };
+    (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [DepthwiseConv2d] [$k:tt $(, $($opt:tt)*)?] $act:tt) => {
+        $crate::sequential!(@options [DepthwiseConv2d] DepthwiseConv2d [$name $i $field]
+            [$in $out $k $act (<Shapes as $crate::model::LayerShape<$i>>::PAD)]
+            [stride 1 pad 0 mode ZeroPad bias true mult 1] [$($($opt)*)?]);
     };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [MaxPool2d] [$k:tt $(, $($opt:tt)*)?] []) => {
-        $crate::sequential!(@options [MaxPool2d] MaxPool2d $ctx [Max $in $out $k] [stride $k pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+        $crate::sequential!(@options [MaxPool2d] MaxPool2d $ctx [Max $in $out $k] [stride $k pad 0 mode ZeroPad bias true mult 1] [$($($opt)*)?]);
     };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [MinPool2d] [$k:tt $(, $($opt:tt)*)?] []) => {
-        $crate::sequential!(@options [MinPool2d] MinPool2d $ctx [Min $in $out $k] [stride $k pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+        $crate::sequential!(@options [MinPool2d] MinPool2d $ctx [Min $in $out $k] [stride $k pad 0 mode ZeroPad bias true mult 1] [$($($opt)*)?]);
     };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [AvgPool2d] [$k:tt $(, $($opt:tt)*)?] []) => {
-        $crate::sequential!(@options [AvgPool2d] AvgPool2d $ctx [Avg $in $out $k] [stride $k pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+        $crate::sequential!(@options [AvgPool2d] AvgPool2d $ctx [Avg $in $out $k] [stride $k pad 0 mode ZeroPad bias true mult 1] [$($($opt)*)?]);
     };
     (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [Dense] [$n:tt, $o:tt $(, $($opt:tt)*)?] $act:tt) => {
         $crate::sequential!(@options [Dense] Dense [$name $i $field]
             [{$crate::model::shape::expect_len(stringify!($field), $n, $in.size())} $o $act]
-            [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+            [stride 1 pad 0 mode ZeroPad bias true mult 1] [$($($opt)*)?]);
     };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Dense] [$o:tt $(, $($opt:tt)*)?] $act:tt) => {
-        $crate::sequential!(@options [Dense] Dense $ctx [{$in.size()} $o $act] [stride 1 pad 0 mode ZeroPad bias true] [$($($opt)*)?]);
+        $crate::sequential!(@options [Dense] Dense $ctx [{$in.size()} $o $act] [stride 1 pad 0 mode ZeroPad bias true mult 1] [$($($opt)*)?]);
     };
 
     // Options, in any order; each arm lists the kinds that take its option.
     // The kind comes twice: in brackets to match, bare to pass on.
-    (@options [$(Conv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $kind:ident $ctx:tt $args:tt
-        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [stride = $v:tt $(, $($more:tt)*)?]) => {
-        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $v pad $p mode $m bias $b] [$($($more)*)?]);
+    (@options [$(Conv2d)? $(DepthwiseConv2d)? $(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt] [stride = $v:tt $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $v pad $p mode $m bias $b mult $d] [$($($more)*)?]);
     };
-    (@options [Conv2d] $kind:ident $ctx:tt $args:tt
-        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [pad = $v:tt $(, $($more:tt)*)?]) => {
-        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $v mode ZeroPad bias $b] [$($($more)*)?]);
+    (@options [$(Conv2d)? $(DepthwiseConv2d)?] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt] [pad = $v:tt $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $v mode ZeroPad bias $b mult $d] [$($($more)*)?]);
     };
-    (@options [Conv2d] $kind:ident $ctx:tt $args:tt
-        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [edge = $v:tt $(, $($more:tt)*)?]) => {
-        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $v mode EdgePad bias $b] [$($($more)*)?]);
+    (@options [$(Conv2d)? $(DepthwiseConv2d)?] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt] [edge = $v:tt $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $v mode EdgePad bias $b mult $d] [$($($more)*)?]);
     };
-    (@options [$(Conv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt
-        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [bias = true $(, $($more:tt)*)?]) => {
-        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $p mode $m bias true] [$($($more)*)?]);
+    (@options [DepthwiseConv2d] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt] [multiplier = $v:tt $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $p mode $m bias $b mult $v] [$($($more)*)?]);
     };
-    (@options [$(Conv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt
-        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt] [bias = false $(, $($more:tt)*)?]) => {
-        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $p mode $m bias false] [$($($more)*)?]);
+    (@options [$(Conv2d)? $(DepthwiseConv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt] [bias = true $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $p mode $m bias true mult $d] [$($($more)*)?]);
     };
-    (@options [$(Conv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt $opts:tt [bias = $($rest:tt)*]) => {
+    (@options [$(Conv2d)? $(DepthwiseConv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt] [bias = false $(, $($more:tt)*)?]) => {
+        $crate::sequential!(@options [$kind] $kind $ctx $args [stride $s pad $p mode $m bias false mult $d] [$($($more)*)?]);
+    };
+    (@options [$(Conv2d)? $(DepthwiseConv2d)? $(Dense)?] $kind:ident $ctx:tt $args:tt $opts:tt [bias = $($rest:tt)*]) => {
         $crate::sequential!(@bad $ctx $kind);
     };
     (@options $k:tt $kind:ident $ctx:tt $args:tt $opts:tt []) => {
@@ -368,12 +474,9 @@ macro_rules! sequential {
     (@options $k:tt $kind:ident $ctx:tt $args:tt $opts:tt $rest:tt) => { $crate::sequential!(@bad $ctx $kind); };
 
     (@build Conv2d [$name:ident $i:tt $field:ident] [$in:tt $out:tt $f:tt $k:tt $act:tt $pad:tt]
-        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt]) => {
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt]) => {
         impl $crate::model::LayerShape<$i> for Shapes {
-            const PAD: [usize; 2] = [
-                $crate::__pad!($field, 0, $p, $crate::__axis!(0, $k)),
-                $crate::__pad!($field, 1, $p, $crate::__axis!(1, $k)),
-            ];
+            const PAD: [[usize; 2]; 2] = $crate::__pad!($field, $in, $p, $k, $s);
             const OUT: $crate::model::shape::Dims = $crate::model::shape::conv(
                 stringify!($field),
                 $in,
@@ -381,14 +484,34 @@ macro_rules! sequential {
                 [$crate::__axis!(0, $k), $crate::__axis!(1, $k)],
                 [$crate::__axis!(0, $s), $crate::__axis!(1, $s)],
                 // Read as the type below reads it: a failed padding is noted once.
-                [$pad[0], $pad[1]],
+                $pad,
             );
         }
         impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
             type Layer = $crate::Conv2d<T, {$in.h}, {$in.w}, {$in.c}, {$f},
                 {$crate::__axis!(0, $k)}, {$crate::__axis!(1, $k)}, {$crate::__axis!(0, $s)}, {$crate::__axis!(1, $s)},
-                {$pad[0]}, {$pad[1]}, {$out.h}, {$out.w},
+                {$pad[0][0]}, {$pad[1][0]}, {$out.h}, {$out.w},
                 $crate::__act!($act), $crate::__bias!($b, $f), $crate::$m>;
+        }
+    };
+    (@build DepthwiseConv2d [$name:ident $i:tt $field:ident] [$in:tt $out:tt $k:tt $act:tt $pad:tt]
+        [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt]) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const PAD: [[usize; 2]; 2] = $crate::__pad!($field, $in, $p, $k, $s);
+            const OUT: $crate::model::shape::Dims = $crate::model::shape::depthwise(
+                stringify!($field),
+                $in,
+                $d,
+                [$crate::__axis!(0, $k), $crate::__axis!(1, $k)],
+                [$crate::__axis!(0, $s), $crate::__axis!(1, $s)],
+                $pad,
+            );
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::DepthwiseConv2d<T, {$in.h}, {$in.w}, {$in.c}, {$d}, {$out.c},
+                {$crate::__axis!(0, $k)}, {$crate::__axis!(1, $k)}, {$crate::__axis!(0, $s)}, {$crate::__axis!(1, $s)},
+                {$pad[0][0]}, {$pad[1][0]}, {$out.h}, {$out.w},
+                $crate::__act!($act), $crate::__bias!($b, {$out.c}), $crate::$m>;
         }
     };
     (@build $pool:ident [$name:ident $i:tt $field:ident] [$op:ident $in:tt $out:tt $k:tt] [stride $s:tt $($unused:tt)*]) => {
@@ -406,7 +529,7 @@ macro_rules! sequential {
                 {$out.h}, {$out.w}>;
         }
     };
-    (@build Dense [$name:ident $i:tt $field:ident] [$n:tt $o:tt $act:tt] [stride $s:tt pad $p:tt mode $m:ident bias $b:tt]) => {
+    (@build Dense [$name:ident $i:tt $field:ident] [$n:tt $o:tt $act:tt] [stride $s:tt pad $p:tt mode $m:ident bias $b:tt mult $d:tt]) => {
         impl $crate::model::LayerShape<$i> for Shapes {
             const OUT: $crate::model::shape::Dims = $crate::model::shape::Dims::vector($o);
         }
@@ -415,7 +538,53 @@ macro_rules! sequential {
         }
     };
 
+    // A residual block: its geometry checks that the branches read the
+    // block's input and meet in one shape; its peak is the block's share of
+    // the workspace (see `model::residual`).
+    (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [Residual] [$m:ident $(, $sc:ident)?] $act:tt) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims = $crate::model::shape::residual(
+                stringify!($field),
+                $crate::__shape!($r, $in),
+                <<$m<f32> as $crate::Model<f32>>::Input as $crate::Tensor<f32>>::SHAPE,
+                <<$m<f32> as $crate::Model<f32>>::Output as $crate::Tensor<f32>>::SHAPE,
+                $crate::sequential!(@shortcut shapes [$($sc)?]),
+            );
+            const PEAK: usize = $crate::model::residual::block_len(
+                $in.size(),
+                <$m<f32> as $crate::Model<f32>>::BRANCH_LEN,
+                <$m<f32> as $crate::Model<f32>>::HEAD,
+                $out.size(),
+                $crate::sequential!(@shortcut len [$($sc)?]),
+            );
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            type Layer = $crate::model::Residual<$m<T>, $crate::sequential!(@shortcut type [$($sc)?]), $crate::__act!($act)>;
+        }
+    };
+    (@shortcut shapes []) => { None };
+    (@shortcut shapes [$sc:ident]) => {
+        Some((
+            <<$sc<f32> as $crate::Model<f32>>::Input as $crate::Tensor<f32>>::SHAPE,
+            <<$sc<f32> as $crate::Model<f32>>::Output as $crate::Tensor<f32>>::SHAPE,
+        ))
+    };
+    (@shortcut len []) => { None };
+    (@shortcut len [$sc:ident]) => { Some(<$sc<f32> as $crate::Model<f32>>::BRANCH_LEN) };
+    (@shortcut type []) => { $crate::model::Identity };
+    (@shortcut type [$sc:ident]) => { $sc<T> };
+
     // Shape-only layers and activations.
+    (@layer [$name:ident $i:tt $field:ident] image $in:tt $out:tt [GlobalAvgPool2d] [] []) => {
+        impl $crate::model::LayerShape<$i> for Shapes {
+            const OUT: $crate::model::shape::Dims = $crate::model::shape::Dims::image(1, 1, $in.c);
+        }
+        impl<T: $crate::Float> $crate::model::LayerAt<T, $i> for $name<T> {
+            // One window, its stride the window's (as Keras's and TFLite's).
+            type Layer = $crate::Pool2d<$crate::layers::pool::Avg, {$in.h}, {$in.w}, {$in.c}, {$in.h}, {$in.w},
+                {$in.h}, {$in.w}, 1, 1>;
+        }
+    };
     (@layer [$name:ident $i:tt $field:ident] image $in:tt $out:tt [Flatten] [] []) => {
         impl $crate::model::LayerShape<$i> for Shapes {
             const OUT: $crate::model::shape::Dims = $crate::model::shape::Dims::vector($in.size());
@@ -446,9 +615,12 @@ macro_rules! sequential {
     // Arguments that no arm above reads (before the activations, whose arm
     // would take any kind without arguments).
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Conv2d] $($x:tt)*) => { $crate::sequential!(@bad $ctx Conv2d); };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [DepthwiseConv2d] $($x:tt)*) => { $crate::sequential!(@bad $ctx DepthwiseConv2d); };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [GlobalAvgPool2d] $($x:tt)*) => { $crate::sequential!(@bad $ctx GlobalAvgPool2d); };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Dense] $($x:tt)*) => { $crate::sequential!(@bad $ctx Dense); };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Upsample] $($x:tt)*) => { $crate::sequential!(@bad $ctx Upsample); };
     (@layer $ctx:tt $r:ident $in:tt $out:tt [Dropout] $($x:tt)*) => { $crate::sequential!(@bad $ctx Dropout); };
+    (@layer $ctx:tt $r:ident $in:tt $out:tt [Residual] $($x:tt)*) => { $crate::sequential!(@bad $ctx Residual); };
     (@layer [$name:ident $i:tt $field:ident] $r:ident $in:tt $out:tt [$act:ident] [] []) => {
         impl $crate::model::LayerShape<$i> for Shapes {
             const OUT: $crate::model::shape::Dims = $in;
@@ -463,6 +635,10 @@ macro_rules! sequential {
     };
     // What each kind takes (the kind in brackets to match, then bare).
     (@usage [Conv2d] $kind:ident) => { "Conv2d<F, K> takes stride = .., pad = .., edge = .., bias = .., and => Activation" };
+    (@usage [DepthwiseConv2d] $kind:ident) => {
+        "DepthwiseConv2d<K> takes multiplier = .., stride = .., pad = .., edge = .., bias = .., and => Activation"
+    };
+    (@usage [GlobalAvgPool2d] $kind:ident) => { "GlobalAvgPool2d takes no arguments and no activation" };
     (@usage [$(MaxPool2d)? $(MinPool2d)? $(AvgPool2d)?] $kind:ident) => {
         concat!(stringify!($kind), "<K> takes stride = .., and no activation")
     };
@@ -470,6 +646,9 @@ macro_rules! sequential {
     (@usage [Flatten] $kind:ident) => { "Flatten takes no arguments and no activation" };
     (@usage [Upsample] $kind:ident) => { "Upsample<F> takes no options and no activation" };
     (@usage [Dropout] $kind:ident) => { "Dropout<RATE> takes no options and no activation" };
+    (@usage [Residual] $kind:ident) => {
+        "Residual<Main> or Residual<Main, Shortcut> (branches declared with sequential!) takes no options, and => Activation"
+    };
     (@usage $k:tt $kind:ident) => { concat!(stringify!($kind), " as a layer takes no arguments and no activation") };
 
     // A layer that cannot be built: the error is its geometry, so that
@@ -502,18 +681,23 @@ macro_rules! __axis {
     };
 }
 
-/// Padding amount along axis `i`: `same`, `valid`, a number or `[h, w]`.
+/// Padding before and after the input, per axis (`[[h_before, h_after],
+/// [w_before, w_after]]`): `same` (TensorFlow's, from the input `in`, the
+/// kernel `k` and the stride `s`), `valid`, a number or `[h, w]`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __pad {
-    ($field:ident, $i:tt, same, $k:expr) => {
-        $crate::model::shape::same_pad(stringify!($field), $k)
+    ($field:ident, $in:tt, same, $k:tt, $s:tt) => {
+        [
+            $crate::model::shape::same_pad(stringify!($field), $in.h, $crate::__axis!(0, $k), $crate::__axis!(0, $s)),
+            $crate::model::shape::same_pad(stringify!($field), $in.w, $crate::__axis!(1, $k), $crate::__axis!(1, $s)),
+        ]
     };
-    ($field:ident, $i:tt, valid, $k:expr) => {
-        0
+    ($field:ident, $in:tt, valid, $k:tt, $s:tt) => {
+        [[0, 0], [0, 0]]
     };
-    ($field:ident, $i:tt, $p:tt, $k:expr) => {
-        $crate::__axis!($i, $p)
+    ($field:ident, $in:tt, $p:tt, $k:tt, $s:tt) => {
+        [[$crate::__axis!(0, $p), $crate::__axis!(0, $p)], [$crate::__axis!(1, $p), $crate::__axis!(1, $p)]]
     };
 }
 
@@ -550,6 +734,18 @@ macro_rules! __tensor {
     };
     (vector, $dims:tt) => {
         [T; { $dims.size() }]
+    };
+}
+
+/// The shape of an `image` or a `vector` of dimensions `dims`, as a slice.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __shape {
+    (image, $dims:tt) => {
+        &[$dims.h, $dims.w, $dims.c]
+    };
+    (vector, $dims:tt) => {
+        &[$dims.size()]
     };
 }
 

@@ -677,6 +677,417 @@ def build_lenet(compare_host):
           f"{correct / len(all_q):.3f} (1000 images); {hits16}/16 on the fixture cases")
 
 
+# --------------------------------------------------------------------------
+# issue 10: depthwise, TF's asymmetric "same", global average pooling
+# --------------------------------------------------------------------------
+# Self-contained: its own case list, builder and f32 references. Each case
+# writes the usual int8 pair and also <name>.f32.json: the Keras weights (as
+# Keras stores them: conv [KH][KW][C][F], depthwise [KH][KW][C][M], dense
+# [in][out]), f32 inputs and the outputs of TFLM's interpreter on the
+# unquantized f32 conversion of the same model.
+
+
+def separable_mini(name):
+    """A DS-CNN in miniature: KWS's first layer (10x4, stride 2, TF same over
+    49x10: 4 rows before, 5 after), one depthwise-separable block, global
+    average pooling, dense, softmax."""
+    return seq(name, (49, 10, 1),
+               conv(16, (10, 4), 2, "same", "relu", name="conv1"),
+               dwconv(3, 1, 1, "same", "relu", name="dw1"),
+               conv(16, 1, 1, "valid", "relu", name="pw1"),
+               layers.AveragePooling2D((25, 5), name="pool"),
+               layers.Flatten(name="flat"),
+               dense(12, name="fc"),
+               layers.Softmax(name="softmax"))
+
+
+SEPARABLE_CASES = [
+    Case("conv_10x4_s2_same_kws",
+         "49x10x1 -> CONV_2D 8 filters 10x4, stride 2, SAME (rows 4 before, 5 after; "
+         "columns 1 and 1), fused RELU -> 25x5x8: KWS's first layer",
+         (49, 10, 1), lambda n: seq(n, (49, 10, 1), conv(8, (10, 4), 2, "same", "relu")),
+         [("CONV_2D", dict(stride=[2, 2], padding="SAME", activation="RELU"))],
+         rep=(-1.0, 1.0), n=8),
+    Case("depthwise_3x3_s2_same_even",
+         "8x8x4 -> DEPTHWISE_CONV_2D 3x3, depth multiplier 1, stride 2, SAME over an even map "
+         "(0 before, 1 after), fused RELU -> 4x4x4",
+         (8, 8, 4), lambda n: seq(n, (8, 8, 4), dwconv(3, 1, 2, "same", "relu")),
+         [("DEPTHWISE_CONV_2D", dict(stride=[2, 2], padding="SAME", activation="RELU"))],
+         rep=(-1.0, 2.0)),
+    Case("depthwise_3x3_s2_same_even_m2",
+         "10x6x3 -> DEPTHWISE_CONV_2D 3x3, depth multiplier 2, stride 2, SAME over an even map "
+         "(0 before, 1 after), no activation -> 5x3x6",
+         (10, 6, 3), lambda n: seq(n, (10, 6, 3), dwconv(3, 2, 2, "same")),
+         [("DEPTHWISE_CONV_2D", dict(stride=[2, 2], padding="SAME", activation="NONE"))],
+         rep=(-1.5, 1.0)),
+    Case("avgpool_global_25x5",
+         "25x5x16 -> AVERAGE_POOL_2D 25x5 over the whole map -> 1x1x16 (KWS's pooling: 125 "
+         "values a window)",
+         (25, 5, 16),
+         lambda n: seq(n, (25, 5, 16), layers.AveragePooling2D((25, 5), name="pool")),
+         [("AVERAGE_POOL_2D",
+           dict(filter=[25, 5], stride=[25, 5], padding="VALID", activation="NONE"))],
+         rep=(-1.0, 3.0)),
+    Case("separable_mini",
+         "49x10x1 -> CONV_2D 16 10x4/2 SAME RELU -> DEPTHWISE_CONV_2D 3x3 SAME RELU -> CONV_2D 16 "
+         "1x1 RELU -> AVERAGE_POOL_2D 25x5 -> FULLY_CONNECTED 12 -> SOFTMAX (a DS-CNN in "
+         "miniature; the converter folds Keras's Flatten into the FULLY_CONNECTED)",
+         (49, 10, 1), separable_mini,
+         [("CONV_2D", dict(stride=[2, 2], padding="SAME", activation="RELU")),
+          ("DEPTHWISE_CONV_2D", dict(stride=[1, 1], padding="SAME", activation="RELU")),
+          ("CONV_2D", dict(stride=[1, 1], padding="VALID", activation="RELU")),
+          ("AVERAGE_POOL_2D",
+           dict(filter=[25, 5], stride=[25, 5], padding="VALID", activation="NONE")),
+          ("FULLY_CONNECTED", dict(activation="NONE", keep_num_dims=False)),
+          ("SOFTMAX", dict(beta=1.0))],
+         rep=(-1.0, 1.0), n=8),
+]
+
+
+def convert_f32(model):
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(conv.convert())
+
+
+def run_tflm_f32(model_bytes, x):
+    # f32 activations need a larger arena than the interpreter's default.
+    interp = tflm.Interpreter.from_bytes(model_bytes, arena_size=1 << 20)
+    interp.set_input(x, 0)
+    interp.invoke()
+    y = np.array(interp.get_output(0))
+    if y.dtype != np.float32:
+        raise ValueError(f"TFLM f32 output dtype {y.dtype}")
+    return y
+
+
+def keras_weights(model):
+    """Every weighted layer's arrays, flat, in Keras's layout."""
+    out = []
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if not ws:
+            continue
+        kernel, bias = ws
+        out.append({
+            "name": layer.name,
+            "kernel": {"shape": list(kernel.shape), "data": [f32(v) for v in kernel.ravel()]},
+            "bias": [f32(v) for v in bias.ravel()],
+        })
+    return out
+
+
+def build_separable_case(case, compare_host):
+    """The int8 fixture of `case` (as build_case), then its f32 reference."""
+    tf.keras.backend.clear_session()
+    seed = sum(case.name.encode()) * 7919 % 100003
+    tf.keras.utils.set_random_seed(seed)
+    model = case.make(case.name)
+    batch_shape = (1,) + case.input_shape
+    rep = uniform_representative(batch_shape, case.rep[0], case.rep[1], seed + 1)
+    model_bytes = convert(model, rep)
+    inputs = random_inputs(batch_shape, case.n, seed + 2)
+    emit(case.name, case.description, model_bytes, case.expect, inputs, compare_host)
+
+    f32_bytes = convert_f32(model)
+    rng = np.random.default_rng(seed + 3)
+    cases = []
+    for _ in range(4):
+        x = rng.uniform(case.rep[0], case.rep[1], size=batch_shape).astype(np.float32)
+        y = run_tflm_f32(f32_bytes, x)
+        cases.append({"input": [f32(v) for v in x.ravel()], "output": [f32(v) for v in y.ravel()]})
+    doc = {
+        "name": case.name,
+        "description": case.description + "; f32: TFLM's interpreter on the unquantized model",
+        "layers": keras_weights(model),
+        "cases": cases,
+    }
+    (OUT_DIR / f"{case.name}.f32.json").write_text(to_json(doc) + "\n")
+    print(f"  f32: {len(f32_bytes)} B tflite, {len(cases)} cases")
+
+
+def build_separable(only, compare_host):
+    for case in SEPARABLE_CASES:
+        if not only or case.name in only:
+            build_separable_case(case, compare_host)
+
+
+# --------------------------------------------------------------------------
+# residual blocks: ADD (issue 10)
+#
+# Self-contained: Keras functional models with one residual block, their own
+# graph description (the ops do not form a chain), their own checks and
+# output. Each op is labelled with its role in the block by the graph's
+# connectivity: "stem" reads the model input, "add" is the ADD, "main" the
+# longer path from the stem's output to the ADD, "shortcut" the other one
+# (empty: the ADD reads the stem's output itself).
+# --------------------------------------------------------------------------
+
+
+def residual_identity(name):
+    """8x8x3 -> stem conv 8 -> conv 8 relu -> conv 8 -> add(stem) -> relu."""
+    x = tf.keras.Input((8, 8, 3), batch_size=1, name="input")
+    stem = conv(8, 3, 1, "same", "relu", name="stem")(x)
+    y = conv(8, 3, 1, "same", "relu", name="main1")(stem)
+    y = conv(8, 3, 1, "same", None, name="main2")(y)
+    y = layers.Add(name="add")([y, stem])
+    y = layers.Activation("relu", name="add_relu")(y)
+    return tf.keras.Model(x, y, name=name)
+
+
+def residual_input(name):
+    """8x8x4 -> conv 4 relu -> conv 4 -> add(input) -> relu: the block reads the model input."""
+    x = tf.keras.Input((8, 8, 4), batch_size=1, name="input")
+    y = conv(4, 3, 1, "same", "relu", name="main1")(x)
+    y = conv(4, 3, 1, "same", None, name="main2")(y)
+    y = layers.Add(name="add")([y, x])
+    y = layers.Activation("relu", name="add_relu")(y)
+    return tf.keras.Model(x, y, name=name)
+
+
+def residual_shortcut(name):
+    """9x9x4 -> stem conv 8 -> conv 16 s2 relu -> conv 16; shortcut conv 16 1x1 s2; add; relu.
+
+    9x9 so that TF's "same" pads the stride-2 3x3 convolution one row and
+    column on each side, as a symmetric `pad = 1` does.
+    """
+    x = tf.keras.Input((9, 9, 4), batch_size=1, name="input")
+    stem = conv(8, 3, 1, "same", "relu", name="stem")(x)
+    y = conv(16, 3, 2, "same", "relu", name="main1")(stem)
+    y = conv(16, 3, 1, "same", None, name="main2")(y)
+    s = conv(16, 1, 2, "valid", None, name="shortcut")(stem)
+    y = layers.Add(name="add")([y, s])
+    y = layers.Activation("relu", name="add_relu")(y)
+    return tf.keras.Model(x, y, name=name)
+
+
+# name -> (description, builder, representative range, roles expected:
+# number of main and shortcut convolutions, whether a stem comes first)
+RESIDUAL_CASES = {
+    "residual_identity": (
+        "8x8x3 -> CONV_2D 8 3x3 SAME RELU (stem) -> CONV_2D 8 3x3 SAME RELU -> CONV_2D 8 3x3 SAME "
+        "-> ADD(stem) fused RELU",
+        residual_identity, (-1.0, 1.0), (2, 0, True)),
+    "residual_input": (
+        "8x8x4 -> CONV_2D 4 3x3 SAME RELU -> CONV_2D 4 3x3 SAME -> ADD(the model input) fused RELU",
+        residual_input, (-1.0, 1.0), (2, 0, False)),
+    "residual_shortcut": (
+        "9x9x4 -> CONV_2D 8 3x3 SAME RELU (stem) -> CONV_2D 16 3x3 s2 SAME RELU -> CONV_2D 16 3x3 "
+        "SAME; shortcut CONV_2D 16 1x1 s2 VALID from the stem; ADD fused RELU",
+        residual_shortcut, (-1.0, 2.0), (2, 1, True)),
+}
+
+
+def describe_residual(name, g, has_stem):
+    """The block's ops by role, each as describe_ops describes it, plus the
+    ADD's inputs and output quantization. Without a stem the block reads
+    the model input."""
+    ops = list(g.sg.operators)
+    producer = {int(op.outputs[0]): k for k, op in enumerate(ops)}
+    described = describe_ops_of(g, ops)
+    graph_in = int(g.sg.inputs[0])
+    adds = [k for k, op in enumerate(ops) if g.op_name(op) == "ADD"]
+    if len(adds) != 1:
+        raise AssertionError(f"{name}: expected one ADD, got {adds}")
+    add = adds[0]
+    stem = None
+    if has_stem:
+        stems = [k for k, op in enumerate(ops) if int(op.inputs[0]) == graph_in and k != add]
+        if len(stems) != 1:
+            raise AssertionError(f"{name}: expected one stem, got {stems}")
+        stem = stems[0]
+    stem_out = int(ops[stem].outputs[0]) if has_stem else graph_in
+
+    def path(t):
+        """The ops from the stem's output to tensor t, in execution order."""
+        p = []
+        while t != stem_out:
+            k = producer[t]
+            if g.op_name(ops[k]) != "CONV_2D":
+                raise AssertionError(f"{name}: a branch holds {g.op_name(ops[k])}")
+            p.append(k)
+            t = int(ops[k].inputs[0])
+        return p[::-1]
+
+    add_in = [int(i) for i in ops[add].inputs]
+    paths = [path(t) for t in add_in]
+    main_index = 0 if len(paths[0]) >= len(paths[1]) else 1
+    o = ops[add].builtinOptions
+    add_desc = {
+        "op": "ADD",
+        "activation": ACTIVATION[o.fusedActivationFunction],
+        "main_is_input": main_index + 1,
+        "input1": g.activation(add_in[0]),
+        "input2": g.activation(add_in[1]),
+        "output": g.activation(int(ops[add].outputs[0])),
+    }
+    if add_desc["input1"]["shape"] != add_desc["input2"]["shape"]:
+        raise AssertionError(f"{name}: ADD with broadcasting")
+    if int(ops[add].outputs[0]) != int(g.sg.outputs[0]):
+        raise AssertionError(f"{name}: the ADD is not the last op")
+    return {
+        "stem": described[stem] if has_stem else None,
+        "main": [described[k] for k in paths[main_index]],
+        "shortcut": [described[k] for k in paths[1 - main_index]],
+        "add": add_desc,
+    }
+
+
+def describe_ops_of(g, ops):
+    """describe_ops for conv ops, the ADD left to describe_residual."""
+    out = []
+    for op in ops:
+        if g.op_name(op) == "ADD":
+            out.append(None)
+            continue
+        o = op.builtinOptions
+        ins = [int(i) for i in op.inputs]
+        if g.op_name(op) != "CONV_2D":
+            raise AssertionError(f"unexpected op {g.op_name(op)} in a residual case")
+        d = {
+            "op": "CONV_2D",
+            "stride": [o.strideH, o.strideW],
+            "dilation": [o.dilationHFactor, o.dilationWFactor],
+            "padding": PADDING[o.padding],
+            "activation": ACTIVATION[o.fusedActivationFunction],
+            "input": g.activation(ins[0]),
+            "output": g.activation(int(op.outputs[0])),
+            "weights": g.weights(ins[1]),
+            "bias": g.bias(ins[2]),
+        }
+        if d["dilation"] != [1, 1]:
+            raise AssertionError("dilated CONV_2D")
+        out.append(d)
+    return out
+
+
+def build_residual_case(name, compare_host):
+    description, make, rep_range, (n_main, n_short, has_stem) = RESIDUAL_CASES[name]
+    tf.keras.backend.clear_session()
+    seed = sum(name.encode()) * 7919 % 100003
+    tf.keras.utils.set_random_seed(seed)
+    model = make(name)
+    input_shape = tuple(model.inputs[0].shape)
+    rep = uniform_representative(input_shape, rep_range[0], rep_range[1], seed + 1)
+    model_bytes = convert(model, rep)
+    g = Graph(model_bytes)
+    all_ops = [g.op_name(op) for op in g.sg.operators]
+    for bad in ("QUANTIZE", "DEQUANTIZE"):
+        if bad in all_ops:
+            raise AssertionError(f"{name}: graph contains {bad}: {all_ops}")
+    block = describe_residual(name, g, has_stem)
+    if (len(block["main"]), len(block["shortcut"])) != (n_main, n_short):
+        raise AssertionError(f"{name}: branches of {len(block['main'])} and {len(block['shortcut'])} ops")
+    if block["add"]["activation"] != "RELU":
+        raise AssertionError(f"{name}: the ADD's activation is {block['add']['activation']}")
+    gin = g.activation(int(g.sg.inputs[0]))
+    gout = g.activation(int(g.sg.outputs[0]))
+    cases = []
+    host_diff, total = {r: 0 for r in HOST_RESOLVERS}, 0
+    for x in random_inputs(input_shape, 12, seed + 2):
+        x = np.ascontiguousarray(x.astype(np.int8))
+        y = run_tflm(model_bytes, x)
+        if not np.array_equal(y, run_tflm(model_bytes, x)):
+            raise AssertionError(f"{name}: TFLM is not deterministic")
+        cases.append({"input": [int(v) for v in x.ravel()], "output": [int(v) for v in y.ravel()]})
+        if compare_host:
+            total += y.size
+            for r in HOST_RESOLVERS:
+                h = run_host(model_bytes, x, r).astype(np.int32)
+                host_diff[r] += int(np.count_nonzero(h - y.astype(np.int32)))
+    doc = {"name": name, "description": description, "input": gin, "output": gout,
+           "block": block, "cases": cases}
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUT_DIR / f"{name}.tflite").write_bytes(model_bytes)
+    (OUT_DIR / f"{name}.json").write_text(to_json(doc) + "\n")
+    print(f"{name}: {len(model_bytes)} B tflite, {len(cases)} cases, ops {' '.join(all_ops)}")
+    print(f"  add {block['add']['input1']} + {block['add']['input2']} -> {block['add']['output']}")
+    if compare_host:
+        for r in HOST_RESOLVERS:
+            print(f"  host tf.lite.Interpreter ({r}) vs TFLM: {host_diff[r]}/{total} outputs differ")
+
+
+def add_pairs(name, ranges, act):
+    """Two 256x256x1 inputs -> ADD (fused `act`): every pair of int8 values."""
+    a = tf.keras.Input((256, 256, 1), batch_size=1, name="a")
+    b = tf.keras.Input((256, 256, 1), batch_size=1, name="b")
+    y = layers.Add(name="add")([a, b])
+    if act:
+        y = layers.Activation(act, name="add_relu")(y)
+    return tf.keras.Model([a, b], y, name=name)
+
+
+# name -> (description, (range of input a, range of input b), activation)
+ADD_PAIR_CASES = {
+    "add_pairs_relu": ("every pair of int8 values through ADD (fused RELU), input scales about 3:1",
+                       ((-1.0, 2.0), (-0.3, 0.5)), "relu"),
+    "add_pairs_none": ("every pair of int8 values through ADD (no activation), input scales about 1:1.7",
+                       ((-2.0, 1.5), (-4.0, 2.0)), None),
+}
+
+
+def build_add_pairs_case(name):
+    """ADD on its own, on all 65,536 pairs (input 1 = row - 128, input 2 =
+    column - 128): the fixed-point rescaling of both inputs, exhaustively."""
+    description, (ra, rb), act = ADD_PAIR_CASES[name]
+    tf.keras.backend.clear_session()
+    seed = sum(name.encode()) * 7919 % 100003
+    tf.keras.utils.set_random_seed(seed)
+    model = add_pairs(name, (ra, rb), act)
+
+    def rep():
+        rng = np.random.default_rng(seed + 1)
+        for _ in range(32):
+            yield [rng.uniform(*ra, size=(1, 256, 256, 1)).astype(np.float32),
+                   rng.uniform(*rb, size=(1, 256, 256, 1)).astype(np.float32)]
+
+    model_bytes = convert(model, rep)
+    g = Graph(model_bytes)
+    ops = list(g.sg.operators)
+    if [g.op_name(op) for op in ops] != ["ADD"]:
+        raise AssertionError(f"{name}: ops {[g.op_name(op) for op in ops]}")
+    add_in = [int(i) for i in ops[0].inputs]
+    graph_in = [int(i) for i in g.sg.inputs]
+    if sorted(add_in) != sorted(graph_in):
+        raise AssertionError(f"{name}: the ADD does not read the model inputs")
+    o = ops[0].builtinOptions
+    want_act = "RELU" if act else "NONE"
+    if ACTIVATION[o.fusedActivationFunction] != want_act:
+        raise AssertionError(f"{name}: activation {ACTIVATION[o.fusedActivationFunction]}")
+    rows = (np.arange(256) - 128).astype(np.int8)
+    grids = [np.broadcast_to(rows[:, None], (256, 256)), np.broadcast_to(rows[None, :], (256, 256))]
+    # Three 64 KiB tensors: more than the default arena (ten times the model).
+    interp = tflm.Interpreter.from_bytes(model_bytes, arena_size=1 << 20)
+    for k, t in enumerate(add_in):  # ADD input k reads graph input graph_in.index(t)
+        interp.set_input(np.ascontiguousarray(grids[k].reshape(1, 256, 256, 1)), graph_in.index(t))
+    interp.invoke()
+    y = np.array(interp.get_output(0))
+    doc = {
+        "name": name,
+        "description": description + "; output[i * 256 + j] = ADD(i - 128, j - 128)",
+        "add": {
+            "op": "ADD",
+            "activation": want_act,
+            "input1": g.activation(add_in[0]),
+            "input2": g.activation(add_in[1]),
+            "output": g.activation(int(ops[0].outputs[0])),
+        },
+        "output": [int(v) for v in y.ravel()],
+    }
+    (OUT_DIR / f"{name}.tflite").write_bytes(model_bytes)
+    (OUT_DIR / f"{name}.json").write_text(to_json(doc) + "\n")
+    print(f"{name}: {doc['add']['input1']} + {doc['add']['input2']} -> {doc['add']['output']}")
+
+
+def build_residual_cases(only, compare_host):
+    for name in RESIDUAL_CASES:
+        if not only or name in only:
+            build_residual_case(name, compare_host)
+    for name in ADD_PAIR_CASES:
+        if not only or name in only:
+            build_add_pairs_case(name)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -684,7 +1095,8 @@ def main():
                     help="also print how TFLite's host interpreter differs (diagnostic only)")
     ap.add_argument("--only", nargs="*", help="generate only these cases")
     args = ap.parse_args()
-    known = {c.name for c in CASES} | {"lenet"}
+    known = {c.name for c in CASES} | {"lenet"} | {c.name for c in SEPARABLE_CASES}
+    known |= set(RESIDUAL_CASES) | set(ADD_PAIR_CASES)
     unknown = sorted(set(args.only or []) - known)
     if unknown:
         ap.error(f"unknown cases {unknown}; known: {sorted(known)}")
@@ -695,6 +1107,8 @@ def main():
         build_case(case, args.compare_host)
     if not args.only or "lenet" in args.only:
         build_lenet(args.compare_host)
+    build_separable(args.only, args.compare_host)
+    build_residual_cases(args.only, args.compare_host)
     return 0
 
 

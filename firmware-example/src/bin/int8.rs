@@ -7,11 +7,12 @@
 mod int8_app;
 #[path = "../measure.rs"]
 mod measure;
+#[path = "../out.rs"]
+mod out;
 
 use core::ptr::addr_of_mut;
 use cortex_m_rt::entry;
 use int8_app::{first, Net, CLASSES, PIXELS};
-use panic_semihosting as _;
 
 /// Test images embedded.
 const SAMPLES: usize = 300;

@@ -8,11 +8,12 @@
 mod int8_app;
 #[path = "../../../firmware-example/src/measure.rs"]
 mod measure;
+#[path = "../../../firmware-example/src/out.rs"]
+mod out;
 
 use core::ptr::addr_of_mut;
 use cortex_m_rt::entry;
 use int8_app::{first, Net, CLASSES, PIXELS};
-use panic_semihosting as _;
 
 /// Test images embedded and run: the first `SAMPLES` of firmware-example's 300.
 const SAMPLES: usize = 100;

@@ -1,21 +1,23 @@
 //! Int8 two-dimensional convolution (TFLite's CONV_2D).
 
 use super::{
-    channels_valid, load_channels, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
-    QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, load_weighted, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite,
+    QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
-use crate::kernels::int8::{dot, requantize};
+use crate::kernels::int8::{dot, ChannelRequant};
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
-use crate::layers::window::Padding;
+use crate::layers::tflite::{padding_of, Fused, Op, OpNumbers, OpShape};
+use crate::layers::window::{fits_padded, Padding};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
 use crate::Conv2d;
 use core::marker::PhantomData;
 
 /// `F` filters of `KH x KW` over an `H x W x C` int8 input, stride `SH, SW`,
-/// with `PH, PW` positions of zero padding *before* the first row and
-/// column (TFLite's "same" may pad one more after), giving `OH x OW x F`,
+/// with `PH, PW` positions of zero padding before the first row and
+/// column and as many after, or one more in TFLite's "same" geometry
+/// (even kernels, stride 2 over an even input), giving `OH x OW x F`,
 /// then the activation `A` as a clamp (relu or none).
 ///
 /// Weights are TFLite's layout, `[F][KH][KW][C]`: one filter's row of taps
@@ -78,15 +80,6 @@ macro_rules! qconv_impl {
 }
 pub(crate) use qconv_impl;
 
-/// Whether `out` windows of `window` at `stride`, starting `pad` before the
-/// input, fit an input of `input` with `pad` or `pad + 1` after it.
-pub(crate) const fn fits_padded(input: usize, window: usize, stride: usize, pad: usize, out: usize) -> bool {
-    stride > 0
-        && out > 0
-        && (input + 2 * pad >= window && out == (input + 2 * pad - window) / stride + 1
-            || input + 2 * pad + 1 >= window && out == (input + 2 * pad + 1 - window) / stride + 1)
-}
-
 // SAFETY: `#[repr(C)]` of `Le32`, `QParams`, `Requant` and `i8` arrays and a
 // zero-sized marker: alignment 1, no padding.
 unsafe impl<
@@ -121,6 +114,10 @@ qconv_impl! {{
         );
     };
 
+    /// Whether every window lies inside the input: no padding before, and
+    /// none after (TFLite's "same" can add a row or column there).
+    pub(crate) const UNPADDED: bool = PH == 0 && PW == 0 && (OH - 1) * SH + KH <= H && (OW - 1) * SW + KW <= W;
+
     /// The output clamp of the fused activation.
     #[inline(always)]
     pub(crate) fn clamp(&self) -> (i32, i32) {
@@ -129,9 +126,15 @@ qconv_impl! {{
 
     /// `acc` of filter `f` as an output value.
     #[inline(always)]
-    pub(crate) fn requantize(&self, f: usize, acc: i32, (lo, hi): (i32, i32)) -> i8 {
+    pub(crate) fn requantize(&self, f: usize, acc: i32, clamp: (i32, i32)) -> i8 {
+        self.channel_requant(f, clamp).apply(acc)
+    }
+
+    /// Filter `f`'s requantization, decoded for many accumulators.
+    #[inline(always)]
+    pub(crate) fn channel_requant(&self, f: usize, clamp: (i32, i32)) -> ChannelRequant {
         let r = self.requant[f];
-        requantize(acc, r.multiplier(), r.shift(), self.output.zero_point(), lo, hi)
+        ChannelRequant::new(r.multiplier(), r.shift(), self.output.zero_point(), clamp)
     }
 
     /// Output row `oy` as accumulators (before requantization), handed to
@@ -175,13 +178,12 @@ qconv_impl! {{
         let zp = self.input_zero_point.get() as i8;
         let y0 = (oy * SH) as isize - PH as isize;
         let x0 = (ox * SW) as isize - PW as isize;
-        for (a, b) in acc.iter_mut().zip(&self.bias) {
-            *a = b.get();
-        }
+        acc.fill(0);
         let inside_x = x0 >= 0 && x0 as usize + KW <= W;
         for ky in 0..KH {
             let iy = y0 + ky as isize;
-            if inside_x && iy >= 0 && (iy as usize) < H {
+            // Without padding the padded branch is not even compiled.
+            if Self::UNPADDED || inside_x && iy >= 0 && (iy as usize) < H {
                 let x0 = x0 as usize;
                 let span = x[iy as usize][x0..x0 + KW].as_flattened();
                 #[cfg(all(target_arch = "arm", not(constnet_dsp)))]
@@ -203,6 +205,12 @@ qconv_impl! {{
                     }
                 }
             }
+        }
+        // The bias last: added first, the copy of its unaligned bytes is a
+        // `memcpy` call (600 bytes of flash on a Cortex-M0); wrapping sums
+        // do not depend on the order.
+        for (a, b) in acc.iter_mut().zip(&self.bias) {
+            *a = a.wrapping_add(b.get());
         }
     }
 
@@ -278,6 +286,99 @@ qconv_impl! {{
     }
 }}
 
+qconv_impl! {{
+    /// Whether [`Self::max_pool2x2_dsp`] computes this convolution fused
+    /// with 2x2/2 max pooling: stride 1, no padding ([`Self::UNPADDED`]), and either a single
+    /// channel with five taps per row and filters in pairs, or channels in
+    /// whole words and a window that [`pool2x2_q15`](crate::kernels::arm_dsp::pool2x2_q15) takes.
+    #[cfg(constnet_dsp)]
+    pub(crate) const MAX_POOL2X2_DSP: bool = SH == 1
+        && SW == 1
+        && Self::UNPADDED
+        && (Self::C1K5 || crate::kernels::arm_dsp::pool2x2_q15_fits(KH, KW, C));
+
+    #[cfg(constnet_dsp)]
+    const C1K5: bool = C == 1 && KW == 5 && F.is_multiple_of(2) && KH * W + 2 < 4096;
+
+    /// This convolution (see [`Self::MAX_POOL2X2_DSP`]) and a 2x2/2 max
+    /// pooling without padding: each pooling window's four accumulators
+    /// are computed together and their maximum requantized (requantization
+    /// is monotone), so nothing but the pooled output is stored. Called
+    /// only where `MAX_POOL2X2_DSP` holds (the fused step checks it at
+    /// compile time); the reads are bounds-checked in any case.
+    #[cfg(constnet_dsp)]
+    #[inline(always)]
+    pub(crate) fn max_pool2x2_dsp<const POH: usize, const POW: usize>(
+        &self,
+        x: &[[[i8; C]; W]; H],
+        y: &mut [[[i8; F]; POW]; POH],
+    ) {
+        use crate::kernels::arm_dsp::{c1k5_rows, pool2x2_c1k5, pool2x2_q15, q15_row_bytes, widen_words, Q15_WINDOW_BYTES};
+        let clamp = self.clamp();
+        let x = x.as_flattened().as_flattened();
+        if Self::C1K5 {
+            for f in (0..F).step_by(2) {
+                // Both filters' rows as the kernel multiplies them.
+                let mut rows = [[0u32; 5]; KH];
+                for (ky, r) in rows.iter_mut().enumerate() {
+                    let taps = |g: usize| [0, 1, 2, 3, 4].map(|kx| self.weight[f + g][ky][kx][0]);
+                    *r = c1k5_rows(taps(0), taps(1));
+                }
+                let bias = [self.bias[f].get(), self.bias[f + 1].get()];
+                let requant = [self.channel_requant(f, clamp), self.channel_requant(f + 1, clamp)];
+                let mut acc = [[0i32; 2]; POW];
+                for (py, y_row) in y.iter_mut().enumerate() {
+                    let windows = &x[2 * py * W..];
+                    assert!(windows.len() >= KH * W + 2 * POW + 4);
+                    // SAFETY: the kernel reads `KH * W + 2 * (POW - 1) + 6`
+                    // bytes of `windows` (asserted) and the `5 * KH` words of
+                    // `rows`, and writes `acc`; `C1K5` bounds its offsets.
+                    unsafe { pool2x2_c1k5::<KH, W, POW>(windows.as_ptr(), rows.as_flattened().as_ptr(), bias, &mut acc) };
+                    // One filter at a time: its numbers stay in registers.
+                    for (g, requant) in requant.iter().enumerate() {
+                        for (y, m) in y_row.iter_mut().zip(&acc) {
+                            y[f + g] = requant.apply(m[g]);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        let mut widened = [0u32; Q15_WINDOW_BYTES / 4];
+        for (py, y_row) in y.iter_mut().enumerate() {
+            // Two windows at a time, the last one alone if their count is odd.
+            for (pair, ys) in y_row.chunks_mut(2).enumerate() {
+                let n = ys.len();
+                let (pixels, row) = (2 * n + KW - 1, q15_row_bytes(n, KW, C) / 4);
+                for (r, q) in widened.chunks_exact_mut(row).take(KH + 1).enumerate() {
+                    let at = ((2 * py + r) * W + 4 * pair) * C;
+                    widen_words(&x[at..at + pixels * C], q);
+                }
+                assert!((KH + 1) * row <= widened.len());
+                for (f, w) in self.weight.iter().enumerate() {
+                    let (w, bias) = (w.as_ptr().cast(), self.bias[f].get());
+                    // SAFETY: the kernel reads the `KH + 1` widened rows of
+                    // `n` windows (asserted above) and filter `f`'s `KH * KW
+                    // * C` bytes; `pool2x2_q15_fits` bounds its offsets.
+                    // (`POW` even: every chunk is a pair, and the one-window
+                    // kernel is not even compiled.)
+                    let m = unsafe {
+                        if POW.is_multiple_of(2) || n == 2 {
+                            pool2x2_q15::<2, KH, KW, C>(widened.as_ptr(), w, bias)
+                        } else {
+                            pool2x2_q15::<1, KH, KW, C>(widened.as_ptr(), w, bias)
+                        }
+                    };
+                    let requant = self.channel_requant(f, clamp);
+                    for (y, m) in ys.iter_mut().zip(m) {
+                        y[f] = requant.apply(m);
+                    }
+                }
+            }
+        }
+    }
+}}
+
 qconv_impl! {<Int8Layer> {
     type Input = [[[i8; C]; W]; H];
     type Output = [[[i8; F]; OW]; OH];
@@ -304,6 +405,24 @@ qconv_impl! {<Int8Layer> {
     fn is_valid(&self) -> bool {
         channels_valid(self.input_zero_point, self.output, &self.requant)
     }
+
+    const TFLITE: Option<&'static [OpShape]> = match Fused::of::<A>() {
+        Some(activation) => Some(&[OpShape {
+            op: Op::Conv2D {
+                kernel: [KH, KW],
+                stride: [SH, SW],
+                padding: padding_of([H, W], [KH, KW], [SH, SW], [PH, PW], [OH, OW]),
+                activation,
+            },
+            input: &[H, W, C],
+            output: &[OH, OW, F],
+        }]),
+        None => None,
+    };
+
+    fn load_ops(&mut self, ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+        load_weighted(self, ops)
+    }
 }}
 
 qconv_impl! {<LoadTflite> {
@@ -327,6 +446,19 @@ qconv_impl! {<LoadTflite> {
         Ok(())
     }
 }}
+
+/// The output quantization of a convolution (plain or depthwise) calibrated
+/// to `range`, or the error when it has no int8 form: edge padding, or an
+/// activation TFLite does not fuse.
+pub(crate) fn conv_output<P: Padding, A: Activation>(
+    kind: &'static str,
+    range: Range,
+) -> Result<QParams, QuantizeError> {
+    if P::EDGE || matches!(A::INT8, Int8Fused::Unsupported) {
+        return Err(QuantizeError::Unsupported { kind });
+    }
+    Ok(range.params())
+}
 
 /// The int8 form of a zero-padded convolution; edge padding has none.
 impl<
@@ -357,10 +489,7 @@ impl<
         q: &mut Self::Int8,
     ) -> Result<QParams, QuantizeError> {
         let kind = "Conv2d";
-        if P::EDGE || matches!(A::INT8, Int8Fused::Unsupported) {
-            return Err(QuantizeError::Unsupported { kind });
-        }
-        let output = range.params();
+        let output = conv_output::<P, A>(kind, range)?;
         // Our layout is [ky][kx][c][f]; TFLite's (and QConv2d's) [f][ky][kx][c].
         let at = |f: usize, i: usize| {
             let (ky, rest) = (i / (KW * C), i % (KW * C));
@@ -370,11 +499,7 @@ impl<
         let scales = quantize_symmetric::<F>(kind, KH * KW * C, true, at, |f, i, v| {
             weights[f].as_flattened_mut().as_flattened_mut()[i] = v;
         })?;
-        let mut bias = [0i32; F];
-        for (f, b) in bias.iter_mut().enumerate() {
-            let real = self.bias.values().map_or(0.0, |b| b[f]);
-            *b = quantize_bias(kind, real, input.scale() * scales[f])?;
-        }
+        let bias = quantize_biases(kind, self.bias.values(), input.scale(), &scales)?;
         q.load_tflite(weights.as_flattened().as_flattened().as_flattened(), &bias, &scales, input, output)?;
         Ok(output)
     }

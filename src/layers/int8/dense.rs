@@ -1,8 +1,8 @@
 //! Int8 fully connected layer (TFLite's FULLY_CONNECTED).
 
 use super::{
-    channels_valid, load_channels, quantize_bias, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
-    QuantizeLayer, QuantizeOptions, Range,
+    channels_valid, load_channels, load_weighted, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite,
+    QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
 use super::{QDenseSoftmax, QSoftmax};
 #[cfg(not(constnet_dsp))]
@@ -10,6 +10,7 @@ use crate::kernels::int8::dot;
 use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused, Softmax};
 use crate::layers::bias::BiasTerm;
+use crate::layers::tflite::{Fused, Op, OpNumbers, OpShape};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
 use crate::Dense;
@@ -62,10 +63,7 @@ impl<const I: usize, const O: usize, A: Activation> QDense<I, O, A> {
             |o, i| dense.weight[i][o],
             |o, i, v| weights[o][i] = v,
         )?;
-        let mut bias = [0i32; O];
-        for (o, b) in bias.iter_mut().enumerate() {
-            *b = quantize_bias(kind, dense.bias.values().map_or(0.0, |b| b[o]), input.scale() * scales[o])?;
-        }
+        let bias = quantize_biases(kind, dense.bias.values(), input.scale(), &scales)?;
         self.load_tflite(weights.as_flattened(), &bias, &scales, input, output)
     }
 }
@@ -107,20 +105,37 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
             requantize(self.bias[o].get().wrapping_add(dot), r.multiplier(), r.shift(), zp, lo, hi)
         };
         let mut o = 0;
-        // Six outputs at a time on the DSP, each input word widened once.
+        // Six outputs at a time on the DSP, each input word widened once,
+        // then the rest in one block.
         #[cfg(constnet_dsp)]
         if I.is_multiple_of(4) && I > 0 && 5 * I < 4096 {
-            while o + 6 <= O {
+            use crate::kernels::arm_dsp::dot_rows;
+            while o < O {
                 let mut acc = [0i32; 6];
-                let rows = self.weight[o..o + 6].as_flattened();
-                // SAFETY: `rows` holds the six rows, `I` bytes apart, and `x`
-                // its `I` bytes; `I` is a positive multiple of 4 and 5 * I
-                // fits an immediate (checked above).
-                unsafe { crate::kernels::arm_dsp::dot6::<I>(x.as_ptr(), rows.as_ptr(), I / 4, &mut acc) };
-                for (k, a) in acc.into_iter().enumerate() {
+                let rows = self.weight[o..].as_flattened();
+                let n = (O - o).min(6);
+                assert!(rows.len() >= n * I);
+                // SAFETY: `rows` holds the `n` rows, `I` bytes apart, and `x`
+                // its `I` bytes (asserted); `I` is a positive multiple of 4
+                // and 5 * I fits an immediate (checked above).
+                unsafe {
+                    if n == 6 {
+                        dot_rows::<I, 6>(x.as_ptr(), rows.as_ptr(), &mut acc);
+                    } else {
+                        // The last `O % 6` outputs.
+                        match O % 6 {
+                            1 => dot_rows::<I, 1>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                            2 => dot_rows::<I, 2>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                            3 => dot_rows::<I, 3>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                            4 => dot_rows::<I, 4>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                            _ => dot_rows::<I, 5>(x.as_ptr(), rows.as_ptr(), &mut acc),
+                        }
+                    }
+                }
+                for (k, &a) in acc.iter().enumerate().take(n) {
                     y[o + k] = out(o + k, a);
                 }
-                o += 6;
+                o += n;
             }
         }
         // Four outputs at a time on Arm without the DSP extension.
@@ -150,6 +165,15 @@ impl<const I: usize, const O: usize, A: Activation> Int8Layer for QDense<I, O, A
 
     fn is_valid(&self) -> bool {
         channels_valid(self.input_zero_point, self.output, &self.requant)
+    }
+
+    const TFLITE: Option<&'static [OpShape]> = match Fused::of::<A>() {
+        Some(activation) => Some(&[OpShape { op: Op::FullyConnected { activation }, input: &[I], output: &[O] }]),
+        None => None,
+    };
+
+    fn load_ops(&mut self, ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+        load_weighted(self, ops)
     }
 }
 

@@ -1,11 +1,17 @@
 //! Int8 depthwise convolution (TFLite's DEPTHWISE_CONV_2D).
 
-use super::conv::fits_padded;
-use super::{channels_valid, load_channels, Int8Layer, LoadTflite, QuantizeError};
+use super::conv::conv_output;
+use super::{
+    channels_valid, load_channels, quantize_biases, quantize_symmetric, Int8Layer, LoadTflite, QuantizeError,
+    QuantizeLayer, QuantizeOptions, Range,
+};
 use crate::kernels::int8::requantize;
 use crate::layers::activation::{Activation, Int8Fused};
+use crate::layers::bias::BiasTerm;
+use crate::layers::window::{fits_padded, Padding};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{activation_range, Bytes, Le32, QParams, Requant};
+use crate::DepthwiseConv2d;
 use core::marker::PhantomData;
 
 /// Each of the `C` input channels of an `H x W x C` int8 input filtered on
@@ -49,7 +55,7 @@ pub struct QDepthwiseConv2d<
 
 /// Writes an `impl` (inherent, or of the trait in `<...>`) for `QDepthwiseConv2d`.
 macro_rules! qdepthwise_impl {
-    ($(<$tr:path>)? { $($body:tt)* }) => {
+    ($([$($more:tt)*])? $(<$tr:path>)? { $($body:tt)* }) => {
         impl<
                 const H: usize,
                 const W: usize,
@@ -65,12 +71,14 @@ macro_rules! qdepthwise_impl {
                 const OH: usize,
                 const OW: usize,
                 A: Activation,
+                $($($more)*)?
             > $($tr for)? QDepthwiseConv2d<H, W, C, M, OC, KH, KW, SH, SW, PH, PW, OH, OW, A>
         {
             $($body)*
         }
     };
 }
+pub(crate) use qdepthwise_impl;
 
 // SAFETY: `#[repr(C)]` of alignment-1 fields and a zero-sized marker.
 unsafe impl<
@@ -95,7 +103,7 @@ unsafe impl<
 qdepthwise_impl! {{
     /// Fails the build when the geometry is wrong or the activation has no
     /// int8 form.
-    const CHECK: () = {
+    pub(crate) const CHECK: () = {
         assert!(
             OC == C * M && M > 0 && fits_padded(H, KH, SH, PH, OH) && fits_padded(W, KW, SW, PW, OW),
             "QDepthwiseConv2d: OC must be C * M, and OH/OW match the input, kernel, stride and padding"
@@ -105,6 +113,42 @@ qdepthwise_impl! {{
             "int8: this convolution's activation has no int8 form (TFLite fuses only relu)"
         );
     };
+}}
+
+qdepthwise_impl! {{
+    /// Output row `oy` into `out`.
+    #[inline(always)]
+    pub(crate) fn row(&self, x: &[[[i8; C]; W]; H], oy: usize, out: &mut [[i8; OC]; OW]) {
+        let (lo, hi) = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
+        let zp = self.input_zero_point.get() as i8;
+        let padding = [zp; C];
+        let mut acc = [0i32; OC];
+        for (ox, out) in out.iter_mut().enumerate() {
+            for (a, b) in acc.iter_mut().zip(&self.bias) {
+                *a = b.get();
+            }
+            for (ky, w_row) in self.weight.iter().enumerate() {
+                let iy = (oy * SH + ky) as isize - PH as isize;
+                for (kx, w) in w_row.iter().enumerate() {
+                    let ix = (ox * SW + kx) as isize - PW as isize;
+                    let inside = iy >= 0 && (iy as usize) < H && ix >= 0 && (ix as usize) < W;
+                    // Positions outside read the zero point (the folded bias
+                    // counted every tap).
+                    let px = if inside { &x[iy as usize][ix as usize] } else { &padding };
+                    for (c, &v) in px.iter().enumerate() {
+                        for m in 0..M {
+                            let oc = c * M + m;
+                            acc[oc] = acc[oc].wrapping_add(v as i32 * w[oc] as i32);
+                        }
+                    }
+                }
+            }
+            for (oc, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
+                let r = self.requant[oc];
+                *o = requantize(a, r.multiplier(), r.shift(), self.output.zero_point(), lo, hi);
+            }
+        }
+    }
 }}
 
 qdepthwise_impl! {<LoadTflite> {
@@ -142,36 +186,8 @@ qdepthwise_impl! {<Int8Layer> {
 
     fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
         let () = Self::CHECK;
-        let (lo, hi) = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
-        let zp = self.input_zero_point.get() as i8;
-        let padding = [zp; C];
-        let mut acc = [0i32; OC];
         for (oy, row) in y.iter_mut().enumerate() {
-            for (ox, out) in row.iter_mut().enumerate() {
-                for (a, b) in acc.iter_mut().zip(&self.bias) {
-                    *a = b.get();
-                }
-                for (ky, w_row) in self.weight.iter().enumerate() {
-                    let iy = (oy * SH + ky) as isize - PH as isize;
-                    for (kx, w) in w_row.iter().enumerate() {
-                        let ix = (ox * SW + kx) as isize - PW as isize;
-                        let inside = iy >= 0 && (iy as usize) < H && ix >= 0 && (ix as usize) < W;
-                        // Positions outside read the zero point (the folded bias
-                        // counted every tap).
-                        let px = if inside { &x[iy as usize][ix as usize] } else { &padding };
-                        for (c, &v) in px.iter().enumerate() {
-                            for m in 0..M {
-                                let oc = c * M + m;
-                                acc[oc] = acc[oc].wrapping_add(v as i32 * w[oc] as i32);
-                            }
-                        }
-                    }
-                }
-                for (oc, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
-                    let r = self.requant[oc];
-                    *o = requantize(a, r.multiplier(), r.shift(), self.output.zero_point(), lo, hi);
-                }
-            }
+            self.row(x, oy, row);
         }
     }
 
@@ -179,3 +195,46 @@ qdepthwise_impl! {<Int8Layer> {
         channels_valid(self.input_zero_point, self.output, &self.requant)
     }
 }}
+
+/// The int8 form of a zero-padded depthwise convolution; edge padding has none.
+impl<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const M: usize,
+        const OC: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PH: usize,
+        const PW: usize,
+        const OH: usize,
+        const OW: usize,
+        A: Activation,
+        B: BiasTerm<f32, OC>,
+        P: Padding,
+    > QuantizeLayer for DepthwiseConv2d<f32, H, W, C, M, OC, KH, KW, SH, SW, PH, PW, OH, OW, A, B, P>
+{
+    type Int8 = QDepthwiseConv2d<H, W, C, M, OC, KH, KW, SH, SW, PH, PW, OH, OW, A>;
+
+    fn quantize(
+        &self,
+        input: QParams,
+        range: Range,
+        _options: &QuantizeOptions,
+        q: &mut Self::Int8,
+    ) -> Result<QParams, QuantizeError> {
+        let kind = "DepthwiseConv2d";
+        let output = conv_output::<P, A>(kind, range)?;
+        // The float layout is TFLite's, [ky][kx][output channel]: output
+        // channel `oc`'s taps are `KH * KW` values `OC` apart.
+        let taps = self.weight.as_flattened();
+        let mut weights = [[[0i8; OC]; KW]; KH];
+        let flat = weights.as_flattened_mut();
+        let scales = quantize_symmetric::<OC>(kind, KH * KW, true, |oc, t| taps[t][oc], |oc, t, v| flat[t][oc] = v)?;
+        let bias = quantize_biases(kind, self.bias.values(), input.scale(), &scales)?;
+        q.load_tflite(weights.as_flattened().as_flattened(), &bias, &scales, input, output)?;
+        Ok(output)
+    }
+}

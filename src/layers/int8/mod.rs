@@ -8,10 +8,12 @@
 //! Like the float layers, these use the kernels and never the model
 //! machinery.
 
+use crate::layers::tflite::{OpNumbers, OpShape};
 use crate::layers::LayerInfo;
 use crate::quant::{channel_requant, Bytes, Le32, QParams, Requant};
 use crate::Tensor;
 
+mod add;
 mod conv;
 mod dense;
 mod depthwise;
@@ -19,9 +21,11 @@ mod pool;
 mod reshape;
 mod softmax;
 
+pub use add::QAdd;
 pub(crate) use conv::qconv_impl;
 pub use conv::QConv2d;
 pub use dense::QDense;
+pub(crate) use depthwise::qdepthwise_impl;
 pub use depthwise::QDepthwiseConv2d;
 pub use pool::QPool2d;
 pub use reshape::{QFlatten, QIdentity, QRelu, QUpsample, Unsupported};
@@ -54,6 +58,18 @@ pub trait Int8Layer: Bytes {
     fn is_valid(&self) -> bool {
         true
     }
+
+    /// The TensorFlow Lite ops this layer stands for, in order, with their
+    /// options and shapes (`None`: it has none). The TFLite reader checks a
+    /// file's graph against them.
+    const TFLITE: Option<&'static [OpShape]> = None;
+
+    /// Fills the layer from the numbers a file holds for its ops, one
+    /// [`OpNumbers`] per op of [`Int8Layer::TFLITE`], already checked against
+    /// it; the default (layers without numbers) does nothing.
+    fn load_ops(&mut self, _ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+        Ok(())
+    }
 }
 
 /// A layer filled from the numbers a `.tflite` file stores for it.
@@ -69,6 +85,15 @@ pub trait LoadTflite {
         input: QParams,
         output: QParams,
     ) -> Result<(), QuantizeError>;
+}
+
+/// [`Int8Layer::load_ops`] of a layer with weights and one op: its numbers
+/// through [`LoadTflite`].
+pub(crate) fn load_weighted<L: LoadTflite>(layer: &mut L, ops: &[OpNumbers<'_>]) -> Result<(), QuantizeError> {
+    match ops {
+        [op] => layer.load_tflite(op.weights, op.bias, op.weight_scales, op.input, op.output),
+        _ => Err(QuantizeError::Unsupported { kind: "a layer of one op" }),
+    }
 }
 
 /// Fills the per-channel numbers every weighted int8 layer stores, from
@@ -98,6 +123,9 @@ pub(crate) fn load_channels<const N: usize>(
 
 /// Whether a weighted int8 layer's stored quantization is usable: an `i8`
 /// input zero point, a valid output quantization and valid multipliers.
+/// Not inlined: it runs once per load, and inlined per layer shape it is
+/// a few hundred bytes of flash each time.
+#[inline(never)]
 pub(crate) fn channels_valid(input_zero_point: Le32, output: QParams, requant: &[Requant]) -> bool {
     (-128..=127).contains(&input_zero_point.get()) && output.is_valid() && requant.iter().all(|r| r.is_valid())
 }
@@ -248,11 +276,22 @@ pub(crate) fn quantize_symmetric<const G: usize>(
     Ok(scales)
 }
 
-/// A bias quantized at `scale`, as TFLite: rounded to nearest.
-pub(crate) fn quantize_bias(kind: &'static str, b: f32, scale: f32) -> Result<i32, QuantizeError> {
-    let q = libm::round(b as f64 / scale as f64);
-    if !q.is_finite() || q.abs() > i32::MAX as f64 {
-        return Err(QuantizeError::BiasOverflow { kind });
+/// Per output channel, the bias `bias[c]` (none: zero) quantized at
+/// `input_scale * weight_scales[c]`, as TFLite: rounded to nearest.
+pub(crate) fn quantize_biases<const N: usize>(
+    kind: &'static str,
+    bias: Option<&[f32; N]>,
+    input_scale: f32,
+    weight_scales: &[f32; N],
+) -> Result<[i32; N], QuantizeError> {
+    let mut out = [0i32; N];
+    for (c, q) in out.iter_mut().enumerate() {
+        let b = bias.map_or(0.0, |b| b[c]);
+        let v = libm::round(b as f64 / (input_scale * weight_scales[c]) as f64);
+        if !v.is_finite() || v.abs() > i32::MAX as f64 {
+            return Err(QuantizeError::BiasOverflow { kind });
+        }
+        *q = v as i32;
     }
-    Ok(q as i32)
+    Ok(out)
 }

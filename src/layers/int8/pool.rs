@@ -4,7 +4,8 @@ use super::reshape::keeps_quantization;
 use super::{Int8Layer, QuantizeLayer};
 use crate::kernels::int8::rounded_average;
 use crate::layers::pool::PoolKind;
-use crate::layers::window::window_span;
+use crate::layers::tflite::{padding_of, Op, OpShape};
+use crate::layers::window::{fits_padded, window_span};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::Bytes;
 use crate::Pool2d;
@@ -75,7 +76,7 @@ macro_rules! qpool_impl {
 qpool_impl! {{
     /// Fails the build when the geometry is wrong.
     pub(crate) const CHECK: () = assert!(
-        super::conv::fits_padded(H, KH, SH, PH, OH) && super::conv::fits_padded(W, KW, SW, PW, OW) && PH < KH && PW < KW,
+        fits_padded(H, KH, SH, PH, OH) && fits_padded(W, KW, SW, PW, OW) && PH < KH && PW < KW,
         "QPool2d: OH/OW do not match the input, window, stride and padding"
     );
 
@@ -102,6 +103,11 @@ qpool_impl! {<Int8Layer> {
         str_hash("QPool2d"), str_hash(K::NAME),
         H as u64, W as u64, C as u64, KH as u64, KW as u64, SH as u64, SW as u64, PH as u64, PW as u64,
     ]);
+    const TFLITE: Option<&'static [OpShape]> =
+        match Op::pool(K::NAME, [KH, KW], [SH, SW], padding_of([H, W], [KH, KW], [SH, SW], [PH, PW], [OH, OW])) {
+            Some(op) => Some(&[OpShape { op, input: &[H, W, C], output: &[OH, OW, C] }]),
+            None => None,
+        };
 
     fn forward(&self, x: &Self::Input, y: &mut Self::Output) {
         let () = Self::CHECK;

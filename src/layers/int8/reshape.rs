@@ -3,6 +3,7 @@
 
 use super::{Int8Layer, QuantizeError, QuantizeLayer, QuantizeOptions, Range, Retype};
 use crate::layers::activation::{Linear, Relu, Sigmoid, Tanh};
+use crate::layers::tflite::{Op, OpShape};
 use crate::layers::{fingerprint, str_hash, LayerInfo};
 use crate::quant::{Bytes, Le32, QParams};
 use crate::{Activate, Dropout, Flatten, Layer, Tensor, Upsample};
@@ -36,6 +37,7 @@ impl<const H: usize, const W: usize, const C: usize, const N: usize> Int8Layer f
     const INFO: LayerInfo = LayerInfo { kind: "Flatten", activation: "-", bias: false, window: [0, 0] };
     const FINGERPRINT: u64 = fingerprint(&[str_hash("Flatten"), H as u64, W as u64, C as u64]);
     const IN_PLACE: bool = true;
+    const TFLITE: Option<&'static [OpShape]> = Some(&[OpShape { op: Op::Reshape, input: &[H, W, C], output: &[N] }]);
 
     fn forward(&self, x: &Self::Input, y: &mut [i8; N]) {
         const { assert!(H * W * C == N, "Flatten: N must be H * W * C") };
@@ -61,6 +63,8 @@ impl<X: Tensor<i8>> Int8Layer for QIdentity<X> {
     const INFO: LayerInfo = LayerInfo { kind: "Identity", activation: "-", bias: false, window: [0, 0] };
     const FINGERPRINT: u64 = fingerprint(&[str_hash("Identity"), X::LEN as u64]);
     const IN_PLACE: bool = true;
+    /// No op: dropout and linear layers leave nothing in a TFLite graph.
+    const TFLITE: Option<&'static [OpShape]> = Some(&[]);
 
     fn forward(&self, x: &X, y: &mut X) {
         y.as_flat_mut().copy_from_slice(x.as_flat());
