@@ -9,7 +9,7 @@
 //! for bit, on 1 thread or 64.
 
 use crate::host::data::{Dataset, Labels, Targets, ValueDataset, Values};
-use crate::kernels::dispatch2;
+use crate::kernels::{add, dispatch2};
 use crate::model::summary::Thousands;
 use crate::rng::splitmix64;
 use crate::train::loss::LossMismatch;
@@ -753,23 +753,29 @@ impl<'a, T: Float, O, Y> Trainer<'a, T, O, Y> {
     }
 }
 
-/// Sums the workers' gradients in chunk order, divided by the batch size.
+/// Sums the workers' gradients in chunk order, divided by the batch size:
+/// in parallel over spans of the parameters (each element's sum is the same
+/// whoever computes it).
 fn sum_gradients<T: Float, M: Model<T>>(into: &mut M, workers: &[Worker<T, M>], batch: usize) {
+    /// Parameters per unit of parallel work.
+    const SPAN: usize = 4096;
     let scale = T::one() / T::of(batch as f64);
-    dispatch2(
-        into.flat_mut(),
-        workers,
-        #[inline(always)]
-        move |out, workers| {
-            out.copy_from_slice(workers[0].grads.flat());
-            for w in &workers[1..] {
-                for (o, &g) in out.iter_mut().zip(w.grads.flat()) {
-                    *o += g;
+    let grads: Vec<&[T]> = workers.iter().map(|w| w.grads.flat()).collect();
+    into.flat_mut().par_chunks_mut(SPAN).enumerate().for_each(|(i, out)| {
+        let span = i * SPAN..i * SPAN + out.len();
+        dispatch2(
+            out,
+            &grads,
+            #[inline(always)]
+            |out, grads| {
+                out.copy_from_slice(&grads[0][span.clone()]);
+                for g in &grads[1..] {
+                    add(out, &g[span.clone()]);
                 }
-            }
-            out.iter_mut().for_each(|o| *o *= scale);
-        },
-    );
+                out.iter_mut().for_each(|o| *o *= scale);
+            },
+        );
+    });
 }
 
 /// Checks that `loss` fits model `M` and `data` fits both, for evaluation.
