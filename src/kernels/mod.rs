@@ -21,4 +21,4 @@ pub(crate) mod int8;
 pub(crate) mod portable;
 
 pub(crate) use dispatch::{dispatch2, dispatch3, dispatch4};
-pub(crate) use portable::{axpy, dot, dot4, init_fan_in};
+pub(crate) use portable::{add, axpy, axpy_fused, dot, dot4, init_fan_in};

@@ -1,8 +1,18 @@
 //! Portable inner loops shared by the layers, written so the compiler vectorizes them.
+//!
+//! Two kinds of multiply-add, by what runs them. Inference (every forward
+//! pass, also the training one) rounds the product, then the sum: [`axpy`],
+//! as the Cortex-M4F's `vmla` and the Cortex-M0's soft float compute it, so
+//! that host and firmware outputs are bit-identical. Loops that only
+//! training runs (the backward passes, on the host) use fused multiply-adds,
+//! one rounding: [`axpy_fused`], [`dot`], [`dot4`]. On x86-64 the AVX2 build
+//! makes them `vfmadd` instructions; where the CPU has no FMA the standard
+//! library computes them in software, slowly but with the same bits, so a
+//! seed trains to the same weights on every build and thread count.
 
 use crate::{Float, Rng};
 
-/// `y += a * x`, elementwise.
+/// `y += a * x`, elementwise, rounded twice (the inference loops').
 #[inline(always)]
 pub(crate) fn axpy<T: Float>(y: &mut [T], a: T, x: &[T]) {
     for (y, &x) in y.iter_mut().zip(x) {
@@ -10,8 +20,25 @@ pub(crate) fn axpy<T: Float>(y: &mut [T], a: T, x: &[T]) {
     }
 }
 
-/// Dot product with eight independent partial sums: strict IEEE order would
-/// forbid the compiler from vectorizing a single running sum.
+/// `y += x`, elementwise.
+#[inline(always)]
+pub(crate) fn add<T: Float>(y: &mut [T], x: &[T]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += x;
+    }
+}
+
+/// `y += a * x`, elementwise, with fused multiply-adds (the training loops').
+#[inline(always)]
+pub(crate) fn axpy_fused<T: Float>(y: &mut [T], a: T, x: &[T]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = a.mul_add(x, *y);
+    }
+}
+
+/// Dot product with fused multiply-adds and eight independent partial sums:
+/// strict IEEE order would forbid the compiler from vectorizing a single
+/// running sum.
 #[inline(always)]
 pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     const LANES: usize = 8;
@@ -20,17 +47,17 @@ pub(crate) fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     let (bc, br) = b.as_chunks::<LANES>();
     for (x, y) in ac.iter().zip(bc) {
         for l in 0..LANES {
-            acc[l] += x[l] * y[l];
+            acc[l] = x[l].mul_add(y[l], acc[l]);
         }
     }
     let mut tail = T::zero();
     for (&x, &y) in ar.iter().zip(br) {
-        tail += x * y;
+        tail = x.mul_add(y, tail);
     }
     acc.iter().fold(tail, |s, &v| s + v)
 }
 
-/// Four dot products of the rows of `a` with `b` at once.
+/// Four dot products of the rows of `a` with `b` at once, fused as [`dot`].
 #[inline(always)]
 pub(crate) fn dot4<T: Float, const N: usize>(a: &[[T; N]; 4], b: &[T; N]) -> [T; 4] {
     const LANES: usize = 8;
@@ -39,13 +66,13 @@ pub(crate) fn dot4<T: Float, const N: usize>(a: &[[T; N]; 4], b: &[T; N]) -> [T;
     for (j, y) in bc.iter().enumerate() {
         for (acc, row) in acc.iter_mut().zip(a) {
             for l in 0..LANES {
-                acc[l] += row[j * LANES + l] * y[l];
+                acc[l] = row[j * LANES + l].mul_add(y[l], acc[l]);
             }
         }
     }
     let tail = N - br.len();
     core::array::from_fn(|r| {
-        let rest: T = a[r][tail..].iter().zip(br).map(|(&x, &y)| x * y).sum();
+        let rest = a[r][tail..].iter().zip(br).fold(T::zero(), |s, (&x, &y)| x.mul_add(y, s));
         acc[r].iter().fold(rest, |s, &v| s + v)
     })
 }

@@ -2,17 +2,13 @@
 
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
 use crate::kernels::arm_fpu as fpu;
-use crate::kernels::{axpy, dispatch3, init_fan_in};
+use crate::kernels::{add, axpy, axpy_fused, dispatch3, init_fan_in};
 use crate::layers::activation::{Activation, Linear};
 use crate::layers::bias::BiasTerm;
 use crate::layers::window::{block_inside, conv_label, fits_padded, pads_one_more, source, Label, Padding, ZeroPad};
 use crate::layers::{fingerprint, str_hash, with_one_more};
 use crate::{Backward, Float, Layer, LayerInfo, Params, Rng, TrainContext};
 use core::marker::PhantomData;
-
-/// Output pixels the gradient loops handle together: independent
-/// accumulators hide the latency of the multiply-adds.
-const BLOCK: usize = 4;
 
 /// `F` filters of `KH x KW` over a `H x W x C` input, stride `SH, SW`, padding
 /// `PH, PW` (zero or edge-replicating, by `P`) before the first row and
@@ -362,7 +358,7 @@ conv_impl! {<Backward<T>> {
                 }
                 if let Some(db) = bias.values_mut() {
                     for g in dy.as_flattened() {
-                        axpy(db, T::one(), g);
+                        add(db, g);
                     }
                 }
             },
@@ -375,8 +371,10 @@ conv_impl! {<Backward<T>> {
 }}
 
 conv_impl! {{
-    /// `dW[ky][kx][c][f] += Σ_pixels x[iy][ix][c] * dy[oy][ox][f]`: for each
-    /// tap and input channel, BLOCK independent accumulators over all pixels.
+    /// `dW[ky][kx][c][f] += Σ_pixels x[iy][ix][c] * dy[oy][ox][f]` (fused
+    /// multiply-adds): for each tap and input channel, `PB` independent
+    /// accumulators over all pixels, eight for narrow layers (a filter block
+    /// of one vector) so that enough multiply-adds are in flight.
     #[inline(never)]
     fn weight_gradient(&self, x: &[[[T; C]; W]; H], dy: &[[[T; F]; OW]; OH], gw: &mut [[[[T; F]; C]; KW]; KH]) {
         dispatch3(
@@ -385,41 +383,56 @@ conv_impl! {{
             gw,
             #[inline(always)]
             |x, dy, gw| {
-                for (ky, gw_row) in gw.iter_mut().enumerate() {
-                    for (kx, gw_tap) in gw_row.iter_mut().enumerate() {
-                        for (c, gw_c) in gw_tap.iter_mut().enumerate() {
-                            let mut acc = [[T::zero(); F]; BLOCK];
-                            for (oy, g_row) in dy.iter().enumerate() {
-                                let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                                for ox0 in (0..OW).step_by(BLOCK) {
-                                    if ox0 + BLOCK <= OW && block_inside(ox0, BLOCK, KW, SW, PW, W) {
-                                        let ix0 = ox0 * SW + kx - PW;
-                                        for (p, a) in acc.iter_mut().enumerate() {
-                                            axpy(a, x[iy][ix0 + p * SW][c], &g_row[ox0 + p]);
-                                        }
-                                    } else {
-                                        for (ox, g) in g_row.iter().enumerate().skip(ox0).take(BLOCK) {
-                                            if let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) {
-                                                axpy(&mut acc[0], x[iy][ix][c], g);
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                            for a in &acc {
-                                axpy(gw_c, T::one(), a);
-                            }
-                        }
-                    }
+                if F <= 8 {
+                    Self::weight_gradient_blocked::<8>(x, dy, gw);
+                } else {
+                    Self::weight_gradient_blocked::<4>(x, dy, gw);
                 }
             },
         );
     }
 
-    /// `dx[iy][ix][c] = Σ dy[oy][ox][f] * W[ky][kx][c][f]`, scattered from
-    /// each output pixel. Weights are transposed to `[KH][KW][F][C]` first
-    /// so the inner loop runs over `C` contiguous input channels, and BLOCK
-    /// pixels are summed in independent accumulators.
+    #[inline(always)]
+    fn weight_gradient_blocked<const PB: usize>(
+        x: &[[[T; C]; W]; H],
+        dy: &[[[T; F]; OW]; OH],
+        gw: &mut [[[[T; F]; C]; KW]; KH],
+    ) {
+        for (ky, gw_row) in gw.iter_mut().enumerate() {
+            for (kx, gw_tap) in gw_row.iter_mut().enumerate() {
+                for (c, gw_c) in gw_tap.iter_mut().enumerate() {
+                    let mut acc = [[T::zero(); F]; PB];
+                    for (oy, g_row) in dy.iter().enumerate() {
+                        let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                        for ox0 in (0..OW).step_by(PB) {
+                            if ox0 + PB <= OW && block_inside(ox0, PB, KW, SW, PW, W) {
+                                let ix0 = ox0 * SW + kx - PW;
+                                for (p, a) in acc.iter_mut().enumerate() {
+                                    axpy_fused(a, x[iy][ix0 + p * SW][c], &g_row[ox0 + p]);
+                                }
+                            } else {
+                                for (ox, g) in g_row.iter().enumerate().skip(ox0).take(PB) {
+                                    if let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) {
+                                        axpy_fused(&mut acc[0], x[iy][ix][c], g);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for a in &acc {
+                        add(gw_c, a);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dx[iy][ix][c] = Σ dy[oy][ox][f] * W[ky][kx][c][f]` (fused
+    /// multiply-adds). Weights are transposed to `[KH][F][KW][C]` first, so
+    /// that for one filter a tap row's weights are contiguous; for `PB`
+    /// pixels and one tap row, `KW * PB` accumulators of `C` channels sum
+    /// over the filters, each gradient broadcast once for the `KW` taps,
+    /// and are then added into `dx`.
     #[inline(never)]
     fn input_gradient(&self, dy: &[[[T; F]; OW]; OH], dx: &mut [[[T; C]; W]; H]) {
         dispatch3(
@@ -428,48 +441,65 @@ conv_impl! {{
             dx,
             #[inline(always)]
             |weight, dy, dx| {
-                let mut wt = [[[[T::zero(); C]; F]; KW]; KH];
-                for (t_row, w_row) in wt.iter_mut().zip(weight) {
-                    for (t_tap, w_tap) in t_row.iter_mut().zip(w_row) {
-                        for (c, wc) in w_tap.iter().enumerate() {
-                            for (t, &w) in t_tap.iter_mut().zip(wc) {
-                                t[c] = w;
-                            }
-                        }
-                    }
-                }
-                *dx = [[[T::zero(); C]; W]; H];
-                for (oy, g_row) in dy.iter().enumerate() {
-                    for (ky, t_row) in wt.iter().enumerate() {
-                        let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
-                        for ox0 in (0..OW).step_by(BLOCK) {
-                            if ox0 + BLOCK <= OW && block_inside(ox0, BLOCK, KW, SW, PW, W) {
-                                for (kx, t_tap) in t_row.iter().enumerate() {
-                                    let mut acc = [[T::zero(); C]; BLOCK];
-                                    for (f, wf) in t_tap.iter().enumerate() {
-                                        for (p, a) in acc.iter_mut().enumerate() {
-                                            axpy(a, g_row[ox0 + p][f], wf);
-                                        }
-                                    }
-                                    let ix0 = ox0 * SW + kx - PW;
-                                    for (p, a) in acc.iter().enumerate() {
-                                        axpy(&mut dx[iy][ix0 + p * SW], T::one(), a);
-                                    }
-                                }
-                            } else {
-                                for (ox, g) in g_row.iter().enumerate().skip(ox0).take(BLOCK) {
-                                    for (kx, t_tap) in t_row.iter().enumerate() {
-                                        let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
-                                        for (&gf, wf) in g.iter().zip(t_tap) {
-                                            axpy(&mut dx[iy][ix], gf, wf);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+                if C * KW <= 16 {
+                    Self::input_gradient_blocked::<4>(weight, dy, dx);
+                } else {
+                    Self::input_gradient_blocked::<2>(weight, dy, dx);
                 }
             },
         );
+    }
+
+    #[inline(always)]
+    fn input_gradient_blocked<const PB: usize>(
+        weight: &[[[[T; F]; C]; KW]; KH],
+        dy: &[[[T; F]; OW]; OH],
+        dx: &mut [[[T; C]; W]; H],
+    ) {
+        let mut wt = [[[[T::zero(); C]; KW]; F]; KH];
+        for (t_row, w_row) in wt.iter_mut().zip(weight) {
+            for (kx, w_tap) in w_row.iter().enumerate() {
+                for (c, wc) in w_tap.iter().enumerate() {
+                    for (t_f, &w) in t_row.iter_mut().zip(wc) {
+                        t_f[kx][c] = w;
+                    }
+                }
+            }
+        }
+        *dx = [[[T::zero(); C]; W]; H];
+        for (oy, g_row) in dy.iter().enumerate() {
+            for (ky, t_row) in wt.iter().enumerate() {
+                let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                let mut ox0 = 0;
+                while ox0 < OW {
+                    if ox0 + PB <= OW && block_inside(ox0, PB, KW, SW, PW, W) {
+                        let mut acc = [[[T::zero(); C]; PB]; KW];
+                        for (f, t_f) in t_row.iter().enumerate() {
+                            for p in 0..PB {
+                                let g = g_row[ox0 + p][f];
+                                for (a, w) in acc.iter_mut().zip(t_f) {
+                                    axpy_fused(&mut a[p], g, w);
+                                }
+                            }
+                        }
+                        let ix0 = ox0 * SW - PW;
+                        for (kx, a) in acc.iter().enumerate() {
+                            for (p, a) in a.iter().enumerate() {
+                                add(&mut dx[iy][ix0 + p * SW + kx], a);
+                            }
+                        }
+                        ox0 += PB;
+                    } else {
+                        for (kx, _) in weight[ky].iter().enumerate() {
+                            let Some(ix) = source(ox0, kx, SW, PW, W, P::EDGE) else { continue };
+                            for (&g, t_f) in g_row[ox0].iter().zip(t_row) {
+                                axpy_fused(&mut dx[iy][ix], g, &t_f[kx]);
+                            }
+                        }
+                        ox0 += 1;
+                    }
+                }
+            }
+        }
     }
 }}

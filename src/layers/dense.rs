@@ -2,7 +2,7 @@
 
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
 use crate::kernels::arm_fpu as fpu;
-use crate::kernels::{axpy, dispatch3, dot, dot4, init_fan_in};
+use crate::kernels::{axpy, axpy_fused, dispatch3, dot, dot4, init_fan_in};
 use crate::layers::activation::{Activation, Linear};
 use crate::layers::bias::BiasTerm;
 use crate::layers::{fingerprint, str_hash};
@@ -132,7 +132,7 @@ impl<T: Float, const I: usize, const O: usize, A: Activation, B: BiasTerm<T, O>>
             |x, dy, gw| {
                 for (&xi, gw) in x.iter().zip(gw.iter_mut()) {
                     if xi != T::zero() {
-                        axpy(gw, xi, dy);
+                        axpy_fused(gw, xi, dy);
                     }
                 }
             },

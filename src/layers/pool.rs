@@ -237,19 +237,28 @@ pool_impl! {<Backward<T>> {
                             }
                             continue;
                         }
-                        // Window position of the first element equal to the chosen
-                        // value, per channel: scanned last to first with selects, not
-                        // branches (which would mispredict on every other element).
+                        // The gradient goes to the first element (row-major)
+                        // equal to the chosen value, per channel: `rest` holds
+                        // it until then, zero after, so every element of the
+                        // window adds either the gradient or zero (adding zero
+                        // leaves `dx`, which is never -0.0, unchanged), with
+                        // selects, not branches. If none is equal (a NaN
+                        // input), the first element gets it.
                         let ys = &y[oy][ox];
-                        let mut first = [0usize; C];
-                        for k in (0..KH * KW).rev() {
-                            let xs = &x[oy * SH + k / KW][ox * SW + k % KW];
-                            for ((f, &xc), &yc) in first.iter_mut().zip(xs).zip(ys) {
-                                *f = if xc == yc { k } else { *f };
+                        let mut rest = *g;
+                        for ky in 0..KH {
+                            for kx in 0..KW {
+                                let (iy, ix) = (oy * SH + ky, ox * SW + kx);
+                                let xs = &x[iy][ix];
+                                for (((d, r), &xc), &yc) in dx[iy][ix].iter_mut().zip(&mut rest).zip(xs).zip(ys) {
+                                    let hit = xc == yc;
+                                    *d += if hit { *r } else { T::zero() };
+                                    *r = if hit { T::zero() } else { *r };
+                                }
                             }
                         }
-                        for (c, &k) in first.iter().enumerate() {
-                            dx[oy * SH + k / KW][ox * SW + k % KW][c] += g[c];
+                        for (d, &r) in dx[oy * SH][ox * SW].iter_mut().zip(&rest) {
+                            *d += r;
                         }
                     }
                 }

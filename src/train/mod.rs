@@ -5,6 +5,8 @@
 //! Uses the [`Model`](crate::Model) trait and the flat parameter views; the
 //! trainer alone uses the host side (`host::data`).
 
+#[cfg(feature = "std")]
+mod crew;
 pub mod loss;
 pub mod optim;
 #[cfg(feature = "std")]

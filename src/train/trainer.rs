@@ -9,9 +9,10 @@
 //! for bit, on 1 thread or 64.
 
 use crate::host::data::{Dataset, Labels, Targets, ValueDataset, Values};
-use crate::kernels::dispatch2;
+use crate::kernels::{add, dispatch2};
 use crate::model::summary::Thousands;
 use crate::rng::splitmix64;
+use crate::train::crew::SpinBarrier;
 use crate::train::loss::LossMismatch;
 use crate::{Float, Loss, Model, Optimizer, Rng, Tensor};
 use rayon::prelude::*;
@@ -21,6 +22,8 @@ use std::format;
 use std::println;
 use std::string::String;
 use std::string::ToString;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 use std::vec::Vec;
 
@@ -700,29 +703,16 @@ impl<'a, T: Float, O, Y> Trainer<'a, T, O, Y> {
             Rng::new(epoch_seed).shuffle(&mut order);
             let bar = self.progress_bar(batches, epoch);
             let start = Instant::now();
-            let (mut loss_sum, mut correct) = (0.0, 0);
-            for (b, batch) in order.chunks(self.batch_size).enumerate() {
-                let chunks = batch.len().div_ceil(CHUNK);
-                let model_ref: &M = model;
-                workers[..chunks].par_iter_mut().zip(batch.par_chunks(CHUNK)).for_each(|(w, samples)| {
-                    w.run(model_ref, train, samples, self.loss, head, epoch_seed);
-                });
-                let active = &workers[..chunks];
-                let batch_loss: f64 = active.iter().map(|w| w.loss).sum();
-                if !batch_loss.is_finite() {
-                    if let Some(bar) = bar {
-                        bar.abandon();
+            let (loss_sum, correct) =
+                match self.pass(model, train, &order, &mut workers, &mut batch_grads, head, epoch_seed, bar.as_ref()) {
+                    Ok(sums) => sums,
+                    Err(batch) => {
+                        if let Some(bar) = bar {
+                            bar.abandon();
+                        }
+                        return Err(TrainError::NonFiniteLoss { epoch, batch });
                     }
-                    return Err(TrainError::NonFiniteLoss { epoch, batch: b + 1 });
-                }
-                loss_sum += batch_loss;
-                correct += active.iter().map(|w| w.correct).sum::<usize>();
-                sum_gradients(&mut *batch_grads, active, batch.len());
-                self.optimizer.step(model, &*batch_grads);
-                if let Some(bar) = &bar {
-                    bar.inc(1);
-                }
-            }
+                };
             let seconds = start.elapsed().as_secs_f64();
             if let Some(bar) = bar {
                 bar.finish_and_clear();
@@ -735,6 +725,79 @@ impl<'a, T: Float, O, Y> Trainer<'a, T, O, Y> {
             history.epochs.push(record);
         }
         Ok(history)
+    }
+
+    /// One epoch's batches in `order`, run by every thread of the current
+    /// pool: each takes the batch's chunks in turn; at a [`SpinBarrier`],
+    /// the first thread sums the gradients and steps the optimizer while the
+    /// others wait for the next batch. The sum of the losses and the count
+    /// of correct answers, or the number (from 1) of the batch whose loss
+    /// was not finite.
+    #[allow(clippy::too_many_arguments)]
+    fn pass<M>(
+        &mut self,
+        model: &mut M,
+        train: &Dataset<T, Y>,
+        order: &[usize],
+        workers: &mut [Worker<T, M>],
+        batch_grads: &mut M,
+        head: Head,
+        seed: u64,
+        bar: Option<&indicatif::ProgressBar>,
+    ) -> Result<(f64, usize), usize>
+    where
+        Y: Task<T>,
+        M: Model<T> + Send + Sync,
+        M::Trace: Send,
+        O: Optimizer<T, M> + Send,
+    {
+        let (loss, batch_size) = (self.loss, self.batch_size);
+        let barrier = SpinBarrier::new(rayon::current_num_threads());
+        let next = AtomicUsize::new(0);
+        let model = RwLock::new(model);
+        let workers: Vec<Mutex<&mut Worker<T, M>>> = workers.iter_mut().map(Mutex::new).collect();
+        // The first thread's: the optimizer, the batch's gradients, the
+        // sums so far, and the batch whose loss was not finite.
+        let lead = Mutex::new((&mut self.optimizer, batch_grads, 0.0, 0, None));
+        rayon::broadcast(|ctx| {
+            let _guard = barrier.guard();
+            for (b, batch) in order.chunks(batch_size).enumerate() {
+                let chunks = batch.len().div_ceil(CHUNK);
+                {
+                    let model = read(&model);
+                    loop {
+                        let i = next.fetch_add(1, Relaxed);
+                        let Some(samples) = batch.chunks(CHUNK).nth(i) else { break };
+                        lock(&workers[i]).run(&**model, train, samples, loss, head, seed);
+                    }
+                }
+                barrier.wait();
+                if ctx.index() == 0 {
+                    let mut lead = lock(&lead);
+                    let (optimizer, grads, loss_sum, correct, failed) = &mut *lead;
+                    let active: Vec<_> = workers[..chunks].iter().map(lock).collect();
+                    let batch_loss: f64 = active.iter().map(|w| w.loss).sum();
+                    if batch_loss.is_finite() {
+                        *loss_sum += batch_loss;
+                        *correct += active.iter().map(|w| w.correct).sum::<usize>();
+                        sum_gradients(&mut **grads, &active, batch.len());
+                        optimizer.step(&mut **write(&model), &**grads);
+                        if let Some(bar) = bar {
+                            bar.inc(1);
+                        }
+                    } else {
+                        *failed = Some(b + 1);
+                    }
+                    next.store(0, Relaxed);
+                }
+                barrier.wait();
+                if lock(&lead).4.is_some() {
+                    break;
+                }
+            }
+        });
+        let (_, _, loss_sum, correct, failed) = lead.into_inner().unwrap_or_else(PoisonError::into_inner);
+        failed.map_or(Ok((loss_sum, correct)), Err)
     }
 
     fn progress_bar(&self, batches: usize, epoch: usize) -> Option<indicatif::ProgressBar> {
@@ -754,22 +817,37 @@ impl<'a, T: Float, O, Y> Trainer<'a, T, O, Y> {
 }
 
 /// Sums the workers' gradients in chunk order, divided by the batch size.
-fn sum_gradients<T: Float, M: Model<T>>(into: &mut M, workers: &[Worker<T, M>], batch: usize) {
+fn sum_gradients<T: Float, M: Model<T>>(into: &mut M, workers: &[MutexGuard<&mut Worker<T, M>>], batch: usize) {
     let scale = T::one() / T::of(batch as f64);
+    let grads: Vec<&[T]> = workers.iter().map(|w| w.grads.flat()).collect();
     dispatch2(
         into.flat_mut(),
-        workers,
+        &grads[..],
         #[inline(always)]
-        move |out, workers| {
-            out.copy_from_slice(workers[0].grads.flat());
-            for w in &workers[1..] {
-                for (o, &g) in out.iter_mut().zip(w.grads.flat()) {
-                    *o += g;
-                }
+        move |out, grads| {
+            out.copy_from_slice(grads[0]);
+            for g in &grads[1..] {
+                add(out, g);
             }
             out.iter_mut().for_each(|o| *o *= scale);
         },
     );
+}
+
+/// Locks `m`; a lock poisoned by a panicking thread is taken as it is (the
+/// panic ends the training anyway).
+fn lock<'m, X>(m: &'m Mutex<X>) -> MutexGuard<'m, X> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`] for reading an [`RwLock`].
+fn read<X>(m: &RwLock<X>) -> RwLockReadGuard<'_, X> {
+    m.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`] for writing an [`RwLock`].
+fn write<X>(m: &RwLock<X>) -> RwLockWriteGuard<'_, X> {
+    m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Checks that `loss` fits model `M` and `data` fits both, for evaluation.
