@@ -24,7 +24,10 @@ trap 'rm -f "$log"' EXIT
 status=0
 
 #       model  binary  RAM target  flash target  est. cycles target
-models=("ad    ad      2640        309380        594000")
+models=("kws   kws     15500       139756        7400000"
+        "ic    ic      34800       179176        29400000"
+        "ad    ad      2640        309380        594000"
+        "vww   vww     62300       419140        23500000")
 
 cycles_tool=$root/../shared/tools/qemu-cycles/run.sh
 

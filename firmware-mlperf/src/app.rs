@@ -100,3 +100,51 @@ pub fn run<Q: Int8Model + 'static, const N: usize>(
         cortex_m::asm::wfi();
     }
 }
+
+/// One model's firmware: its blob, inputs and host outputs from `build.rs`
+/// (files `$file_*` in `OUT_DIR`), its workspace, and the entry point that
+/// hands them to [`run`].
+///
+/// `perturb` names a weight array of the int8 model: with feature
+/// `perturb-one-ulp`, the lowest bit of its first byte is flipped and the
+/// checksum recomputed at compile time, so the blob loads, runs, and must
+/// fail the byte-for-byte comparison.
+macro_rules! firmware {
+    (
+        name: $name:literal,
+        model: $model:ty,
+        file: $file:literal,
+        cases: $cases:literal,
+        perturb: $($field:ident).+ $(,)?
+    ) => {
+        type Net = constnet::Int8<$model>;
+        const CASES: usize = $cases;
+        const BLOB_LEN: usize = constnet::persist::saved_len_int8::<Net>();
+        const INPUTS_LEN: usize = CASES * <<Net as constnet::Int8Model>::Input as constnet::Tensor<i8>>::LEN;
+        const OUTPUTS_LEN: usize = CASES * <<Net as constnet::Int8Model>::Output as constnet::Tensor<i8>>::LEN;
+
+        /// The int8 model (header, parameters, CRC-32), used in place.
+        static BLOB: [u8; BLOB_LEN] = flashed(*include_bytes!(concat!(env!("OUT_DIR"), "/", $file, "_int8.postcard")));
+        /// The embedded inputs (TFLM's fixture inputs) and the host's outputs: test data.
+        static IMAGES: [u8; INPUTS_LEN] = *include_bytes!(concat!(env!("OUT_DIR"), "/", $file, "_inputs.bin"));
+        static HOST_OUTPUTS: [u8; OUTPUTS_LEN] = *include_bytes!(concat!(env!("OUT_DIR"), "/", $file, "_host_outputs.bin"));
+
+        /// The workspace, which also holds the input.
+        static mut WORKSPACE: <Net as constnet::Int8Model>::Workspace = constnet::Workspace::new();
+
+        const fn flashed(mut blob: [u8; BLOB_LEN]) -> [u8; BLOB_LEN] {
+            if cfg!(feature = "perturb-one-ulp") {
+                blob[constnet::persist::HEADER_LEN + core::mem::offset_of!(Net, $($field).+)] ^= 1;
+                constnet::persist::reseal(&mut blob);
+            }
+            blob
+        }
+
+        #[cortex_m_rt::entry]
+        fn main() -> ! {
+            // SAFETY: the only reference to WORKSPACE, taken once.
+            let ws = unsafe { &mut *core::ptr::addr_of_mut!(WORKSPACE) };
+            app::run::<Net, CASES>($name, &BLOB, &IMAGES, &HOST_OUTPUTS, ws)
+        }
+    };
+}
