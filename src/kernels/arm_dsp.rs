@@ -254,6 +254,95 @@ pub(crate) unsafe fn block3x2_unrolled<
     *acc = [[a00, a01], [a10, a11], [a20, a21]];
 }
 
+/// One output pixel of a depthwise convolution (depth multiplier 1) over
+/// `C` channels (a multiple of 4), before requantization: `acc[c] =
+/// bias[c] +` the sum over the `KH x KW` taps of input byte `c` at `x + (ky
+/// * WR + kx) * C` (rows of `WR` pixels) times weight byte `c` at `w + (ky
+/// * KW + kx) * C`, `bias` as `C` little-endian words.
+///
+/// Four channels at a time (a loop, its count in r6), the taps unrolled:
+/// per tap one word of input and one of weights, each widened twice
+/// (channels 0 and 2, 1 and 3), and each product one `SMLABB` or
+/// `SMLATT`. A depthwise convolution sums over taps, not over channels, so
+/// the pairs `SMLAD` adds are not what it needs.
+///
+/// # Safety
+/// `x .. x + ((KH - 1) * WR + KW) * C`, `w .. w + KH * KW * C` and `bias ..
+/// bias + 4 * C` must be readable, and the offsets must fit the `ldr.w`
+/// immediates: see [`depthwise_fits`].
+#[inline(never)]
+pub(crate) unsafe fn depthwise_pixel<const KH: usize, const KW: usize, const C: usize, const WR: usize>(
+    x: *const i8,
+    w: *const i8,
+    bias: *const u8,
+    acc: &mut [i32; C],
+) {
+    const { assert!(C.is_multiple_of(4) && C > 0, "channels in whole words") };
+    // SAFETY: the caller guarantees the reads, `acc` holds the `C` words
+    // written; r6 and r7 are saved and restored; everything else written
+    // is an operand or a clobber.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            "movs r6, #{groups}",
+            "2:",
+            "ldr r0, [r10]",
+            "ldr r1, [r10, #4]",
+            "ldr r2, [r10, #8]",
+            "ldr r3, [r10, #12]",
+            ".set cn_ky, 0",
+            ".rept {kh}",
+            "  .set cn_kx, 0",
+            "  .rept {kw}",
+            "    ldr.w r4, [r8, #(cn_ky * {row} + cn_kx * {c})]",
+            "    ldr.w r5, [r9, #((cn_ky * {kw} + cn_kx) * {c})]",
+            "    sxtb16 r12, r4",
+            "    sxtb16 r4, r4, ror #8",
+            "    sxtb16 lr, r5",
+            "    sxtb16 r5, r5, ror #8",
+            "    smlabb r0, r12, lr, r0",
+            "    smlatt r2, r12, lr, r2",
+            "    smlabb r1, r4, r5, r1",
+            "    smlatt r3, r4, r5, r3",
+            "    .set cn_kx, cn_kx + 1",
+            "  .endr",
+            "  .set cn_ky, cn_ky + 1",
+            ".endr",
+            // r0 .. r3: channels c .. c + 3.
+            "stm r11!, {{r0, r1, r2, r3}}",
+            "adds r8, r8, #4",
+            "adds r9, r9, #4",
+            "adds r10, r10, #16",
+            "subs r6, r6, #1",
+            "bne 2b",
+            "pop {{r6, r7}}",
+            groups = const C / 4,
+            kh = const KH,
+            kw = const KW,
+            c = const C,
+            row = const WR * C,
+            out("r0") _,
+            out("r1") _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            inout("r8") x => _,
+            inout("r9") w => _,
+            inout("r10") bias => _,
+            inout("r11") acc.as_mut_ptr() => _,
+            out("r12") _,
+            out("lr") _,
+        );
+    }
+}
+
+/// Whether [`depthwise_pixel`]'s offsets fit its `ldr.w` immediates for
+/// this shape (and rows of `row` bytes), and its loop count its `movs`.
+pub(crate) const fn depthwise_fits(kh: usize, kw: usize, c: usize, row: usize) -> bool {
+    c / 4 <= 255 && (kh - 1) * row + (kw - 1) * c < 4096 && (kh * kw - 1) * c < 4096
+}
+
 /// Filters of at most this many bytes have their rows unrolled in
 /// [`block3x2_unrolled`]; larger ones loop over rows.
 pub(crate) const UNROLL_ROWS_BYTES: usize = 64;

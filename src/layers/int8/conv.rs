@@ -142,6 +142,8 @@ qconv_impl! {{
     /// f0 + acc.len()` of output pixel `ox`.
     #[inline(always)]
     pub(crate) fn row_acc(&self, x: &[[[i8; C]; W]; H], oy: usize, mut emit: impl FnMut(usize, usize, &[i32])) {
+        #[cfg(constnet_dsp)]
+        let mut window = [[[self.input_zero_point.get() as i8; C]; KW]; KH];
         let mut acc = [0i32; F];
         let mut ox = 0;
         while ox < OW {
@@ -150,12 +152,22 @@ qconv_impl! {{
             if self.inside(oy, ox) {
                 let n = (OW - ox).min(3);
                 let n = (1..=n).rev().find(|&n| self.inside(oy, ox + n - 1)).unwrap_or(1);
+                let xs = &x.as_flattened().as_flattened()[((oy * SH - PH) * W + ox * SW - PW) * C..];
                 match n {
-                    3 => self.block_dsp::<3>(x, oy, ox, &mut emit),
-                    2 => self.block_dsp::<2>(x, oy, ox, &mut emit),
-                    _ => self.block_dsp::<1>(x, oy, ox, &mut emit),
+                    3 => self.block_dsp::<3, W>(xs, ox, &mut emit),
+                    2 => self.block_dsp::<2, W>(xs, ox, &mut emit),
+                    _ => self.block_dsp::<1, W>(xs, ox, &mut emit),
                 }
                 ox += n;
+                continue;
+            }
+            // A window across the border: copied, the padding filled with
+            // the zero point, for the same kernel.
+            #[cfg(constnet_dsp)]
+            if const { crate::kernels::arm_dsp::block3x2_fits(KH, KW, C, KW, SW) } {
+                self.window(x, oy, ox, &mut window);
+                self.block_dsp::<1, KW>(window.as_flattened().as_flattened(), ox, &mut emit);
+                ox += 1;
                 continue;
             }
             self.pixel_acc(x, oy, ox, &mut acc);
@@ -169,6 +181,29 @@ qconv_impl! {{
     #[inline(always)]
     fn inside(&self, oy: usize, ox: usize) -> bool {
         oy * SH >= PH && oy * SH - PH + KH <= H && ox * SW >= PW && ox * SW - PW + KW <= W
+    }
+
+    /// The window of output pixel `(oy, ox)` into `window`, positions in
+    /// the padding as the zero point.
+    #[cfg(constnet_dsp)]
+    #[inline(always)]
+    fn window(&self, x: &[[[i8; C]; W]; H], oy: usize, ox: usize, window: &mut [[[i8; C]; KW]; KH]) {
+        let zp = self.input_zero_point.get() as i8;
+        let (y0, x0) = ((oy * SH) as isize - PH as isize, (ox * SW) as isize - PW as isize);
+        // The columns inside the input, taps k0 .. k1 of the window.
+        let (lo, hi) = (x0.clamp(0, W as isize) as usize, (x0 + KW as isize).clamp(0, W as isize) as usize);
+        let (k0, k1) = ((lo as isize - x0) as usize, (hi as isize - x0).max(0) as usize);
+        for (ky, row) in window.iter_mut().enumerate() {
+            let iy = y0 + ky as isize;
+            let row = row.as_flattened_mut();
+            if iy >= 0 && (iy as usize) < H && k0 < k1 {
+                row[..k0 * C].fill(zp);
+                row[k0 * C..k1 * C].copy_from_slice(x[iy as usize][lo..hi].as_flattened());
+                row[k1 * C..].fill(zp);
+            } else {
+                row.fill(zp);
+            }
+        }
     }
 
     /// The accumulators of output pixel `(oy, ox)`, any position: taps in
@@ -237,34 +272,31 @@ qconv_impl! {{
         4 * (F / 4)
     }
 
-    /// `P` (1 to 3) output pixels `(oy, ox ..)` whose windows lie inside
-    /// the input, two filters at a time with the DSP kernels, handed to
-    /// `emit` as [`Self::row_acc`] does.
+    /// `P` (1 to 3) output pixels `ox ..` whose windows start at `xs`,
+    /// `SW * C` bytes apart, in rows of `WR` pixels (the input's `W`, or
+    /// `KW` for a copied window), two filters at a time with the DSP
+    /// kernels, handed to `emit` as [`Self::row_acc`] does.
     #[cfg(constnet_dsp)]
     #[inline(always)]
-    fn block_dsp<const P: usize>(
+    fn block_dsp<const P: usize, const WR: usize>(
         &self,
-        x: &[[[i8; C]; W]; H],
-        oy: usize,
+        xs: &[i8],
         ox: usize,
         emit: &mut impl FnMut(usize, usize, &[i32]),
     ) {
         use crate::kernels::arm_dsp::{block3x2, block3x2_fits, block3x2_unrolled, dot};
-        let (y0, x0) = (oy * SH - PH, ox * SW - PW);
-        let span = |ky: usize, p: usize| x[y0 + ky][x0 + p * SW..x0 + p * SW + KW].as_flattened();
+        let span = |ky: usize, p: usize| &xs[(ky * WR + p * SW) * C..][..KW * C];
         let mut f = 0;
         while f + 2 <= F {
             let mut acc = [[self.bias[f].get(), self.bias[f + 1].get()]; 3];
-            if const { block3x2_fits(KH, KW, C, W, SW) } {
-                // The block reads rows y0 .. y0 + KH of pixels ox .. ox + 2's
-                // windows and filters f, f + 1: all inside (`inside` holds for
-                // both end pixels, and f + 1 < F).
-                let xs = &x.as_flattened().as_flattened()[(y0 * W + x0) * C..];
+            if const { block3x2_fits(KH, KW, C, WR, SW) } {
+                // The block reads rows 0 .. KH of the `P` windows and filters
+                // f, f + 1: inside `xs` (asserted) and `self.weight` (f + 1 < F).
                 let ws = self.weight[f..f + 2].as_flattened().as_flattened().as_flattened();
-                assert!(xs.len() >= (KH - 1) * W * C + (P - 1) * SW * C + KW * C && ws.len() == 2 * KH * KW * C);
+                assert!(xs.len() >= (KH - 1) * WR * C + (P - 1) * SW * C + KW * C && ws.len() == 2 * KH * KW * C);
                 // SAFETY: the lengths asserted above are the bounds the
                 // kernel reads; its offsets fit (`block3x2_fits`).
-                unsafe { block3x2_unrolled::<P, KH, KW, C, W, SW>(xs.as_ptr(), ws.as_ptr(), &mut acc) };
+                unsafe { block3x2_unrolled::<P, KH, KW, C, WR, SW>(xs.as_ptr(), ws.as_ptr(), &mut acc) };
             } else {
                 for ky in 0..KH {
                     let w = [self.weight[f][ky].as_flattened(), self.weight[f + 1][ky].as_flattened()];

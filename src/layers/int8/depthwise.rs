@@ -6,6 +6,8 @@ use super::{
     QuantizeError, QuantizeLayer, QuantizeOptions, Range,
 };
 use crate::kernels::int8::requantize;
+#[cfg(constnet_dsp)]
+use crate::kernels::int8::ChannelRequant;
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
 use crate::layers::tflite::{padding_of, Fused, Op, OpNumbers, OpShape};
@@ -120,6 +122,16 @@ qdepthwise_impl! {{
     /// Output row `oy` into `out`.
     #[inline(always)]
     pub(crate) fn row(&self, x: &[[[i8; C]; W]; H], oy: usize, out: &mut [[i8; OC]; OW]) {
+        #[cfg(constnet_dsp)]
+        if const { M == 1 && C.is_multiple_of(4) } {
+            return self.row_dsp(x, oy, out);
+        }
+        self.row_portable(x, oy, out);
+    }
+
+    /// [`Self::row`] on any target.
+    #[inline(always)]
+    fn row_portable(&self, x: &[[[i8; C]; W]; H], oy: usize, out: &mut [[i8; OC]; OW]) {
         let (lo, hi) = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
         let zp = self.input_zero_point.get() as i8;
         let padding = [zp; C];
@@ -147,6 +159,65 @@ qdepthwise_impl! {{
             for (oc, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
                 let r = self.requant[oc];
                 *o = requantize(a, r.multiplier(), r.shift(), self.output.zero_point(), lo, hi);
+            }
+        }
+    }
+}}
+
+qdepthwise_impl! {{
+    /// [`Self::row`] for a depth multiplier of 1 and channels in whole
+    /// words, with the DSP extension ([`depthwise_pixel`](crate::kernels::arm_dsp::depthwise_pixel)).
+    /// A pixel whose window crosses the border has its window copied first,
+    /// the padding filled with the zero point, so every pixel runs the
+    /// same kernel. The row's accumulators are requantized a channel at a
+    /// time, its multiplier and shifts decoded once for the row.
+    #[cfg(constnet_dsp)]
+    #[inline(always)]
+    fn row_dsp(&self, x: &[[[i8; C]; W]; H], oy: usize, out: &mut [[i8; OC]; OW]) {
+        use crate::kernels::arm_dsp::{depthwise_fits, depthwise_pixel};
+        if const { !depthwise_fits(KH, KW, C, W * C) } {
+            return self.row_portable(x, oy, out);
+        }
+        let zp = self.input_zero_point.get() as i8;
+        let mut window = [[[zp; C]; KW]; KH];
+        let mut acc = [[0i32; C]; OW];
+        let flat = x.as_flattened().as_flattened();
+        let (w, bias) = (self.weight.as_flattened().as_flattened(), self.bias.as_ptr().cast::<u8>());
+        assert!(w.len() == KH * KW * C && core::mem::size_of_val(&self.bias) == 4 * C);
+        for (ox, acc) in acc.iter_mut().enumerate() {
+            let (y0, x0) = ((oy * SH) as isize - PH as isize, (ox * SW) as isize - PW as isize);
+            if y0 >= 0 && y0 as usize + KH <= H && x0 >= 0 && x0 as usize + KW <= W {
+                let xs = &flat[(y0 as usize * W + x0 as usize) * C..];
+                assert!(xs.len() >= ((KH - 1) * W + KW) * C);
+                // SAFETY: the window's `KH` rows of `W` pixels are in `xs`
+                // (asserted), the weights and biases are the lengths asserted
+                // above, and the offsets fit (`depthwise_fits`).
+                unsafe { depthwise_pixel::<KH, KW, C, W>(xs.as_ptr(), w.as_ptr(), bias, acc) };
+            } else {
+                // The columns inside the input, then the padding around them.
+                let (lo, hi) = (x0.clamp(0, W as isize) as usize, (x0 + KW as isize).clamp(0, W as isize) as usize);
+                let (k0, k1) = ((lo as isize - x0) as usize, (hi as isize - x0).max(0) as usize);
+                for (ky, row) in window.iter_mut().enumerate() {
+                    let iy = y0 + ky as isize;
+                    let row = row.as_flattened_mut();
+                    if iy >= 0 && (iy as usize) < H && k0 < k1 {
+                        row[..k0 * C].fill(zp);
+                        row[k0 * C..k1 * C].copy_from_slice(x[iy as usize][lo..hi].as_flattened());
+                        row[k1 * C..].fill(zp);
+                    } else {
+                        row.fill(zp);
+                    }
+                }
+                // SAFETY: as above, the window being `KH` rows of `KW` pixels.
+                unsafe { depthwise_pixel::<KH, KW, C, KW>(window.as_ptr().cast(), w.as_ptr(), bias, acc) };
+            }
+        }
+        let clamp = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
+        for c in 0..C {
+            let r = self.requant[c];
+            let requant = ChannelRequant::new(r.multiplier(), r.shift(), self.output.zero_point(), clamp);
+            for (o, a) in out.iter_mut().zip(&acc) {
+                o[c] = requant.apply(a[c]);
             }
         }
     }
