@@ -343,6 +343,95 @@ pub(crate) const fn depthwise_fits(kh: usize, kw: usize, c: usize, row: usize) -
     c / 4 <= 255 && (kh - 1) * row + (kw - 1) * c < 4096 && (kh * kw - 1) * c < 4096
 }
 
+/// A row of `N` pixels' accumulators of `F` channels (`acc`, `[[i32; F];
+/// N]`) requantized into `out` (`[[i8; F]; N]`), channel `f` by `requant +
+/// 8 * f` (a [`Requant`](crate::quant::Requant): multiplier and shift, two
+/// little-endian words), the zero point `zp` added and the result clamped
+/// to `[lo, 127]`. A loop over channels (its count in r6), the pixels
+/// unrolled, 11 instructions a value:
+///
+/// - TFLite's rounding doubling high multiply `(acc * m + 2^30) >> 31` is
+///   `(2 * acc * m + 2^31) >> 32`, one `SMMULR` of `2 * acc` (exact while
+///   `2 * acc` fits);
+/// - its shift right by `-shift`, rounding half away from zero, is `(h +
+///   2^(-shift - 1) - (h < 0)) >> -shift`;
+/// - the clamp is `SSAT` to 8 bits, then the lower bound.
+///
+/// # Safety
+/// `acc` and `out` must hold the row, `requant` the `F` channels'; every
+/// shift must be -31 to -1 and every accumulator within `-2^30 .. 2^30`
+/// (see [`requantize_fits`]), and `4 * F * N` below 4,096.
+#[inline(never)]
+pub(crate) unsafe fn requantize_block<const N: usize, const F: usize>(
+    acc: *const i32,
+    out: *mut i8,
+    requant: *const u8,
+    zp: i32,
+    lo: i32,
+) {
+    const { assert!(N >= 1 && F >= 1 && 4 * F * N < 4096, "offsets within ldr.w and strb.w immediates") };
+    // SAFETY: the caller guarantees the reads, writes and numbers; r6 and
+    // r7 are saved and restored; everything else written is an operand or
+    // a clobber.
+    unsafe {
+        asm!(
+            "push {{r6, r7}}",
+            "movw r6, #{f}",
+            "2:",
+            // Multiplier in r3, right shift in r4, 2^(right - 1) in r5.
+            "ldr r3, [r2]",
+            "ldr r4, [r2, #4]",
+            "adds r2, r2, #8",
+            "rsbs r4, r4, #0",
+            "subs r5, r4, #1",
+            "movs r7, #1",
+            "lsl r5, r7, r5",
+            ".set cn_p, 0",
+            ".rept {n}",
+            "  ldr.w r11, [r0, #(cn_p * 4 * {f})]",
+            "  add r11, r11, r11",
+            "  smmulr r11, r11, r3",
+            "  add r12, r11, r5",
+            "  sub r12, r12, r11, lsr #31",
+            "  asr r12, r12, r4",
+            "  add r12, r12, r8",
+            "  ssat r12, #8, r12",
+            "  cmp r12, r9",
+            "  it lt",
+            "  movlt r12, r9",
+            "  strb.w r12, [r1, #(cn_p * {f})]",
+            "  .set cn_p, cn_p + 1",
+            ".endr",
+            "adds r0, r0, #4",
+            "adds r1, r1, #1",
+            "subs r6, r6, #1",
+            "bne 2b",
+            "pop {{r6, r7}}",
+            n = const N,
+            f = const F,
+            inout("r0") acc => _,
+            inout("r1") out => _,
+            inout("r2") requant => _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            in("r8") zp,
+            in("r9") lo,
+            out("r11") _,
+            out("r12") _,
+            options(nostack),
+        );
+    }
+}
+
+/// Whether [`requantize_block`] computes a channel's requantization
+/// exactly: a shift of -31 to -1 (a right shift, none left), the clamp's
+/// top at 127, and accumulators within `-2^30 .. 2^30` (`bound` is the
+/// largest magnitude one can have).
+pub(crate) const fn requantize_fits(shift: i32, hi: i32, bound: u64) -> bool {
+    shift >= -31 && shift <= -1 && hi == 127 && bound < 1 << 30
+}
+
 /// Filters of at most this many bytes have their rows unrolled in
 /// [`block3x2_unrolled`]; larger ones loop over rows.
 pub(crate) const UNROLL_ROWS_BYTES: usize = 64;

@@ -293,6 +293,10 @@ crate::layers::int8::qdepthwise_impl! {
             .expect("a QConv2d's layout does not depend on its height");
         let clamp = pw.clamp();
         let mut row = [[[0i8; OC]; OW]; 1];
+        // With the DSP extension, the 1x1 convolution's row of accumulators
+        // is requantized a channel at a time ([`requantize_rows`]).
+        #[cfg(constnet_dsp)]
+        let mut acc_row = [[0i32; F]; OW];
         separable_rows(
             buf,
             (x_at, y_at, ascending),
@@ -300,6 +304,14 @@ crate::layers::int8::qdepthwise_impl! {
             &mut row,
             |x, r, row| self.row(x, r, &mut row[0]),
             |row, out: &mut [[i8; F]]| {
+                #[cfg(constnet_dsp)]
+                {
+                    pw.row_acc(row, 0, |ox, f0, acc| acc_row[ox][f0..f0 + acc.len()].copy_from_slice(acc));
+                    let out: &mut [[i8; F]; OW] = out.try_into().expect("a row of OW pixels");
+                    let numbers = (&pw.requant, &pw.bias, OC);
+                    crate::kernels::int8::requantize_rows(&acc_row, out, numbers, pw.output.zero_point(), clamp);
+                }
+                #[cfg(not(constnet_dsp))]
                 pw.row_acc(row, 0, |ox, f0, acc| {
                     for (k, (o, &a)) in out[ox][f0..].iter_mut().zip(acc).enumerate() {
                         *o = pw.requantize(f0 + k, a, clamp);

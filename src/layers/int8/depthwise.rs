@@ -7,7 +7,7 @@ use super::{
 };
 use crate::kernels::int8::requantize;
 #[cfg(constnet_dsp)]
-use crate::kernels::int8::ChannelRequant;
+use crate::kernels::int8::requantize_rows;
 use crate::layers::activation::{Activation, Int8Fused};
 use crate::layers::bias::BiasTerm;
 use crate::layers::tflite::{padding_of, Fused, Op, OpNumbers, OpShape};
@@ -180,11 +180,12 @@ qdepthwise_impl! {{
         }
         let zp = self.input_zero_point.get() as i8;
         let mut window = [[[zp; C]; KW]; KH];
-        let mut acc = [[0i32; C]; OW];
+        let mut acc = [[0i32; OC]; OW];
         let flat = x.as_flattened().as_flattened();
         let (w, bias) = (self.weight.as_flattened().as_flattened(), self.bias.as_ptr().cast::<u8>());
         assert!(w.len() == KH * KW * C && core::mem::size_of_val(&self.bias) == 4 * C);
         for (ox, acc) in acc.iter_mut().enumerate() {
+            let acc: &mut [i32; C] = (&mut acc[..]).try_into().expect("OC == C");
             let (y0, x0) = ((oy * SH) as isize - PH as isize, (ox * SW) as isize - PW as isize);
             if y0 >= 0 && y0 as usize + KH <= H && x0 >= 0 && x0 as usize + KW <= W {
                 let xs = &flat[(y0 as usize * W + x0 as usize) * C..];
@@ -213,13 +214,7 @@ qdepthwise_impl! {{
             }
         }
         let clamp = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
-        for c in 0..C {
-            let r = self.requant[c];
-            let requant = ChannelRequant::new(r.multiplier(), r.shift(), self.output.zero_point(), clamp);
-            for (o, a) in out.iter_mut().zip(&acc) {
-                o[c] = requant.apply(a[c]);
-            }
-        }
+        requantize_rows(&acc, out, (&self.requant, &self.bias, KH * KW), self.output.zero_point(), clamp);
     }
 }}
 
