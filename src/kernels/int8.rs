@@ -301,6 +301,32 @@ mod tests {
         }
     }
 
+    /// The arithmetic of `arm_dsp::requantize_block`, step by step as its
+    /// instructions take it (SMMULR of `2 * acc`, add-and-shift, SSAT,
+    /// the lower bound), equals TFLite's requantization wherever
+    /// `requantize_fits` lets the kernel run: shifts -31 to -1,
+    /// accumulators within `-2^30 .. 2^30`, ties included (`m = 2^30`
+    /// makes exact halves). The firmware runs the kernel itself on the
+    /// MLPerf Tiny models, bit-identical to the host (tools/mlperf-tiny.sh).
+    #[test]
+    fn the_dsp_requantization_steps_are_tflites() {
+        let smmulr = |a: i32, b: i32| ((a as i64 * b as i64 + 0x8000_0000) >> 32) as i32;
+        let mut state = 0x0ddc_0ffe_e15_f00du64;
+        for i in 0..300_000u32 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let acc = ((state >> 32) as i32 >> (1 + i % 24)).clamp(-(1 << 30), (1 << 30) - 1);
+            let m = if i % 5 == 0 { 1 << 30 } else { (state as i32).wrapping_abs() | (1 << 30) };
+            let right = 1 + i % 31;
+            let zp = (i % 256) as i32 - 128;
+            let lo = if i % 2 == 0 { -128 } else { zp };
+            let h = smmulr(acc + acc, m);
+            let v = ((h + (1 << (right - 1)) - (h < 0) as i32) >> right) + zp;
+            let steps = v.clamp(-128, 127).max(lo);
+            let expected = multiply_by_quantized_multiplier(acc, m, -(right as i32)).wrapping_add(zp).clamp(lo, 127);
+            assert_eq!(steps, expected, "{acc} {m} {right} {zp}");
+        }
+    }
+
     #[test]
     fn channel_requant_is_requantize() {
         let mut state = 0x1234_5678_9abc_def1u64;
