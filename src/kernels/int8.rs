@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn the_dsp_requantization_steps_are_tflites() {
         let smmulr = |a: i32, b: i32| ((a as i64 * b as i64 + 0x8000_0000) >> 32) as i32;
-        let mut state = 0x0ddc_0ffe_e15_f00du64;
+        let mut state = 0x0ddc_0ffe_e15f_f00du64;
         for i in 0..300_000u32 {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let acc = ((state >> 32) as i32 >> (1 + i % 24)).clamp(-(1 << 30), (1 << 30) - 1);
