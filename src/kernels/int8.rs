@@ -102,8 +102,9 @@ impl ChannelRequant {
     }
 }
 
-/// A row of `N` pixels' accumulators of `F` channels requantized: channel
-/// `f` by `requant[f]`, the zero point added, clamped to `clamp`, as
+/// A row of `N` pixels' accumulators of `C` channels requantized into
+/// channels `first .. first + C` of a row of `S`-channel pixels: channel
+/// `c` by `requant[c]`, the zero point added, clamped to `clamp`, as
 /// [`requantize`] does. The accumulators started at `bias` and added
 /// `taps` products each: where that bounds them well within 31 bits, and
 /// every shift is a right shift, the assembly loop
@@ -111,23 +112,28 @@ impl ChannelRequant {
 /// computes the same values in half the instructions.
 #[cfg(constnet_dsp)]
 #[inline(always)]
-pub(crate) fn requantize_rows<const N: usize, const F: usize>(
-    acc: &[[i32; F]; N],
-    out: &mut [[i8; F]; N],
-    (requant, bias, taps): (&[crate::quant::Requant; F], &[crate::quant::Le32; F], usize),
+pub(crate) fn requantize_rows<const N: usize, const C: usize, const S: usize>(
+    acc: &[[i32; C]; N],
+    (out, first): (&mut [[i8; S]; N], usize),
+    (requant, bias, taps): (&[crate::quant::Requant; C], &[crate::quant::Le32; C], usize),
     zero_point: i32,
     clamp: (i32, i32),
 ) {
     use crate::kernels::arm_dsp::{requantize_block, requantize_fits};
-    let bound = |f: usize| bias[f].get().unsigned_abs() as u64 + 16_256 * taps as u64;
-    if const { 4 * F * N < 4096 } && (0..F).all(|f| requantize_fits(requant[f].shift(), clamp.1, bound(f))) {
-        // SAFETY: `acc`, `out` and `requant` are the row's `[[i32; F]; N]`,
-        // `[[i8; F]; N]` and `F` pairs of words; the shifts and bounds are
-        // as it needs (checked above), and so are its offsets.
+    assert!(first + C <= S, "channels {first} + {C} of {S}");
+    let bound = |c: usize| bias[c].get().unsigned_abs() as u64 + 16_256 * taps as u64;
+    if const { 4 * C * N < 4096 && S * N < 4096 }
+        && (0..C).all(|c| requantize_fits(requant[c].shift(), clamp.1, bound(c)))
+    {
+        // SAFETY: `acc` and `requant` are the row's `[[i32; C]; N]` and `C`
+        // pairs of words, `out` from channel `first` holds `N` pixels of
+        // `S` bytes with `C` of them written each (asserted above); the
+        // shifts and bounds are as it needs (checked above), and so are its
+        // offsets.
         unsafe {
-            requantize_block::<N, F>(
+            requantize_block::<N, C, S>(
                 acc.as_ptr().cast(),
-                out.as_mut_ptr().cast(),
+                out.as_mut_ptr().cast::<i8>().add(first),
                 requant.as_ptr().cast(),
                 zero_point,
                 clamp.0,
@@ -135,12 +141,19 @@ pub(crate) fn requantize_rows<const N: usize, const F: usize>(
         };
         return;
     }
-    for f in 0..F {
-        let r = ChannelRequant::new(requant[f].multiplier(), requant[f].shift(), zero_point, clamp);
-        for (o, a) in out.iter_mut().zip(acc) {
-            o[f] = r.apply(a[f]);
+    for (o, a) in out.iter_mut().zip(acc) {
+        for (c, (&a, q)) in a.iter().zip(requant).enumerate() {
+            o[first + c] = requantize_cold(a, q, zero_point, clamp);
         }
     }
+}
+
+/// One value of [`requantize_rows`] where the assembly loop does not
+/// apply: out of line, so that rare path costs each caller a call.
+#[cfg(constnet_dsp)]
+#[inline(never)]
+fn requantize_cold(acc: i32, q: &crate::quant::Requant, zero_point: i32, (lo, hi): (i32, i32)) -> i8 {
+    requantize(acc, q.multiplier(), q.shift(), zero_point, lo, hi)
 }
 
 /// `sum(a[i] * b[i])` over `i8`s, in `i32`.

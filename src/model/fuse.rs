@@ -309,7 +309,7 @@ crate::layers::int8::qdepthwise_impl! {
                     pw.row_acc(row, 0, |ox, f0, acc| acc_row[ox][f0..f0 + acc.len()].copy_from_slice(acc));
                     let out: &mut [[i8; F]; OW] = out.try_into().expect("a row of OW pixels");
                     let numbers = (&pw.requant, &pw.bias, OC);
-                    crate::kernels::int8::requantize_rows(&acc_row, out, numbers, pw.output.zero_point(), clamp);
+                    crate::kernels::int8::requantize_rows(&acc_row, (out, 0), numbers, pw.output.zero_point(), clamp);
                 }
                 #[cfg(not(constnet_dsp))]
                 pw.row_acc(row, 0, |ox, f0, acc| {

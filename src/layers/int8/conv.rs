@@ -327,6 +327,7 @@ qconv_impl! {{
     pub(crate) const MAX_POOL2X2_DSP: bool = SH == 1
         && SW == 1
         && Self::UNPADDED
+        && F.is_multiple_of(2)
         && (Self::C1K5 || crate::kernels::arm_dsp::pool2x2_q15_fits(KH, KW, C));
 
     #[cfg(constnet_dsp)]
@@ -346,6 +347,7 @@ qconv_impl! {{
         y: &mut [[[i8; F]; POW]; POH],
     ) {
         use crate::kernels::arm_dsp::{c1k5_rows, pool2x2_c1k5, pool2x2_q15, q15_row_bytes, widen_words, Q15_WINDOW_BYTES};
+        use crate::kernels::int8::requantize_rows;
         let clamp = self.clamp();
         let x = x.as_flattened().as_flattened();
         if Self::C1K5 {
@@ -357,7 +359,8 @@ qconv_impl! {{
                     *r = c1k5_rows(taps(0), taps(1));
                 }
                 let bias = [self.bias[f].get(), self.bias[f + 1].get()];
-                let requant = [self.channel_requant(f, clamp), self.channel_requant(f + 1, clamp)];
+                let (requant, biases) = (self.requant[f..].first_chunk(), self.bias[f..].first_chunk());
+                let numbers = (requant.expect("filters in pairs"), biases.expect("filters in pairs"), KH * KW);
                 let mut acc = [[0i32; 2]; POW];
                 for (py, y_row) in y.iter_mut().enumerate() {
                     let windows = &x[2 * py * W..];
@@ -366,12 +369,7 @@ qconv_impl! {{
                     // bytes of `windows` (asserted) and the `5 * KH` words of
                     // `rows`, and writes `acc`; `C1K5` bounds its offsets.
                     unsafe { pool2x2_c1k5::<KH, W, POW>(windows.as_ptr(), rows.as_flattened().as_ptr(), bias, &mut acc) };
-                    // One filter at a time: its numbers stay in registers.
-                    for (g, requant) in requant.iter().enumerate() {
-                        for (y, m) in y_row.iter_mut().zip(&acc) {
-                            y[f + g] = requant.apply(m[g]);
-                        }
-                    }
+                    requantize_rows(&acc, (y_row, f), numbers, self.output.zero_point(), clamp);
                 }
             }
             return;
@@ -387,23 +385,24 @@ qconv_impl! {{
                     widen_words(&x[at..at + pixels * C], q);
                 }
                 assert!((KH + 1) * row <= widened.len());
-                for (f, w) in self.weight.iter().enumerate() {
-                    let (w, bias) = (w.as_ptr().cast(), self.bias[f].get());
+                for f in (0..F).step_by(2) {
+                    let (w, bias) = (self.weight[f].as_ptr().cast(), [self.bias[f].get(), self.bias[f + 1].get()]);
+                    let (requant, biases) = (self.requant[f..].first_chunk(), self.bias[f..].first_chunk());
+                    let numbers = (requant.expect("filters in pairs"), biases.expect("filters in pairs"), KH * KW * C);
+                    let zp = self.output.zero_point();
                     // SAFETY: the kernel reads the `KH + 1` widened rows of
-                    // `n` windows (asserted above) and filter `f`'s `KH * KW
-                    // * C` bytes; `pool2x2_q15_fits` bounds its offsets.
-                    // (`POW` even: every chunk is a pair, and the one-window
-                    // kernel is not even compiled.)
-                    let m = unsafe {
-                        if POW.is_multiple_of(2) || n == 2 {
-                            pool2x2_q15::<2, KH, KW, C>(widened.as_ptr(), w, bias)
-                        } else {
-                            pool2x2_q15::<1, KH, KW, C>(widened.as_ptr(), w, bias)
-                        }
-                    };
-                    let requant = self.channel_requant(f, clamp);
-                    for (y, m) in ys.iter_mut().zip(m) {
-                        y[f] = requant.apply(m);
+                    // `n` windows (asserted above) and filters `f` and `f +
+                    // 1`'s `2 * KH * KW * C` bytes (`F` even); `pool2x2_q15_fits`
+                    // bounds its offsets. (`POW` even: every chunk is a pair,
+                    // and the one-window kernel is not even compiled.)
+                    if POW.is_multiple_of(2) || n == 2 {
+                        let m = unsafe { pool2x2_q15::<2, KH, KW, C>(widened.as_ptr(), w, bias) };
+                        let ys: &mut [_; 2] = ys.try_into().expect("a pair of windows");
+                        requantize_rows(&m, (ys, f), numbers, zp, clamp);
+                    } else {
+                        let m = unsafe { pool2x2_q15::<1, KH, KW, C>(widened.as_ptr(), w, bias) };
+                        let ys: &mut [_; 1] = ys.try_into().expect("one window");
+                        requantize_rows(&m, (ys, f), numbers, zp, clamp);
                     }
                 }
             }

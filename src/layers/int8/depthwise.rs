@@ -214,7 +214,7 @@ qdepthwise_impl! {{
             }
         }
         let clamp = activation_range(matches!(A::INT8, Int8Fused::Relu), self.output.zero_point());
-        requantize_rows(&acc, out, (&self.requant, &self.bias, KH * KW), self.output.zero_point(), clamp);
+        requantize_rows(&acc, (out, 0), (&self.requant, &self.bias, KH * KW), self.output.zero_point(), clamp);
     }
 }}
 
