@@ -349,19 +349,21 @@ pub(crate) const fn depthwise_fits(kh: usize, kw: usize, c: usize, row: usize) -
 /// (a [`Requant`](crate::quant::Requant): multiplier and shift, two
 /// little-endian words), the zero point `zp` added and the result clamped
 /// to `[lo, 127]`. A loop over channels (its count in r6), the pixels
-/// unrolled, 11 instructions a value:
+/// unrolled, 8 instructions a value (10 where `lo` is above -128):
 ///
 /// - TFLite's rounding doubling high multiply `(acc * m + 2^30) >> 31` is
 ///   `(2 * acc * m + 2^31) >> 32`, one `SMMULR` of `2 * acc` (exact while
 ///   `2 * acc` fits);
-/// - its shift right by `-shift`, rounding half away from zero, is `(h +
-///   2^(-shift - 1) - (h < 0)) >> -shift`;
+/// - its shift right by `-shift`, rounding half away from zero, then the
+///   zero point added, is `(h + 2^(-shift - 1) + (zp << -shift) - (h <
+///   0)) >> -shift` (the zero point a multiple of the divisor);
 /// - the clamp is `SSAT` to 8 bits, then the lower bound.
 ///
 /// # Safety
 /// `acc` and `out` must hold the row, `requant` the `F` channels'; every
-/// shift must be -31 to -1 and every accumulator within `-2^30 .. 2^30`
-/// (see [`requantize_fits`]), and `4 * C * N` and `S * N` below 4,096.
+/// shift must be -22 to -1, every accumulator within `-2^30 .. 2^30` (see
+/// [`requantize_fits`]) and `zp` within -128 to 127, and `4 * C * N` and
+/// `S * N` below 4,096.
 #[inline(never)]
 pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: usize>(
     acc: *const i32,
@@ -378,35 +380,51 @@ pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: u
         asm!(
             "push {{r6, r7}}",
             "movw r6, #{c}",
-            "2:",
-            // Multiplier in r3, right shift in r4, 2^(right - 1) in r5.
-            "ldr r3, [r2]",
-            "ldr r4, [r2, #4]",
-            "adds r2, r2, #8",
-            "rsbs r4, r4, #0",
-            "subs r5, r4, #1",
-            "movs r7, #1",
-            "lsl r5, r7, r5",
-            ".set cn_p, 0",
-            ".rept {n}",
-            "  ldr.w r11, [r0, #(cn_p * 4 * {c})]",
-            "  add r11, r11, r11",
-            "  smmulr r11, r11, r3",
-            "  add r12, r11, r5",
-            "  sub r12, r12, r11, lsr #31",
-            "  asr r12, r12, r4",
-            "  add r12, r12, r8",
-            "  ssat r12, #8, r12",
-            "  cmp r12, r9",
-            "  it lt",
-            "  movlt r12, r9",
-            "  strb.w r12, [r1, #(cn_p * {s})]",
-            "  .set cn_p, cn_p + 1",
-            ".endr",
-            "adds r0, r0, #4",
-            "adds r1, r1, #1",
-            "subs r6, r6, #1",
-            "bne 2b",
+            ".macro cn_channels clamp",
+            "  2:",
+            // Multiplier in r3, right shift in r4, 2^(right - 1) + (zp <<
+            // right) in r5.
+            "  ldr r3, [r2]",
+            "  ldr r4, [r2, #4]",
+            "  adds r2, r2, #8",
+            "  rsbs r4, r4, #0",
+            "  subs r5, r4, #1",
+            "  movs r7, #1",
+            "  lsl r5, r7, r5",
+            "  lsl r7, r8, r4",
+            "  add r5, r5, r7",
+            "  .set cn_p, 0",
+            "  .rept {n}",
+            "    ldr.w r11, [r0, #(cn_p * 4 * {c})]",
+            "    add r11, r11, r11",
+            "    smmulr r11, r11, r3",
+            "    add r12, r11, r5",
+            "    sub r12, r12, r11, lsr #31",
+            "    asr r12, r12, r4",
+            "    ssat r12, #8, r12",
+            // The lower bound, bytewise: SSUB8 sets GE[0] where the byte
+            // is at least `lo`'s, SEL keeps it there.
+            "    .if \\clamp",
+            "      ssub8 r7, r12, r9",
+            "      sel r12, r12, r9",
+            "    .endif",
+            "    strb.w r12, [r1, #(cn_p * {s})]",
+            "    .set cn_p, cn_p + 1",
+            "  .endr",
+            "  adds r0, r0, #4",
+            "  adds r1, r1, #1",
+            "  subs r6, r6, #1",
+            "  bne 2b",
+            ".endm",
+            // A lower bound of -128 is SSAT's own.
+            "cmn r9, #128",
+            "bgt 3f",
+            "cn_channels 0",
+            "b 4f",
+            "3:",
+            "cn_channels 1",
+            "4:",
+            ".purgem cn_channels",
             "pop {{r6, r7}}",
             n = const N,
             c = const C,
@@ -427,11 +445,12 @@ pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: u
 }
 
 /// Whether [`requantize_block`] computes a channel's requantization
-/// exactly: a shift of -31 to -1 (a right shift, none left), the clamp's
-/// top at 127, and accumulators within `-2^30 .. 2^30` (`bound` is the
-/// largest magnitude one can have).
+/// exactly: a shift of -22 to -1 (a right shift, none left, small enough
+/// that the zero point shifted and the rounding fit beside the high
+/// multiply's 31 bits), the clamp's top at 127, and accumulators within
+/// `-2^30 .. 2^30` (`bound` is the largest magnitude one can have).
 pub(crate) const fn requantize_fits(shift: i32, hi: i32, bound: u64) -> bool {
-    shift >= -31 && shift <= -1 && hi == 127 && bound < 1 << 30
+    shift >= -22 && shift <= -1 && hi == 127 && bound < 1 << 30
 }
 
 /// Filters of at most this many bytes have their rows unrolled in
@@ -647,15 +666,62 @@ pub(crate) unsafe fn pool2x2_c1k5<const KH: usize, const ROW: usize, const N: us
 /// second-layer windows side by side (6 x 8 pixels of 8 channels) fit.
 pub(crate) const Q15_WINDOW_BYTES: usize = 768;
 
-/// Widens `n` input words into `out`: each word `[x0, x1, x2, x3]` becomes
-/// `[x0, x2]` and `[x1, x3]` as halfwords, the pairs SMLAD multiplies with
-/// a weight word's SXTB16 halves.
-#[inline(always)]
-pub(crate) fn widen_words(x: &[i8], out: &mut [u32]) {
-    for (j, pair) in out.chunks_exact_mut(2).enumerate() {
-        let v = word(x, 4 * j);
-        pair[0] = sxtb16(v);
-        pair[1] = sxtb16_ror8(v);
+/// Widens the input of `N` (1 or 2) side-by-side 2x2 pooling windows of
+/// a convolution with `KH x KW` filters over `C` channels (`C % 4 == 0`)
+/// for [`pool2x2_q15`]: `KH + 1` rows of `2 * N + KW - 1` pixels, `W *
+/// C` bytes apart from `x` on, into `out`, one row after the other. Each
+/// input word `[x0, x1, x2, x3]` becomes `[x0, x2]` and `[x1, x3]` as
+/// halfwords, the pairs SMLAD multiplies with a weight word's SXTB16
+/// halves. Two words at a time: two pipelined loads, four SXTB16s, one
+/// STM; a loop over rows (the count in r12).
+///
+/// # Safety
+/// `x .. x + KH * ROW + (2 * N + KW - 1) * C` must be readable (any
+/// alignment) and `out` must hold `KH + 1` rows of [`q15_row_bytes`]
+/// (4-aligned); `ROW = W * C` below 4,096.
+#[inline(never)]
+pub(crate) unsafe fn widen_window<const N: usize, const KH: usize, const KW: usize, const C: usize, const W: usize>(
+    x: *const i8,
+    out: *mut u32,
+) {
+    // SAFETY: the caller guarantees the reads and writes; everything
+    // written is an operand or a clobber.
+    unsafe {
+        asm!(
+            "movs r12, #({kh} + 1)",
+            "2:",
+            ".set cn_k, 0",
+            ".rept {words} / 2",
+            "  ldr r3, [r0, #(8 * cn_k)]",
+            "  ldr r5, [r0, #(8 * cn_k + 4)]",
+            "  sxtb16 r2, r3",
+            "  sxtb16 r3, r3, ror #8",
+            "  sxtb16 r4, r5",
+            "  sxtb16 r5, r5, ror #8",
+            "  stm r1!, {{r2, r3, r4, r5}}",
+            "  .set cn_k, cn_k + 1",
+            ".endr",
+            ".if {words} % 2",
+            "  ldr r3, [r0, #(8 * cn_k)]",
+            "  sxtb16 r2, r3",
+            "  sxtb16 r3, r3, ror #8",
+            "  stm r1!, {{r2, r3}}",
+            ".endif",
+            "addw r0, r0, #{row}",
+            "subs r12, r12, #1",
+            "bne 2b",
+            kh = const KH,
+            words = const (2 * N + KW - 1) * C / 4,
+            row = const W * C,
+            inout("r0") x => _,
+            inout("r1") out => _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            out("r12") _,
+            options(nostack),
+        );
     }
 }
 
@@ -670,7 +736,7 @@ pub(crate) const fn q15_row_bytes(n: usize, kw: usize, c: usize) -> usize {
 /// `N` (1 or 2) side-by-side 2x2 pooling windows of a convolution with
 /// `KH x KW` filters over `C` channels (`C % 4 == 0`, stride 1), for two
 /// filters (`w` and the next one, `KH * KW * C` bytes on), from the
-/// windows' input already widened ([`widen_words`]): `x` holds `KH + 1`
+/// windows' input already widened ([`widen_window`]): `x` holds `KH + 1`
 /// rows of [`q15_row_bytes`], pixel `(dy, dx)`'s taps of filter row `ky`
 /// starting at `(dy + ky) * row + dx * 2 * C`; a filter row is `KW * C /
 /// 4` weight words. Window `k`'s maxima are `[k][0]` (first filter) and
@@ -709,22 +775,29 @@ pub(crate) unsafe fn pool2x2_q15<const N: usize, const KH: usize, const KW: usiz
             "strd r0, r1, [sp, #8]",
             "add r6, sp, #16",
             "str r6, [sp, #4]",
-            // One weight word of both filters, widened: r6, r7 and r10, r11.
-            ".macro cn_weights j",
+            // Word `j` of both filters into r7 and r11, widened after the
+            // loads that follow (r6, r7 and r10, r11): back-to-back loads
+            // pipeline, one cycle each after the first.
+            ".macro cn_load_weights j",
             "  ldr r7, [r9, #(4 * \\j)]",
             "  ldr r11, [r9, #({filter} + 4 * \\j)]",
+            ".endm",
+            ".macro cn_widen_weights",
             "  sxtb16 r6, r7",
             "  sxtb16 r7, r7, ror #8",
             "  sxtb16 r10, r11",
             "  sxtb16 r11, r11, ror #8",
             ".endm",
-            // One pixel's widened pair at byte `off` into accumulators a, b.
+            // One pixel's widened pair (x0, x1) into accumulators a, b.
+            ".macro cn_macs a, b, x0, x1",
+            "  smlad \\a, \\x0, r6, \\a",
+            "  smlad \\a, \\x1, r7, \\a",
+            "  smlad \\b, \\x0, r10, \\b",
+            "  smlad \\b, \\x1, r11, \\b",
+            ".endm",
             ".macro cn_pixel a, b, off, j",
             "  ldrd r12, lr, [r8, #(8 * \\j + \\off)]",
-            "  smlad \\a, r12, r6, \\a",
-            "  smlad \\a, lr, r7, \\a",
-            "  smlad \\b, r12, r10, \\b",
-            "  smlad \\b, lr, r11, \\b",
+            "  cn_macs \\a, \\b, r12, lr",
             ".endm",
             // The filter rows' loop around `body`, pointers restored after.
             ".macro cn_rows body",
@@ -733,8 +806,7 @@ pub(crate) unsafe fn pool2x2_q15<const N: usize, const KH: usize, const KW: usiz
             "  2:",
             "  .set cn_j, 0",
             "  .rept {words}",
-            "    cn_weights cn_j",
-            "    \\body",
+            "    \\body cn_j",
             "    .set cn_j, cn_j + 1",
             "  .endr",
             "  addw r8, r8, #{rowq}",
@@ -751,15 +823,30 @@ pub(crate) unsafe fn pool2x2_q15<const N: usize, const KH: usize, const KW: usiz
             "  it lt",
             "  movlt \\a, \\b",
             ".endm",
-            ".macro cn_three",
-            "  cn_pixel r0, r1, 0, cn_j",
-            "  cn_pixel r2, r3, {pixq}, cn_j",
-            "  cn_pixel r4, r5, {rowq}, cn_j",
+            // The first pixel's pair loaded with the weights (no register
+            // is left for more).
+            ".macro cn_three j",
+            "  cn_load_weights \\j",
+            "  ldr r12, [r8, #(8 * \\j)]",
+            "  ldr lr, [r8, #(8 * \\j + 4)]",
+            "  cn_widen_weights",
+            "  cn_macs r0, r1, r12, lr",
+            "  cn_pixel r2, r3, {pixq}, \\j",
+            "  cn_pixel r4, r5, {rowq}, \\j",
             ".endm",
-            ".macro cn_fourth",
-            "  cn_pixel r0, r1, ({rowq} + {pixq}), cn_j",
+            // Both pixels' pairs loaded with the weights (r4, r5 are free).
+            ".macro cn_fourth j",
+            "  cn_load_weights \\j",
+            "  ldr r12, [r8, #(8 * \\j + {rowq} + {pixq})]",
+            "  ldr lr, [r8, #(8 * \\j + {rowq} + {pixq} + 4)]",
             "  .if {n} == 2",
-            "    cn_pixel r2, r3, ({rowq} + 3 * {pixq}), cn_j",
+            "    ldr r4, [r8, #(8 * \\j + {rowq} + 3 * {pixq})]",
+            "    ldr r5, [r8, #(8 * \\j + {rowq} + 3 * {pixq} + 4)]",
+            "  .endif",
+            "  cn_widen_weights",
+            "  cn_macs r0, r1, r12, lr",
+            "  .if {n} == 2",
+            "    cn_macs r2, r3, r4, r5",
             "  .endif",
             ".endm",
             // Each window's first three pixels.
@@ -795,7 +882,9 @@ pub(crate) unsafe fn pool2x2_q15<const N: usize, const KH: usize, const KW: usiz
             "  cn_max r2, r4",
             "  cn_max r3, r5",
             ".endif",
-            ".purgem cn_weights",
+            ".purgem cn_load_weights",
+            ".purgem cn_widen_weights",
+            ".purgem cn_macs",
             ".purgem cn_pixel",
             ".purgem cn_rows",
             ".purgem cn_max",

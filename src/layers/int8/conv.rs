@@ -328,7 +328,7 @@ qconv_impl! {{
         && SW == 1
         && Self::UNPADDED
         && F.is_multiple_of(2)
-        && (Self::C1K5 || crate::kernels::arm_dsp::pool2x2_q15_fits(KH, KW, C));
+        && (Self::C1K5 || W * C < 4096 && crate::kernels::arm_dsp::pool2x2_q15_fits(KH, KW, C));
 
     #[cfg(constnet_dsp)]
     const C1K5: bool = C == 1 && KW == 5 && F.is_multiple_of(2) && KH * W + 2 < 4096;
@@ -346,7 +346,7 @@ qconv_impl! {{
         x: &[[[i8; C]; W]; H],
         y: &mut [[[i8; F]; POW]; POH],
     ) {
-        use crate::kernels::arm_dsp::{c1k5_rows, pool2x2_c1k5, pool2x2_q15, q15_row_bytes, widen_words, Q15_WINDOW_BYTES};
+        use crate::kernels::arm_dsp::{c1k5_rows, pool2x2_c1k5, pool2x2_q15, q15_row_bytes, widen_window, Q15_WINDOW_BYTES};
         use crate::kernels::int8::requantize_rows;
         let clamp = self.clamp();
         let x = x.as_flattened().as_flattened();
@@ -379,12 +379,18 @@ qconv_impl! {{
             // Two windows at a time, the last one alone if their count is odd.
             for (pair, ys) in y_row.chunks_mut(2).enumerate() {
                 let n = ys.len();
-                let (pixels, row) = (2 * n + KW - 1, q15_row_bytes(n, KW, C) / 4);
-                for (r, q) in widened.chunks_exact_mut(row).take(KH + 1).enumerate() {
-                    let at = ((2 * py + r) * W + 4 * pair) * C;
-                    widen_words(&x[at..at + pixels * C], q);
+                let (at, pixels, row) = ((2 * py * W + 4 * pair) * C, 2 * n + KW - 1, q15_row_bytes(n, KW, C) / 4);
+                assert!(at + KH * W * C + pixels * C <= x.len() && (KH + 1) * row <= widened.len());
+                // SAFETY: the reads and writes are within `x` and `widened`
+                // (asserted), a row of `x` is `W * C` bytes (below 4,096:
+                // `MAX_POOL2X2_DSP`).
+                unsafe {
+                    if POW.is_multiple_of(2) || n == 2 {
+                        widen_window::<2, KH, KW, C, W>(x[at..].as_ptr(), widened.as_mut_ptr());
+                    } else {
+                        widen_window::<1, KH, KW, C, W>(x[at..].as_ptr(), widened.as_mut_ptr());
+                    }
                 }
-                assert!((KH + 1) * row <= widened.len());
                 for f in (0..F).step_by(2) {
                     let (w, bias) = (self.weight[f].as_ptr().cast(), [self.bias[f].get(), self.bias[f + 1].get()]);
                     let (requant, biases) = (self.requant[f..].first_chunk(), self.bias[f..].first_chunk());
