@@ -22,8 +22,9 @@
 #   a build with one weight one LSB off (`perturb-one-ulp`, checksum
 #   recomputed) must fail it.
 #
-# Estimated cycles (the issue's <= 500,000 is not reached, nor gated: 576,199
-# when this was written): bash ../shared/tools/qemu-cycles/run.sh <elf of the M4F line>
+# - the Cortex-M4F's estimated cycles per inference (../shared/tools/qemu-cycles,
+#   when it is there, as in CI) at the issue's 500,000: a line
+#   `RESULT-INT8-CYCLES est_cycles=<n> lo=<n> hi=<n>`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
@@ -76,6 +77,28 @@ chip() { # chip CRATE TARGET MACHINE TAG RAM_TARGET FLASH_TARGET INSTR_TARGET RA
 
 chip firmware-example thumbv7em-none-eabihf netduinoplus2 "${m4_limits[@]}"
 chip firmware-m0 thumbv6m-none-eabi microbit "${m0_limits[@]}"
+
+cycles_tool=$root/../shared/tools/qemu-cycles/run.sh
+cycles_gate=500000
+if [ -f "$cycles_tool" ]; then
+    m4_elf=$root/firmware-example/target/thumbv7em-none-eabihf/release/int8
+    if ! bash "$cycles_tool" "$m4_elf" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "firmware-int8: qemu-cycles failed on $m4_elf" >&2
+        exit 1
+    fi
+    est=$(sed -n 's/^cycles: span 0 -> 255: first of 1: insns=[0-9]* cycles_nom=\([0-9]*\) cycles_lo=\([0-9]*\) cycles_hi=\([0-9]*\) .*/\1 \2 \3/p' "$log" | head -n 1)
+    [ -n "$est" ] || { cat "$log" >&2; echo "firmware-int8: no cycle estimate in qemu-cycles' report" >&2; exit 1; }
+    read -r nom lo hi <<<"$est"
+    echo "RESULT-INT8-CYCLES est_cycles=$nom lo=$lo hi=$hi (../shared/tools/qemu-cycles, an estimate)"
+    if [ "$nom" -gt "$cycles_gate" ]; then
+        cat "$log" >&2
+        echo "firmware-int8: RESULT-INT8-CYCLES: over its CI gate: est_cycles=$nom>$cycles_gate" >&2
+        exit 1
+    fi
+else
+    echo "firmware-int8: $cycles_tool not found: cycles not estimated"
+fi
 
 # The int8 layers in many shapes (every path of the assembly kernels) against
 # reference loops, on both chips: src/kernels_int8.rs.

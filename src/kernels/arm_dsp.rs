@@ -348,29 +348,28 @@ pub(crate) const fn depthwise_fits(kh: usize, kw: usize, c: usize, row: usize) -
 /// `[[i8; S]; N]` from some channel on), channel `c` by `requant + 8 * c`
 /// (a [`Requant`](crate::quant::Requant): multiplier and shift, two
 /// little-endian words), the zero point `zp` added and the result clamped
-/// to `[lo, 127]`. A loop over channels (its count in r6), the pixels
-/// unrolled, 8 instructions a value (10 where `lo` is above -128):
+/// to `[lo, hi]` (within -128 to 127). A loop over channels (its count in
+/// r6), the pixels unrolled, 9 instructions a value (13 where the bounds
+/// are narrower than -128 to 127):
 ///
 /// - TFLite's rounding doubling high multiply `(acc * m + 2^30) >> 31` is
 ///   `(2 * acc * m + 2^31) >> 32`, one `SMMULR` of `2 * acc` (exact while
 ///   `2 * acc` fits);
-/// - its shift right by `-shift`, rounding half away from zero, then the
-///   zero point added, is `(h + 2^(-shift - 1) + (zp << -shift) - (h <
-///   0)) >> -shift` (the zero point a multiple of the divisor);
-/// - the clamp is `SSAT` to 8 bits, then the lower bound.
+/// - its shift right by `-shift`, rounding half away from zero, is `(h +
+///   2^(-shift - 1) - (h < 0)) >> -shift`;
+/// - the clamp is `SSAT` to 8 bits, then the bounds.
 ///
 /// # Safety
 /// `acc` and `out` must hold the row, `requant` the `F` channels'; every
-/// shift must be -22 to -1, every accumulator within `-2^30 .. 2^30` (see
-/// [`requantize_fits`]) and `zp` within -128 to 127, and `4 * C * N` and
-/// `S * N` below 4,096.
+/// shift must be -31 to -1 and every accumulator within `-2^30 .. 2^30`
+/// (see [`requantize_fits`]), and `4 * C * N` and `S * N` below 4,096.
 #[inline(never)]
 pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: usize>(
     acc: *const i32,
     out: *mut i8,
     requant: *const u8,
     zp: i32,
-    lo: i32,
+    (lo, hi): (i32, i32),
 ) {
     const { assert!(N >= 1 && C >= 1 && 4 * C * N < 4096 && S * N < 4096, "offsets within ldr.w and strb.w immediates") };
     // SAFETY: the caller guarantees the reads, writes and numbers; r6 and
@@ -382,8 +381,7 @@ pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: u
             "movw r6, #{c}",
             ".macro cn_channels clamp",
             "  2:",
-            // Multiplier in r3, right shift in r4, 2^(right - 1) + (zp <<
-            // right) in r5.
+            // Multiplier in r3, right shift in r4, 2^(right - 1) in r5.
             "  ldr r3, [r2]",
             "  ldr r4, [r2, #4]",
             "  adds r2, r2, #8",
@@ -391,8 +389,6 @@ pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: u
             "  subs r5, r4, #1",
             "  movs r7, #1",
             "  lsl r5, r7, r5",
-            "  lsl r7, r8, r4",
-            "  add r5, r5, r7",
             "  .set cn_p, 0",
             "  .rept {n}",
             "    ldr.w r11, [r0, #(cn_p * 4 * {c})]",
@@ -401,12 +397,15 @@ pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: u
             "    add r12, r11, r5",
             "    sub r12, r12, r11, lsr #31",
             "    asr r12, r12, r4",
+            "    add r12, r12, r8",
             "    ssat r12, #8, r12",
-            // The lower bound, bytewise: SSUB8 sets GE[0] where the byte
-            // is at least `lo`'s, SEL keeps it there.
+            // The bounds, bytewise: SSUB8 sets GE[0] where the byte is at
+            // least `lo`'s (at most `hi`'s), SEL keeps it there.
             "    .if \\clamp",
             "      ssub8 r7, r12, r9",
             "      sel r12, r12, r9",
+            "      ssub8 r7, r10, r12",
+            "      sel r12, r12, r10",
             "    .endif",
             "    strb.w r12, [r1, #(cn_p * {s})]",
             "    .set cn_p, cn_p + 1",
@@ -416,9 +415,11 @@ pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: u
             "  subs r6, r6, #1",
             "  bne 2b",
             ".endm",
-            // A lower bound of -128 is SSAT's own.
+            // Bounds of -128 and 127 are SSAT's own.
             "cmn r9, #128",
             "bgt 3f",
+            "cmp r10, #127",
+            "blt 3f",
             "cn_channels 0",
             "b 4f",
             "3:",
@@ -437,6 +438,7 @@ pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: u
             out("r5") _,
             in("r8") zp,
             in("r9") lo,
+            in("r10") hi,
             out("r11") _,
             out("r12") _,
             options(nostack),
@@ -445,12 +447,11 @@ pub(crate) unsafe fn requantize_block<const N: usize, const C: usize, const S: u
 }
 
 /// Whether [`requantize_block`] computes a channel's requantization
-/// exactly: a shift of -22 to -1 (a right shift, none left, small enough
-/// that the zero point shifted and the rounding fit beside the high
-/// multiply's 31 bits), the clamp's top at 127, and accumulators within
-/// `-2^30 .. 2^30` (`bound` is the largest magnitude one can have).
-pub(crate) const fn requantize_fits(shift: i32, hi: i32, bound: u64) -> bool {
-    shift >= -22 && shift <= -1 && hi == 127 && bound < 1 << 30
+/// exactly: a shift of -31 to -1 (a right shift, none left) and
+/// accumulators within `-2^30 .. 2^30` (`bound` is the largest magnitude
+/// one can have).
+pub(crate) const fn requantize_fits(shift: i32, bound: u64) -> bool {
+    shift >= -31 && shift <= -1 && bound < 1 << 30
 }
 
 /// Filters of at most this many bytes have their rows unrolled in
@@ -475,8 +476,10 @@ pub(crate) const fn block3x2_fits(kh: usize, kw: usize, c: usize, w: usize, sw: 
 
 /// `acc[k] += dot(x, w + k * I)` over the `I` bytes of `x` for `ROWS` (1
 /// to 6) weight rows `I` bytes apart (a dense layer's outputs `o .. o +
-/// ROWS`): each input word is widened once for all the rows. A loop over
-/// pairs of words (the count in r12), each pair unrolled, and the odd word.
+/// ROWS`): each input word is widened once for all the rows, whose words
+/// are loaded two at a time, back to back (the loads pipeline). A loop
+/// over pairs of words (the count in r12), each pair unrolled, and the odd
+/// word.
 ///
 /// # Safety
 /// `x .. x + I` and `w .. w + ROWS * I` must be readable, `ROWS` 1 to 6,
@@ -490,21 +493,40 @@ pub(crate) unsafe fn dot_rows<const I: usize, const ROWS: usize>(x: *const i8, w
     unsafe {
         asm!(
             "push {{r6, r7}}",
+            // Rows k and k + 1's words into r10 and lr, back to back (the
+            // loads pipeline), then their products into accumulators a, b.
+            ".macro cn_load k",
+            "  .if \\k < {rows}",
+            "    ldr.w r10, [r9, #(\\k * {stride})]",
+            "  .endif",
+            "  .if \\k + 1 < {rows}",
+            "    ldr.w lr, [r9, #((\\k + 1) * {stride})]",
+            "  .endif",
+            ".endm",
+            ".macro cn_macs k, a, b",
+            "  .if \\k < {rows}",
+            "    sxtb16 r11, r10",
+            "    sxtb16 r10, r10, ror #8",
+            "    smlad \\a, r7, r11, \\a",
+            "    smlad \\a, r6, r10, \\a",
+            "  .endif",
+            "  .if \\k + 1 < {rows}",
+            "    sxtb16 r11, lr",
+            "    sxtb16 lr, lr, ror #8",
+            "    smlad \\b, r7, r11, \\b",
+            "    smlad \\b, r6, lr, \\b",
+            "  .endif",
+            ".endm",
             ".macro cn_dot_word",
             "  ldr r6, [r8], #4",
+            "  cn_load 0",
             "  sxtb16 r7, r6",
             "  sxtb16 r6, r6, ror #8",
-            "  .set cn_k, 0",
-            "  .irp acc, r0, r1, r2, r3, r4, r5",
-            "    .if cn_k < {rows}",
-            "      ldr.w r10, [r9, #(cn_k * {stride})]",
-            "      sxtb16 r11, r10",
-            "      sxtb16 r10, r10, ror #8",
-            "      smlad \\acc, r7, r11, \\acc",
-            "      smlad \\acc, r6, r10, \\acc",
-            "    .endif",
-            "    .set cn_k, cn_k + 1",
-            "  .endr",
+            "  cn_macs 0, r0, r1",
+            "  cn_load 2",
+            "  cn_macs 2, r2, r3",
+            "  cn_load 4",
+            "  cn_macs 4, r4, r5",
             "  adds r9, r9, #4",
             ".endm",
             ".if {stride} / 8",
@@ -519,6 +541,8 @@ pub(crate) unsafe fn dot_rows<const I: usize, const ROWS: usize>(x: *const i8, w
             "  cn_dot_word",
             ".endif",
             ".purgem cn_dot_word",
+            ".purgem cn_load",
+            ".purgem cn_macs",
             "pop {{r6, r7}}",
             stride = const I,
             rows = const ROWS,
@@ -533,6 +557,7 @@ pub(crate) unsafe fn dot_rows<const I: usize, const ROWS: usize>(x: *const i8, w
             out("r10") _,
             out("r11") _,
             out("r12") _,
+            out("lr") _,
         );
     }
     *acc = [a0, a1, a2, a3, a4, a5];

@@ -87,6 +87,14 @@ impl ChannelRequant {
         Self { multiplier, left, right, mask, zero_point, lo, hi }
     }
 
+    /// [`Self::apply`] out of line: for paths that are rare, so that each
+    /// caller pays a call for them, not their code.
+    #[cfg(constnet_dsp)]
+    #[inline(never)]
+    fn apply_cold(&self, acc: i32) -> i8 {
+        self.apply(acc)
+    }
+
     /// `acc` requantized.
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i8 {
@@ -122,9 +130,7 @@ pub(crate) fn requantize_rows<const N: usize, const C: usize, const S: usize>(
     use crate::kernels::arm_dsp::{requantize_block, requantize_fits};
     assert!(first + C <= S, "channels {first} + {C} of {S}");
     let bound = |c: usize| bias[c].get().unsigned_abs() as u64 + 16_256 * taps as u64;
-    if const { 4 * C * N < 4096 && S * N < 4096 }
-        && (0..C).all(|c| requantize_fits(requant[c].shift(), clamp.1, bound(c)))
-    {
+    if const { 4 * C * N < 4096 && S * N < 4096 } && (0..C).all(|c| requantize_fits(requant[c].shift(), bound(c))) {
         // SAFETY: `acc` and `requant` are the row's `[[i32; C]; N]` and `C`
         // pairs of words, `out` from channel `first` holds `N` pixels of
         // `S` bytes with `C` of them written each (asserted above); the
@@ -136,24 +142,17 @@ pub(crate) fn requantize_rows<const N: usize, const C: usize, const S: usize>(
                 out.as_mut_ptr().cast::<i8>().add(first),
                 requant.as_ptr().cast(),
                 zero_point,
-                clamp.0,
+                clamp,
             )
         };
         return;
     }
-    for (o, a) in out.iter_mut().zip(acc) {
-        for (c, (&a, q)) in a.iter().zip(requant).enumerate() {
-            o[first + c] = requantize_cold(a, q, zero_point, clamp);
+    for (c, q) in requant.iter().enumerate() {
+        let r = ChannelRequant::new(q.multiplier(), q.shift(), zero_point, clamp);
+        for (o, a) in out.iter_mut().zip(acc) {
+            o[first + c] = r.apply_cold(a[c]);
         }
     }
-}
-
-/// One value of [`requantize_rows`] where the assembly loop does not
-/// apply: out of line, so that rare path costs each caller a call.
-#[cfg(constnet_dsp)]
-#[inline(never)]
-fn requantize_cold(acc: i32, q: &crate::quant::Requant, zero_point: i32, (lo, hi): (i32, i32)) -> i8 {
-    requantize(acc, q.multiplier(), q.shift(), zero_point, lo, hi)
 }
 
 /// `sum(a[i] * b[i])` over `i8`s, in `i32`.
@@ -315,10 +314,10 @@ mod tests {
     }
 
     /// The arithmetic of `arm_dsp::requantize_block`, step by step as its
-    /// instructions take it (SMMULR of `2 * acc`, add-and-shift with the
-    /// zero point shifted in, SSAT, the lower bound bytewise), equals
-    /// TFLite's requantization wherever `requantize_fits` lets the kernel
-    /// run (overflow in the steps would fail the test): shifts -22 to -1,
+    /// instructions take it (SMMULR of `2 * acc`, add-and-shift, the zero
+    /// point, SSAT, the bounds bytewise), equals TFLite's requantization
+    /// wherever `requantize_fits` lets the kernel run (overflow in the
+    /// steps would fail the test): shifts -31 to -1,
     /// accumulators within `-2^30 .. 2^30`, ties included (`m = 2^30`
     /// makes exact halves). The firmware runs the kernel itself on the
     /// MLPerf Tiny models, bit-identical to the host (tools/mlperf-tiny.sh).
@@ -330,14 +329,14 @@ mod tests {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let acc = ((state >> 32) as i32 >> (1 + i % 24)).clamp(-(1 << 30), (1 << 30) - 1);
             let m = if i % 5 == 0 { 1 << 30 } else { (state as i32).wrapping_abs() | (1 << 30) };
-            let right = 1 + i % 22;
+            let right = 1 + i % 31;
             let zp = (i % 256) as i32 - 128;
-            let lo = if i % 2 == 0 { -128 } else { zp };
+            let (lo, hi) = [(-128, 127), (zp, 127), (zp.max(-128), (zp + 100).min(127))][i as usize % 3];
             let h = smmulr(acc + acc, m);
-            let round = (1 << (right - 1)) + (zp << right);
-            let v = (h + round - (h < 0) as i32) >> right;
-            let steps = if lo == -128 { v.clamp(-128, 127) } else { (v.clamp(-128, 127) as i8).max(lo as i8) as i32 };
-            let expected = multiply_by_quantized_multiplier(acc, m, -(right as i32)).wrapping_add(zp).clamp(lo, 127);
+            let v = ((h + (1 << (right - 1)) - (h < 0) as i32) >> right) + zp;
+            let saturated = v.clamp(-128, 127) as i8;
+            let steps = if (lo, hi) == (-128, 127) { saturated } else { saturated.max(lo as i8).min(hi as i8) } as i32;
+            let expected = multiply_by_quantized_multiplier(acc, m, -(right as i32)).wrapping_add(zp).clamp(lo, hi);
             assert_eq!(steps, expected, "{acc} {m} {right} {zp}");
         }
     }
