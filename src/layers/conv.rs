@@ -377,7 +377,8 @@ const ACCUMULATED: usize = 96;
 conv_impl! {{
     /// `dW[ky][kx][c][f] += Σ_pixels x[iy][ix][c] * dy[oy][ox][f]` (fused
     /// multiply-adds): by tap rows for narrow layers
-    /// ([`Self::weight_gradient_rows`]), else for each tap and input
+    /// ([`Self::weight_gradient_rows`]), by blocks of taps for wider ones
+    /// ([`Self::weight_gradient_taps`]), else for each tap and input
     /// channel, `PB` independent accumulators over all pixels, eight for a
     /// filter block of one vector, so that enough multiply-adds are in
     /// flight.
@@ -389,10 +390,14 @@ conv_impl! {{
             gw,
             #[inline(always)]
             |x, dy, gw| {
-                if Self::ROW_GRADIENT <= 2 * ACCUMULATED {
+                if 2 * Self::ROW_GRADIENT <= ACCUMULATED {
                     Self::weight_gradient_rows::<2>(x, dy, gw);
                 } else if Self::ROW_GRADIENT <= ACCUMULATED {
                     Self::weight_gradient_rows::<1>(x, dy, gw);
+                } else if F <= 8 && KW * C >= 12 {
+                    Self::weight_gradient_taps::<12>(x, dy, gw);
+                } else if F <= 16 && KW * C >= 6 {
+                    Self::weight_gradient_taps::<6>(x, dy, gw);
                 } else if F <= 8 {
                     Self::weight_gradient_blocked::<8>(x, dy, gw);
                 } else {
@@ -424,6 +429,50 @@ conv_impl! {{
             } else {
                 Self::weight_gradient_rows_at::<KB>(x, dy, gw, ky0);
                 ky0 += KB;
+            }
+        }
+    }
+
+    /// The weight gradient `TB` taps at a time (`TB <= KW * C`, and `TB`
+    /// filter rows of `F` fit in registers): a block of consecutive `(kx,
+    /// c)` of one tap row, whose inputs are contiguous, as in
+    /// [`Self::weight_gradient_rows`]. The last block of a row ends with
+    /// the row and overlaps the one before; its overlap is not added twice.
+    #[inline(always)]
+    fn weight_gradient_taps<const TB: usize>(
+        x: &[[[T; C]; W]; H],
+        dy: &[[[T; F]; OW]; OH],
+        gw: &mut [[[[T; F]; C]; KW]; KH],
+    ) {
+        for (ky, gw_row) in gw.iter_mut().enumerate() {
+            let gw_row = gw_row.as_flattened_mut();
+            let mut done = 0;
+            while done < KW * C {
+                let t0 = done.min(KW * C - TB);
+                let mut acc = [[T::zero(); F]; TB];
+                for (oy, g_row) in dy.iter().enumerate() {
+                    let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                    let row = &x[iy];
+                    for (ox, g) in g_row.iter().enumerate() {
+                        if block_inside(ox, 1, KW, SW, PW, W) {
+                            let xs = &row[ox * SW - PW..][..KW].as_flattened()[t0..t0 + TB];
+                            for (a, &xv) in acc.iter_mut().zip(xs) {
+                                axpy_fused(a, xv, g);
+                            }
+                        } else {
+                            for (j, a) in acc.iter_mut().enumerate() {
+                                let (kx, c) = ((t0 + j) / C, (t0 + j) % C);
+                                if let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) {
+                                    axpy_fused(a, row[ix][c], g);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (g, a) in gw_row[done..t0 + TB].iter_mut().zip(&acc[done - t0..]) {
+                    add(g, a);
+                }
+                done = t0 + TB;
             }
         }
     }
