@@ -338,6 +338,11 @@ conv_case!(conv_k3_stride2_zero1_relu_one_filter, 15, 6, 6, 3, 1, [3, 3], [2, 2]
 // Stride larger than the kernel: some inputs are never read.
 conv_case!(conv_k2_stride3_gaps_tanh, 17, 7, 14, 2, 3, [2, 2], [3, 3], [0, 0], Tanh, bias, ZeroPad);
 conv_case!(conv_k3_zero2_linear, 16, 4, 4, 2, 4, [3, 3], [1, 1], [2, 2], Linear, bias, ZeroPad);
+// Wider layers: the weight gradient in blocks of taps (6 of 12 filters, 12
+// of 8), the last block of a tap row overlapping the one before.
+conv_case!(conv_k3_zero1_tap_blocks_of_6_tanh, 18, 6, 7, 3, 12, [3, 3], [1, 1], [1, 1], Tanh, bias, ZeroPad);
+conv_case!(conv_k3_stride2_edge1_tap_blocks_of_6, 19, 7, 9, 5, 10, [3, 3], [2, 2], [1, 1], Linear, nobias, EdgePad);
+conv_case!(conv_k3_tap_blocks_of_12_relu, 20, 6, 7, 6, 8, [3, 3], [1, 1], [0, 0], Relu, bias, ZeroPad);
 // TF's "same" with one more row or column of padding after than before
 // (OH = ceil(H / SH), PH the smaller half): an even kernel, and stride 2
 // over an even input (KWS's first layer is 10x4/2 over 49x10: 4 and 5 rows).

@@ -370,11 +370,18 @@ conv_impl! {<Backward<T>> {
     }
 }}
 
+/// Accumulators a gradient loop may keep in registers, in values: twelve
+/// 256-bit vectors of `f32`, of the sixteen AVX2 has.
+const ACCUMULATED: usize = 96;
+
 conv_impl! {{
     /// `dW[ky][kx][c][f] += Σ_pixels x[iy][ix][c] * dy[oy][ox][f]` (fused
-    /// multiply-adds): for each tap and input channel, `PB` independent
-    /// accumulators over all pixels, eight for narrow layers (a filter block
-    /// of one vector) so that enough multiply-adds are in flight.
+    /// multiply-adds): by tap rows for narrow layers
+    /// ([`Self::weight_gradient_rows`]), by blocks of taps for wider ones
+    /// ([`Self::weight_gradient_taps`]), else for each tap and input
+    /// channel, `PB` independent accumulators over all pixels, eight for a
+    /// filter block of one vector, so that enough multiply-adds are in
+    /// flight.
     #[inline(never)]
     fn weight_gradient(&self, x: &[[[T; C]; W]; H], dy: &[[[T; F]; OW]; OH], gw: &mut [[[[T; F]; C]; KW]; KH]) {
         dispatch3(
@@ -383,13 +390,130 @@ conv_impl! {{
             gw,
             #[inline(always)]
             |x, dy, gw| {
-                if F <= 8 {
+                if 2 * Self::ROW_GRADIENT <= ACCUMULATED {
+                    Self::weight_gradient_rows::<2>(x, dy, gw);
+                } else if Self::ROW_GRADIENT <= ACCUMULATED {
+                    Self::weight_gradient_rows::<1>(x, dy, gw);
+                } else if F <= 8 && KW * C >= 12 {
+                    Self::weight_gradient_taps::<12>(x, dy, gw);
+                } else if F <= 16 && KW * C >= 6 {
+                    Self::weight_gradient_taps::<6>(x, dy, gw);
+                } else if F <= 8 {
                     Self::weight_gradient_blocked::<8>(x, dy, gw);
                 } else {
                     Self::weight_gradient_blocked::<4>(x, dy, gw);
                 }
             },
         );
+    }
+
+    /// Values of the weight gradient of one tap row (`KW * C * F`).
+    const ROW_GRADIENT: usize = KW * C * F;
+
+    /// The weight gradient of narrow layers, whose tap rows' gradients fit
+    /// in registers (`KB` rows of at most [`ACCUMULATED`] values): each
+    /// pixel's output gradient is loaded once and multiplied by the
+    /// `KB * KW * C` inputs of its window rows, one accumulator per weight
+    /// over all pixels. Rows beyond a multiple of `KB` go one at a time.
+    #[inline(always)]
+    fn weight_gradient_rows<const KB: usize>(
+        x: &[[[T; C]; W]; H],
+        dy: &[[[T; F]; OW]; OH],
+        gw: &mut [[[[T; F]; C]; KW]; KH],
+    ) {
+        let mut ky0 = 0;
+        while ky0 < KH {
+            if ky0 + KB > KH {
+                Self::weight_gradient_rows_at::<1>(x, dy, gw, ky0);
+                ky0 += 1;
+            } else {
+                Self::weight_gradient_rows_at::<KB>(x, dy, gw, ky0);
+                ky0 += KB;
+            }
+        }
+    }
+
+    /// The weight gradient `TB` taps at a time (`TB <= KW * C`, and `TB`
+    /// filter rows of `F` fit in registers): a block of consecutive `(kx,
+    /// c)` of one tap row, whose inputs are contiguous, as in
+    /// [`Self::weight_gradient_rows`]. The last block of a row ends with
+    /// the row and overlaps the one before; its overlap is not added twice.
+    #[inline(always)]
+    fn weight_gradient_taps<const TB: usize>(
+        x: &[[[T; C]; W]; H],
+        dy: &[[[T; F]; OW]; OH],
+        gw: &mut [[[[T; F]; C]; KW]; KH],
+    ) {
+        for (ky, gw_row) in gw.iter_mut().enumerate() {
+            let gw_row = gw_row.as_flattened_mut();
+            let mut done = 0;
+            while done < KW * C {
+                let t0 = done.min(KW * C - TB);
+                let mut acc = [[T::zero(); F]; TB];
+                for (oy, g_row) in dy.iter().enumerate() {
+                    let Some(iy) = source(oy, ky, SH, PH, H, P::EDGE) else { continue };
+                    let row = &x[iy];
+                    for (ox, g) in g_row.iter().enumerate() {
+                        if block_inside(ox, 1, KW, SW, PW, W) {
+                            let xs = &row[ox * SW - PW..][..KW].as_flattened()[t0..t0 + TB];
+                            for (a, &xv) in acc.iter_mut().zip(xs) {
+                                axpy_fused(a, xv, g);
+                            }
+                        } else {
+                            for (j, a) in acc.iter_mut().enumerate() {
+                                let (kx, c) = ((t0 + j) / C, (t0 + j) % C);
+                                if let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) {
+                                    axpy_fused(a, row[ix][c], g);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (g, a) in gw_row[done..t0 + TB].iter_mut().zip(&acc[done - t0..]) {
+                    add(g, a);
+                }
+                done = t0 + TB;
+            }
+        }
+    }
+
+    /// Tap rows `ky0 .. ky0 + KB` of [`Self::weight_gradient_rows`].
+    #[inline(always)]
+    fn weight_gradient_rows_at<const KB: usize>(
+        x: &[[[T; C]; W]; H],
+        dy: &[[[T; F]; OW]; OH],
+        gw: &mut [[[[T; F]; C]; KW]; KH],
+        ky0: usize,
+    ) {
+        let mut acc = [[[[T::zero(); F]; C]; KW]; KB];
+        for (oy, g_row) in dy.iter().enumerate() {
+            let rows: [Option<&[[T; C]; W]>; KB] =
+                core::array::from_fn(|r| source(oy, ky0 + r, SH, PH, H, P::EDGE).map(|iy| &x[iy]));
+            for (ox, g) in g_row.iter().enumerate() {
+                if block_inside(ox, 1, KW, SW, PW, W) {
+                    let ix0 = ox * SW - PW;
+                    for (a, row) in acc.iter_mut().zip(&rows) {
+                        let Some(row) = row else { continue };
+                        for (a, &xv) in a.as_flattened_mut().iter_mut().zip(row[ix0..][..KW].as_flattened()) {
+                            axpy_fused(a, xv, g);
+                        }
+                    }
+                } else {
+                    for (a, row) in acc.iter_mut().zip(&rows) {
+                        let Some(row) = row else { continue };
+                        for (kx, a) in a.iter_mut().enumerate() {
+                            let Some(ix) = source(ox, kx, SW, PW, W, P::EDGE) else { continue };
+                            for (a, &xv) in a.iter_mut().zip(&row[ix]) {
+                                axpy_fused(a, xv, g);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (gw_row, a) in gw[ky0..].iter_mut().zip(&acc) {
+            add(gw_row.as_flattened_mut().as_flattened_mut(), a.as_flattened().as_flattened());
+        }
     }
 
     #[inline(always)]
@@ -430,7 +554,7 @@ conv_impl! {{
     /// `dx[iy][ix][c] = Σ dy[oy][ox][f] * W[ky][kx][c][f]` (fused
     /// multiply-adds). Weights are transposed to `[KH][F][KW][C]` first, so
     /// that for one filter a tap row's weights are contiguous; for `PB`
-    /// pixels and one tap row, `KW * PB` accumulators of `C` channels sum
+    /// pixels and one tap row, `PB` accumulators of `KW * C` values sum
     /// over the filters, each gradient broadcast once for the `KW` taps,
     /// and are then added into `dx`.
     #[inline(never)]
@@ -473,20 +597,19 @@ conv_impl! {{
                 let mut ox0 = 0;
                 while ox0 < OW {
                     if ox0 + PB <= OW && block_inside(ox0, PB, KW, SW, PW, W) {
-                        let mut acc = [[[T::zero(); C]; PB]; KW];
+                        // One accumulator per pixel over its whole tap row
+                        // (`KW * C` contiguous values, like the weights and
+                        // the inputs it lands on): full-width vectors even
+                        // where `C` is narrower than one.
+                        let mut acc = [[[T::zero(); C]; KW]; PB];
                         for (f, t_f) in t_row.iter().enumerate() {
-                            for p in 0..PB {
-                                let g = g_row[ox0 + p][f];
-                                for (a, w) in acc.iter_mut().zip(t_f) {
-                                    axpy_fused(&mut a[p], g, w);
-                                }
+                            for (p, a) in acc.iter_mut().enumerate() {
+                                axpy_fused(a.as_flattened_mut(), g_row[ox0 + p][f], t_f.as_flattened());
                             }
                         }
                         let ix0 = ox0 * SW - PW;
-                        for (kx, a) in acc.iter().enumerate() {
-                            for (p, a) in a.iter().enumerate() {
-                                add(&mut dx[iy][ix0 + p * SW + kx], a);
-                            }
+                        for (p, a) in acc.iter().enumerate() {
+                            add(dx[iy][ix0 + p * SW..][..KW].as_flattened_mut(), a.as_flattened());
                         }
                         ox0 += PB;
                     } else {

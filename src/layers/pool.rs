@@ -190,15 +190,19 @@ pool_impl! {<Layer<T>> {
             |x, y| {
                 for (oy, row) in y.iter_mut().enumerate() {
                     for (ox, out) in row.iter_mut().enumerate() {
-                        *out = x[oy * SH][ox * SW];
+                        // Folded in a local and stored once: folding into
+                        // `out` in place is vectorized into masked stores
+                        // (slow on AMD CPUs).
+                        let mut acc = x[oy * SH][ox * SW];
                         for ky in 0..KH {
                             for kx in 0..KW {
                                 if ky + kx > 0 {
-                                    K::fold(out, &x[oy * SH + ky][ox * SW + kx]);
+                                    K::fold(&mut acc, &x[oy * SH + ky][ox * SW + kx]);
                                 }
                             }
                         }
-                        K::finish(out, KH * KW);
+                        K::finish(&mut acc, KH * KW);
+                        *out = acc;
                     }
                 }
             },
